@@ -1,0 +1,41 @@
+#!/usr/bin/env python
+"""Install with the README's command: torch first, then `pip install --no-build-isolation .`
+
+basicsr 1.4.2 ships only an sdist whose setup.py imports torch, so it builds against the torch that is
+already installed (--no-build-isolation) instead of pulling another one.
+"""
+import os
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_requirements():
+    with open(os.path.join(HERE, 'requirements.txt')) as f:
+        return [line.split('#')[0].strip() for line in f if line.split('#')[0].strip()]
+
+
+def read_version():
+    scope = {}
+    with open(os.path.join(HERE, 'sfd_basicsr', 'version.py')) as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+setup(
+    name='sfd_basicsr',
+    version=read_version(),
+    description='Semantic Feature Discrimination (SFD) for perceptual SR and opinion-unaware NR-IQA, '
+    'as a BasicSR plugin',
+    long_description=open(os.path.join(HERE, 'README.md'), encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    packages=find_packages(include=('sfd_basicsr', 'sfd_basicsr.*')),
+    include_package_data=True,
+    python_requires='>=3.9',
+    install_requires=read_requirements(),
+    entry_points={
+        'console_scripts': ['basicsr = sfd_basicsr.cli:main'],
+    },
+)

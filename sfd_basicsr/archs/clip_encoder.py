@@ -1,0 +1,254 @@
+"""The frozen CLIP encoder that every SFD module shares (SPEC decisions 1 and 2).
+
+``get_clip_encoder(name, pretrained, device)`` returns one ``FrozenCLIPEncoder`` per process and per
+(name, weights, device). Discriminators look it up on every forward instead of owning it, so the
+encoder never enters their ``state_dict``, optimiser, ``.to()`` or DDP wrapper, and is never put
+back into training mode by ``net_d.train()``.
+"""
+import os
+import threading
+
+import open_clip
+import torch
+import torch.nn.functional as F
+from open_clip.modified_resnet import ModifiedResNet
+from open_clip.transformer import text_global_pool
+from torch import nn
+
+from basicsr.utils import get_root_logger
+
+DEFAULT_CLIP_MODEL = 'RN50-quickgelu'
+DEFAULT_PRETRAINED = 'openai'
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+RESNET_STAGES = ('layer1', 'layer2', 'layer3', 'layer4')
+RESNET_STRIDES = {'layer1': 4, 'layer2': 8, 'layer3': 16, 'layer4': 32}
+WEIGHT_FILE_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
+
+
+class EncoderWeightsError(RuntimeError):
+    """CLIP weights could not be obtained or read."""
+
+
+def _is_path(pretrained):
+    return os.sep in pretrained or pretrained.endswith(WEIGHT_FILE_SUFFIXES) or os.path.exists(pretrained)
+
+
+def _weights_key(pretrained):
+    if pretrained is None:
+        return None
+    pretrained = str(pretrained)
+    return os.path.realpath(os.path.expanduser(pretrained)) if _is_path(pretrained) else pretrained
+
+
+def _device_key(device):
+    device = torch.device(device)
+    if device.type == 'cuda' and device.index is None:
+        device = torch.device('cuda', torch.cuda.current_device())
+    return str(device)
+
+
+def _load_weights_file(model_name, path):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"CLIP weights file '{path}' (encoder option 'pretrained') does not exist.")
+    model = open_clip.create_model(model_name, pretrained=None)
+    try:
+        open_clip.load_checkpoint(model, path)
+        return model
+    except Exception as state_dict_error:  # OpenAI's own .pt files are TorchScript archives, not state dicts
+        try:
+            return open_clip.load_openai_model(path, device='cpu')
+        except Exception:
+            raise EncoderWeightsError(
+                f"Cannot read CLIP weights for '{model_name}' from '{path}': {type(state_dict_error).__name__}: "
+                f'{state_dict_error}. Expected a state dict of that model (torch.save(model.state_dict())), an '
+                "open_clip checkpoint or OpenAI's .pt archive.") from state_dict_error
+
+
+def create_clip(model_name, pretrained):
+    """Build the open_clip model: ``pretrained`` is an open_clip tag, a local file, or None (random)."""
+    if model_name not in open_clip.list_models():
+        raise ValueError(f"Unknown CLIP model '{model_name}' (encoder option 'clip_model'); "
+                         f"use a name from open_clip.list_models(), e.g. '{DEFAULT_CLIP_MODEL}' or 'ViT-B-16'.")
+    logger = get_root_logger()
+    if pretrained is None:
+        logger.warning(f'CLIP encoder {model_name} is RANDOMLY INITIALISED (pretrained: null): its features carry '
+                       'no semantics. Use this for tests and offline demos only, never for real training or scoring.')
+        return open_clip.create_model(model_name, pretrained=None)
+    pretrained = str(pretrained)
+    if _is_path(pretrained):
+        path = os.path.expanduser(pretrained)
+        logger.info(f'CLIP encoder {model_name}: loading weights from {path}')
+        return _load_weights_file(model_name, path)
+    tags = open_clip.list_pretrained_tags_by_model(model_name)
+    if pretrained not in tags:
+        raise ValueError(f"'{pretrained}' is neither a file nor an open_clip weight tag of {model_name} "
+                         f'(tags: {tags}).')
+    try:
+        return open_clip.create_model(model_name, pretrained=pretrained)
+    except Exception as error:
+        raise EncoderWeightsError(
+            f"Could not get the '{pretrained}' weights of CLIP {model_name}: {type(error).__name__}: {error}. "
+            f'Without network access, download {open_clip.get_pretrained_url(model_name, pretrained) or "them"} '
+            "on another machine and set 'pretrained' to the local file path.") from error
+
+
+class FrozenCLIPEncoder(nn.Module):
+    """A CLIP model that never trains: image features from one pass, plus the text tower for prompts.
+
+    Images are RGB in [0, 1], any size of at least ``min_size(...)`` pixels per side.
+    """
+
+    def __init__(self, model_name=DEFAULT_CLIP_MODEL, pretrained=DEFAULT_PRETRAINED):
+        super().__init__()
+        self.model_name = model_name
+        self.pretrained = pretrained
+        self.clip = create_clip(model_name, pretrained)
+        if not isinstance(self.clip.visual, ModifiedResNet):
+            raise NotImplementedError(f"CLIP '{model_name}' has a {type(self.clip.visual).__name__} image tower; "
+                                      'only the ResNet (RN*) towers are supported.')
+        self.clip.requires_grad_(False)
+        self.register_buffer('mean', torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
+        visual = self.clip.visual
+        self.layer_channels = {name: getattr(visual, name)[-1].bn3.num_features for name in RESNET_STAGES}
+        self.layer_strides = dict(RESNET_STRIDES)
+        self.embed_dim = visual.output_dim
+        self.eval()
+
+    def train(self, mode=True):
+        """Stays in eval mode whatever is asked: BatchNorm must keep CLIP's running statistics."""
+        return super().train(False)
+
+    def check_layers(self, layers):
+        unknown = [name for name in layers if name not in self.layer_channels]
+        if unknown:
+            raise ValueError(f'Unknown encoder layer(s) {unknown} for CLIP {self.model_name}; '
+                             f'choose from {list(self.layer_channels)}.')
+
+    def min_size(self, layers=(), embedding=True):
+        deepest = max([self.layer_strides[name] for name in layers] + [32 if embedding else 1])
+        return deepest
+
+    def forward(self, image, layers=('layer2', 'layer3'), embedding=True):
+        """Return ``{layer: map, ..., 'embedding': (B, embed_dim)}`` from a single pass over ``image``."""
+        self.check_layers(layers)
+        if image.dim() != 4 or image.shape[1] != 3:
+            raise ValueError(f'The CLIP encoder expects RGB images shaped (B, 3, H, W); got {tuple(image.shape)}.')
+        need = self.min_size(layers, embedding)
+        if min(image.shape[-2:]) < need:
+            raise ValueError(f'Image of {image.shape[-2]}x{image.shape[-1]} px is too small for CLIP '
+                             f'{self.model_name}: the requested features need at least {need} px per side.')
+        visual = self.clip.visual
+        x = visual.stem((image - self.mean) / self.std)
+        last = 'layer4' if embedding else max(layers, key=RESNET_STAGES.index)
+        features = {}
+        for name in RESNET_STAGES[:RESNET_STAGES.index(last) + 1]:
+            x = getattr(visual, name)(x)
+            if name in layers:
+                features[name] = x
+        if embedding:
+            features['embedding'] = self.attention_pool(x)
+        return features
+
+    def attention_pool(self, x):
+        """CLIP's attention pooling with its positional embedding resized to the feature grid of ``x``."""
+        pool = self.clip.visual.attnpool
+        b, c, h, w = x.shape
+        pos = pool.positional_embedding
+        side = int(round((pos.shape[0] - 1)**0.5))
+        grid = pos[1:].reshape(1, side, side, c).permute(0, 3, 1, 2)
+        if (h, w) != (side, side):
+            grid = F.interpolate(grid, size=(h, w), mode='bicubic', align_corners=False)
+        pos = torch.cat([pos[:1], grid.reshape(c, h * w).t()], dim=0)
+        tokens = x.flatten(2).permute(2, 0, 1)
+        tokens = torch.cat([tokens.mean(dim=0, keepdim=True), tokens], dim=0) + pos[:, None, :].to(x.dtype)
+        out, _ = F.multi_head_attention_forward(
+            query=tokens[:1], key=tokens, value=tokens, embed_dim_to_check=c, num_heads=pool.num_heads,
+            q_proj_weight=pool.q_proj.weight, k_proj_weight=pool.k_proj.weight, v_proj_weight=pool.v_proj.weight,
+            in_proj_weight=None, in_proj_bias=torch.cat([pool.q_proj.bias, pool.k_proj.bias, pool.v_proj.bias]),
+            bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0., out_proj_weight=pool.c_proj.weight,
+            out_proj_bias=pool.c_proj.bias, use_separate_proj_weight=True, training=False, need_weights=False)
+        return out[0]
+
+    # text side, used by the learnable prompt pairs
+    @property
+    def logit_scale(self):
+        return self.clip.logit_scale.exp()
+
+    def tokenizer(self):
+        return open_clip.get_tokenizer(self.model_name)
+
+    def embed_tokens(self, token_ids):
+        return self.clip.token_embedding(token_ids)
+
+    def encode_token_embeddings(self, embeddings, token_ids):
+        """Text features for prompts given as token embeddings ``(N, L, D)`` and their ids ``(N, L)``.
+
+        ``L`` may be shorter than CLIP's context: the causal mask means the pooled end-of-text token
+        sees only the tokens before it, so the padding after it would change nothing.
+        """
+        clip = self.clip
+        length = embeddings.shape[1]
+        x = embeddings + clip.positional_embedding[:length].to(embeddings.dtype)
+        x = clip.transformer(x, attn_mask=clip.attn_mask[:length, :length])
+        x = clip.ln_final(x)
+        x = text_global_pool(x, token_ids, clip.text_pool_type, eos_token_id=getattr(clip, 'text_eos_id', None))
+        if isinstance(clip.text_projection, nn.Linear):
+            return clip.text_projection(x)
+        return x @ clip.text_projection
+
+
+_ENCODERS = {}
+_LOCK = threading.Lock()
+
+
+def get_clip_encoder(model_name=DEFAULT_CLIP_MODEL, pretrained=DEFAULT_PRETRAINED, device='cpu'):
+    """The process-wide encoder for (model_name, pretrained, device), built on first request."""
+    key = (model_name, _weights_key(pretrained), _device_key(device))
+    with _LOCK:
+        encoder = _ENCODERS.get(key)
+        if encoder is None:
+            encoder = FrozenCLIPEncoder(model_name, pretrained).to(key[2])
+            _ENCODERS[key] = encoder
+    return encoder
+
+
+BACKBONE_NAME_BYTES = 64
+
+
+def encode_backbone_name(model_name):
+    raw = model_name.encode('utf-8')
+    if len(raw) > BACKBONE_NAME_BYTES:
+        raise ValueError(f"CLIP model name '{model_name}' is longer than {BACKBONE_NAME_BYTES} bytes.")
+    return torch.tensor(list(raw) + [0] * (BACKBONE_NAME_BYTES - len(raw)), dtype=torch.uint8)
+
+
+def decode_backbone_name(buffer):
+    return bytes(int(v) for v in buffer.tolist() if v != 0).decode('utf-8')
+
+
+class EncoderClient(nn.Module):
+    """Base of the modules that read the shared encoder.
+
+    The encoder is looked up by device at each use, never stored as a submodule. The backbone's name
+    is kept as the uint8 buffer ``backbone`` so a checkpoint says which encoder it needs, and loading
+    one made for another backbone fails with that name rather than with a shape mismatch.
+    """
+
+    def __init__(self, clip_model=DEFAULT_CLIP_MODEL, pretrained=DEFAULT_PRETRAINED):
+        super().__init__()
+        self.clip_model = clip_model
+        self.pretrained = pretrained
+        self.register_buffer('backbone', encode_backbone_name(clip_model))
+
+    def encoder(self, device=None):
+        return get_clip_encoder(self.clip_model, self.pretrained, device or self.backbone.device)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        saved = state_dict.get(prefix + 'backbone')
+        if saved is not None and decode_backbone_name(saved) != self.clip_model:
+            raise ValueError(f'{type(self).__name__} checkpoint was trained on CLIP {decode_backbone_name(saved)}, '
+                             f"but this network is configured with clip_model '{self.clip_model}'.")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

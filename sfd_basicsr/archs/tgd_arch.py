@@ -1,0 +1,110 @@
+"""TG-D: text-guided discrimination of CLIP's output feature with learnable prompt pairs (SPEC 4)."""
+import torch
+import torch.nn.functional as F
+from basicsr.utils.registry import ARCH_REGISTRY
+from torch import nn
+
+from ..registry import register
+from .clip_encoder import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED, EncoderClient
+
+DEFAULT_PROMPT_PAIRS = (('Good photo.', 'Bad photo.'), )
+CONTEXT_INIT_STD = 0.02  # CoOp's random context initialisation
+
+
+class LearnablePromptPairs(nn.Module):
+    """CoOp-style prompts: ``[SOS] ctx_1 .. ctx_n [EOS]``, every prompt of every pair with its own context.
+
+    Each prompt's last context vectors start as the token embeddings of its init text (``"Good photo."``
+    -> ``good``, ``photo``, ``.``); the ones before them start CoOp-random. ``ctx`` is ``(P, 2, n_ctx, D)``:
+    pair, (positive, negative), position, token width. The text transformer itself stays frozen.
+    """
+
+    def __init__(self, encoder, prompt_pairs=DEFAULT_PROMPT_PAIRS, n_ctx=16):
+        super().__init__()
+        if not prompt_pairs or any(len(pair) != 2 for pair in prompt_pairs):
+            raise ValueError("Option 'prompt_pairs' must be a non-empty list of [positive, negative] texts; "
+                             f'got {prompt_pairs}.')
+        tokenizer = encoder.tokenizer()
+        width = encoder.clip.token_embedding.weight.shape[1]
+        contexts = []
+        for text in [text for pair in prompt_pairs for text in pair]:
+            words = tokenizer.encode(text)
+            if len(words) > n_ctx:
+                raise ValueError(f"Prompt '{text}' has {len(words)} tokens, more than n_ctx={n_ctx}.")
+            context = torch.randn(n_ctx, width) * CONTEXT_INIT_STD
+            if words:
+                with torch.no_grad():
+                    context[n_ctx - len(words):] = encoder.embed_tokens(torch.tensor(words, device='cpu'))
+            contexts.append(context)
+        self.prompt_pairs = [list(pair) for pair in prompt_pairs]
+        self.ctx = nn.Parameter(torch.stack(contexts).view(len(prompt_pairs), 2, n_ctx, width))
+        token_ids = torch.zeros(n_ctx + 2, dtype=torch.long)
+        token_ids[0], token_ids[-1] = tokenizer.sot_token_id, tokenizer.eot_token_id
+        self.register_buffer('token_ids', token_ids, persistent=False)
+
+    def forward(self, encoder):
+        """Unit-norm text features ``(P, 2, E)``."""
+        pairs, _, n_ctx, width = self.ctx.shape
+        ids = self.token_ids.expand(pairs * 2, n_ctx + 2)
+        ends = encoder.embed_tokens(ids[:, [0, -1]]).to(self.ctx.dtype)
+        tokens = torch.cat([ends[:, :1], self.ctx.reshape(pairs * 2, n_ctx, width), ends[:, 1:]], dim=1)
+        features = encoder.encode_token_embeddings(tokens, ids)
+        return F.normalize(features, dim=-1).view(pairs, 2, -1)
+
+
+@register(ARCH_REGISTRY)
+class TGDiscriminator(EncoderClient):
+    """Realness logits ``s * (cos(v, t+) - cos(v, t-))``, one per image and prompt pair: ``(B, P)``.
+
+    ``v`` is CLIP's output embedding of the image, ``t+ / t-`` the text features of a learnable prompt
+    pair and ``s`` CLIP's logit scale, so each logit is the log-odds of the softmax over its pair.
+
+    Args:
+        clip_model (str): open_clip model name of the frozen encoder.
+        pretrained (str | None): open_clip weight tag, local weights file, or None for random weights.
+        prompt_pairs (list[list[str]]): init texts, ``[[positive, negative], ...]``.
+        n_ctx (int): learnable context vectors per prompt.
+    """
+
+    def __init__(self, clip_model=DEFAULT_CLIP_MODEL, pretrained=DEFAULT_PRETRAINED,
+                 prompt_pairs=DEFAULT_PROMPT_PAIRS, n_ctx=16):
+        super().__init__(clip_model, pretrained)
+        encoder = self.encoder('cpu')
+        self.min_size = encoder.min_size(embedding=True)
+        self.prompts = LearnablePromptPairs(encoder, prompt_pairs, n_ctx)
+        self._text_cache = None
+
+    def extract(self, img):
+        """The encoder's output embedding of ``img``, for ``forward(embedding=...)``."""
+        return self.encoder(img.device)(img, layers=(), embedding=True)['embedding']
+
+    def _prompt_state(self):
+        ctx = self.prompts.ctx
+        return ctx._version, ctx.data_ptr(), ctx.device
+
+    def text_features(self, allow_stale=False):
+        """Prompt-pair text features ``(P, 2, E)``, recomputed only when the prompts changed.
+
+        With gradients to the prompts wanted (discriminator step) they are always recomputed.
+        ``allow_stale=True`` returns the last computed features even if the prompts were updated since:
+        SFDModel's generator step uses it to avoid a text pass per step (see docs/method.md).
+        """
+        wants_grad = torch.is_grad_enabled() and self.prompts.ctx.requires_grad
+        cache = self._text_cache
+        if not wants_grad and cache is not None and (allow_stale or cache[0] == self._prompt_state()):
+            return cache[1]
+        features = self.prompts(self.encoder(self.prompts.ctx.device))
+        self._text_cache = (self._prompt_state(), features.detach())
+        return features if features.requires_grad else self._text_cache[1]
+
+    def forward(self, img=None, embedding=None, text_features=None):
+        """``(B, P)`` logits from an RGB image in [0, 1] or a precomputed output embedding."""
+        if embedding is None:
+            if img is None:
+                raise ValueError('TGDiscriminator needs an image or a precomputed encoder embedding.')
+            embedding = self.extract(img)
+        if text_features is None:
+            text_features = self.text_features()
+        image_features = F.normalize(embedding, dim=-1)
+        cosines = torch.einsum('be,pke->bpk', image_features, text_features.to(image_features.dtype))
+        return self.encoder(embedding.device).logit_scale * (cosines[..., 0] - cosines[..., 1])

@@ -1,0 +1,39 @@
+"""Registration into BasicSR's registries that tolerates a second import of the same module.
+
+BasicSR's ``Registry.register`` raises when a name is taken. A module of ours can legitimately be
+executed twice (``importlib.reload``, or once as ``sfd_basicsr.archs.x`` and once through a path entry
+that makes it ``archs.x``); the second run must replace our own earlier class, while a *different*
+object under the same name (another plugin's) is still an error.
+"""
+
+
+def _same_definition(a, b):
+    return (getattr(a, '__qualname__', None) == getattr(b, '__qualname__', None)
+            and getattr(a, '__module__', '').rsplit('.', 1)[-1] == getattr(b, '__module__', '').rsplit('.', 1)[-1])
+
+
+def register(registry):
+    """Decorator: ``@register(ARCH_REGISTRY)`` registers the class or function under its ``__name__``."""
+
+    def deco(obj):
+        name = obj.__name__
+        existing = registry._obj_map.get(name)
+        if existing is not None and existing is not obj and not _same_definition(existing, obj):
+            raise KeyError(f"An object named '{name}' is already registered in BasicSR's '{registry._name}' "
+                           f'registry by {existing.__module__}; sfd_basicsr cannot register its own.')
+        registry._obj_map[name] = obj
+        return obj
+
+    return deco
+
+
+def import_submodules(package_name, package_file, suffix):
+    """Import every ``*<suffix>.py`` module beside ``package_file``: how our subpackages fill the registries."""
+    import importlib
+    from os import path as osp
+
+    from basicsr.utils import scandir
+
+    folder = osp.dirname(osp.abspath(package_file))
+    names = sorted(osp.splitext(name)[0] for name in scandir(folder) if name.endswith(f'{suffix}.py'))
+    return [importlib.import_module(f'{package_name}.{name}') for name in names]

@@ -1,0 +1,34 @@
+"""Shared fixtures: CPU only, no network, random-initialised CLIP (SPEC: tests build CLIP with pretrained=None)."""
+import os
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import sfd_basicsr  # noqa: E402,F401  (registers the plugin and makes basicsr importable)
+
+CLIP = 'RN50-quickgelu'
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope='session')
+def encoder():
+    from sfd_basicsr.archs.clip_encoder import get_clip_encoder
+    return get_clip_encoder(CLIP, None, 'cpu')
+
+
+def tiny_featd(**kwargs):
+    from sfd_basicsr.archs.featd_arch import FeatD
+    kwargs.setdefault('num_feat', 16)
+    return FeatD(clip_model=CLIP, pretrained=None, **kwargs)
+
+
+def tiny_tgd(**kwargs):
+    from sfd_basicsr.archs.tgd_arch import TGDiscriminator
+    kwargs.setdefault('n_ctx', 4)
+    return TGDiscriminator(clip_model=CLIP, pretrained=None, **kwargs)

@@ -1,0 +1,91 @@
+"""The shared frozen CLIP encoder: one pass, frozen, shared, loadable from a local file."""
+import pytest
+import torch
+
+from conftest import CLIP, tiny_featd, tiny_tgd
+from sfd_basicsr.archs.clip_encoder import EncoderWeightsError, FrozenCLIPEncoder, get_clip_encoder
+
+
+def test_one_instance_per_name_weights_and_device(encoder):
+    assert get_clip_encoder(CLIP, None, 'cpu') is encoder
+    assert get_clip_encoder(CLIP, None, torch.device('cpu')) is encoder
+    featd, tgd = tiny_featd(), tiny_tgd()
+    assert featd.encoder() is encoder and tgd.encoder() is encoder
+
+
+def test_one_pass_gives_middle_maps_and_embedding_at_any_size(encoder):
+    for h, w in [(64, 64), (96, 160), (100, 75)]:
+        out = encoder(torch.rand(2, 3, h, w), layers=('layer1', 'layer2', 'layer3', 'layer4'), embedding=True)
+        for name, stride in [('layer1', 4), ('layer2', 8), ('layer3', 16), ('layer4', 32)]:
+            assert out[name].shape[:2] == (2, encoder.layer_channels[name])
+            assert out[name].shape[-2] == -(-h // stride) or out[name].shape[-2] == h // stride
+        assert out['embedding'].shape == (2, encoder.embed_dim)
+    assert encoder.layer_channels == {'layer1': 256, 'layer2': 512, 'layer3': 1024, 'layer4': 2048}
+
+
+def test_at_native_size_the_embedding_equals_open_clip(encoder):
+    image = torch.rand(1, 3, 224, 224)
+    ours = encoder(image, layers=(), embedding=True)['embedding']
+    theirs = encoder.clip.encode_image((image - encoder.mean) / encoder.std)
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_too_small_or_wrong_shape_images_are_refused_clearly(encoder):
+    with pytest.raises(ValueError, match='at least 32 px'):
+        encoder(torch.rand(1, 3, 24, 64), layers=(), embedding=True)
+    with pytest.raises(ValueError, match=r'\(B, 3, H, W\)'):
+        encoder(torch.rand(1, 1, 64, 64))
+    with pytest.raises(ValueError, match="layer7"):
+        encoder(torch.rand(1, 3, 64, 64), layers=('layer7', ))
+
+
+def test_frozen_eval_and_gradients_only_to_the_image(encoder):
+    featd, tgd = tiny_featd(), tiny_tgd()
+    featd.train()
+    tgd.train()
+    encoder.train()
+    assert not encoder.training and not any(m.training for m in encoder.modules())
+    running = {k: v.clone() for k, v in encoder.state_dict().items() if 'running' in k}
+    image = torch.rand(2, 3, 64, 64, requires_grad=True)
+    optimizer = torch.optim.Adam(list(featd.parameters()) + list(tgd.parameters()), lr=1e-3)
+    loss = featd(image).mean() + tgd(image).mean()
+    loss.backward()
+    optimizer.step()
+    assert image.grad is not None and image.grad.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in encoder.parameters())
+    assert featd.project['layer2'].weight_orig.grad is not None and tgd.prompts.ctx.grad is not None
+    for key, value in encoder.state_dict().items():
+        if 'running' in key:
+            torch.testing.assert_close(value, running[key], rtol=0, atol=0)
+
+
+def test_weights_from_a_local_file_match_the_in_memory_model(tmp_path):
+    reference = FrozenCLIPEncoder(CLIP, None)
+    path = tmp_path / 'rn50_random.pth'
+    torch.save(reference.clip.state_dict(), path)
+    loaded = get_clip_encoder(CLIP, str(path), 'cpu')
+    assert loaded is not reference and get_clip_encoder(CLIP, str(path), 'cpu') is loaded
+    image = torch.rand(1, 3, 64, 96)
+    expected = reference(image, layers=('layer2', ), embedding=True)
+    actual = loaded(image, layers=('layer2', ), embedding=True)
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=0)
+
+
+def test_missing_or_truncated_weight_files_name_the_path(tmp_path):
+    missing = tmp_path / 'nowhere' / 'RN50.pt'
+    with pytest.raises(FileNotFoundError, match=str(missing)):
+        FrozenCLIPEncoder(CLIP, str(missing))
+    full = tmp_path / 'full.pth'
+    torch.save(FrozenCLIPEncoder(CLIP, None).clip.state_dict(), full)
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(full.read_bytes()[:100_000])
+    with pytest.raises(EncoderWeightsError, match=str(truncated)):
+        FrozenCLIPEncoder(CLIP, str(truncated))
+
+
+def test_unknown_model_or_tag_is_a_clear_error():
+    with pytest.raises(ValueError, match="clip_model"):
+        FrozenCLIPEncoder('RN51', None)
+    with pytest.raises(ValueError, match='open_clip weight tag'):
+        FrozenCLIPEncoder(CLIP, 'laion-imaginary')
