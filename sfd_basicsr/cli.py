@@ -1,3 +1,47 @@
-"""placeholder"""
-def main():
-    raise SystemExit('not yet')
+"""The ``basicsr`` command: ``basicsr train|test -opt FILE [BasicSR's flags]`` and ``basicsr demo``.
+
+BasicSR 1.4.2 ships no command of its own; this one runs its stock pipelines with the plugin loaded.
+"""
+import os
+import sys
+
+USAGE = """usage: basicsr {train,test} -opt FILE [--launcher {none,pytorch,slurm}] [--auto_resume] [--debug]
+                            [--force_yml KEY=VALUE ...]
+       basicsr demo [--iters N] [--out DIR]
+
+  train   BasicSR's train_pipeline (experiments/ under the working directory)
+  test    BasicSR's test_pipeline (results/ under the working directory)
+  demo    a short SFD training run on CPU on images that ship with scikit-image"""
+
+
+def main(prefix=None):
+    """Entry point. ``prefix`` holds words to put before the command line (``python -m`` wrappers)."""
+    words = list(prefix or []) + sys.argv[1:]
+    if not words or words[0] in ('-h', '--help'):
+        print(USAGE)
+        return 0 if words else 2
+    command, rest = words[0], words[1:]
+    if command not in ('train', 'test', 'demo'):
+        print(f"basicsr: unknown command '{command}'\n{USAGE}", file=sys.stderr)
+        return 2
+    if command == 'demo':
+        from .demo import main as demo_main
+        return demo_main(rest)
+    if '-opt' in rest and rest.index('-opt') + 1 < len(rest):
+        opt_file = rest[rest.index('-opt') + 1]
+        if not os.path.isfile(opt_file):
+            print(f"basicsr {command}: options file '{opt_file}' does not exist.", file=sys.stderr)
+            return 2
+    from .options_check import OptionsError
+    from .pipeline import test, train
+    sys.argv = [f'basicsr {command}'] + rest  # BasicSR's own argument parser reads sys.argv
+    try:
+        (train if command == 'train' else test)()
+    except OptionsError as error:
+        print(f'basicsr {command}: invalid options: {error}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -94,6 +94,26 @@ def create_clip(model_name, pretrained):
             "on another machine and set 'pretrained' to the local file path.") from error
 
 
+def cached_pretrained_file(model_name, tag):
+    """The local file of open_clip weights ``tag`` if a download already put it on disk, else None.
+
+    Looks in the Hugging Face cache and in OpenAI's URL cache (~/.cache/clip) without any network call.
+    """
+    config = open_clip.get_pretrained_cfg(model_name, tag) or {}
+    if config.get('hf_hub'):
+        from huggingface_hub import try_to_load_from_cache
+        repo, filename = config['hf_hub'].rsplit('/', 1)
+        for name in [filename] if filename else ['open_clip_model.safetensors', 'open_clip_pytorch_model.bin']:
+            found = try_to_load_from_cache(repo, name)
+            if isinstance(found, str):
+                return found
+    if config.get('url'):
+        path = os.path.join(os.path.expanduser('~/.cache/clip'), os.path.basename(config['url']))
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 class FrozenCLIPEncoder(nn.Module):
     """A CLIP model that never trains: image features from one pass, plus the text tower for prompts.
 

@@ -1,0 +1,176 @@
+"""SFDModel: adversarial SR training with Feat-D and TG-D on one shared CLIP pass (SPEC 5 and 6)."""
+from collections import OrderedDict
+
+import torch
+from basicsr.archs import build_network
+from basicsr.losses import build_loss
+from basicsr.models.sr_model import SRModel
+from basicsr.models.srgan_model import SRGANModel
+from basicsr.utils import get_root_logger
+from basicsr.utils.registry import MODEL_REGISTRY
+
+from ..archs.featd_arch import FeatD
+from ..archs.tgd_arch import TGDiscriminator
+from ..atomic import atomic_torch_save
+from ..registry import register
+
+
+@register(MODEL_REGISTRY)
+class SFDModel(SRGANModel):
+    """SRGAN-style training of ``network_g`` against Feat-D (``network_d``) and TG-D (``network_d_tg``).
+
+    Options beyond BasicSR's ``SRGANModel``:
+        train.featd_opt: Feat-D GAN loss (``FeatDGANLoss``); absent or ``loss_weight: 0`` turns Feat-D off.
+        train.tgd_opt: TG-D GAN loss (``TGDGANLoss``); absent or ``loss_weight: 0`` turns TG-D off.
+        train.optim_d: one optimiser for both discriminators, Feat-D weights and prompt contexts as two
+            parameter groups; ``train.optim_d_tg`` (optional) overrides its settings for the prompt group.
+        path.pretrain_network_d_tg / param_key_d_tg / strict_load_d_tg: as for ``network_d``.
+
+    Per iteration the encoder runs once on the SR batch (graph kept for the generator, reused detached by
+    the discriminators) and once on the GT batch without gradient.
+    """
+
+    def init_training_settings(self):
+        train_opt = self.opt['train']
+        self.net_d, self.cri_featd = self._build_discriminator('d', 'featd_opt', FeatD)
+        self.net_d_tg, self.cri_tgd = self._build_discriminator('d_tg', 'tgd_opt', TGDiscriminator)
+        discriminators = [net for net in (self.net_d, self.net_d_tg) if net is not None]
+        self.encoder = self._shared_encoder(discriminators)
+        self.featd_layers = self.get_bare_model(self.net_d).layers if self.net_d is not None else ()
+        self.net_d_iters = train_opt.get('net_d_iters', 1)
+        self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
+        # SRGANModel's own setup insists on exactly one `network_d` and `gan_opt`; SRModel's sets up EMA,
+        # pixel/perceptual losses, and calls our setup_optimizers and setup_schedulers.
+        SRModel.init_training_settings(self)
+
+    def _build_discriminator(self, label, loss_key, expected_type):
+        loss_opt = self.opt['train'].get(loss_key)
+        criterion = build_loss(loss_opt).to(self.device) if loss_opt else None
+        logger = get_root_logger()
+        if criterion is None or criterion.loss_weight == 0:
+            logger.info(f'SFDModel: train.{loss_key} is absent or has loss_weight 0: network_{label} is off.')
+            return None, None
+        net_opt = self.opt.get(f'network_{label}')
+        if net_opt is None:
+            raise ValueError(f'SFDModel: train.{loss_key} is set, but the options have no network_{label}.')
+        net = build_network(net_opt)
+        if not isinstance(net, expected_type):
+            raise ValueError(f'SFDModel: network_{label} must be a {expected_type.__name__}; '
+                             f"got type '{net_opt.get('type')}'.")
+        net = self.model_to_device(net)
+        self.print_network(net)
+        path_opt = self.opt['path']
+        load_path = path_opt.get(f'pretrain_network_{label}')
+        if load_path is not None:
+            self.load_network(net, load_path, path_opt.get(f'strict_load_{label}', True),
+                              path_opt.get(f'param_key_{label}', 'params'))
+        net.train()
+        return net, criterion
+
+    def _shared_encoder(self, discriminators):
+        specs = {(d.clip_model, d.pretrained) for d in map(self.get_bare_model, discriminators)}
+        if len(specs) > 1:
+            raise ValueError(f'SFDModel: network_d and network_d_tg must use the same CLIP encoder (clip_model, '
+                             f'pretrained) so that one pass serves both; got {sorted(specs, key=str)}.')
+        return self.get_bare_model(discriminators[0]).encoder(self.device) if discriminators else None
+
+    def setup_optimizers(self):
+        train_opt = self.opt['train']
+        optim_g = dict(train_opt['optim_g'])
+        self.optimizer_g = self.get_optimizer(optim_g.pop('type'), self.net_g.parameters(), **optim_g)
+        self.optimizers.append(self.optimizer_g)
+        groups = []
+        if self.net_d is not None:
+            groups.append({'params': list(self.net_d.parameters())})
+        if self.net_d_tg is not None:
+            groups.append({'params': list(self.net_d_tg.parameters()), **train_opt.get('optim_d_tg', {})})
+        if groups:
+            optim_d = dict(train_opt['optim_d'])
+            self.optimizer_d = self.get_optimizer(optim_d.pop('type'), groups, **optim_d)
+            self.optimizers.append(self.optimizer_d)
+
+    def _discriminators(self):
+        return [net for net in (self.net_d, self.net_d_tg) if net is not None]
+
+    def _encode(self, image):
+        return self.encoder(image, layers=self.featd_layers, embedding=self.net_d_tg is not None)
+
+    def optimize_parameters(self, current_iter):
+        discriminators = self._discriminators()
+        loss_dict = OrderedDict()
+        for p in (p for net in discriminators for p in net.parameters()):
+            p.requires_grad = False
+
+        self.optimizer_g.zero_grad()
+        self.output = self.net_g(self.lq)
+        sr_features = None
+        if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
+            l_g_total = 0
+            if self.cri_pix:
+                loss_dict['l_g_pix'] = l_g_pix = self.cri_pix(self.output, self.gt)
+                l_g_total += l_g_pix
+            if self.cri_perceptual:
+                l_g_percep, l_g_style = self.cri_perceptual(self.output, self.gt)
+                for key, value in (('l_g_percep', l_g_percep), ('l_g_style', l_g_style)):
+                    if value is not None:
+                        loss_dict[key] = value
+                        l_g_total += value
+            if discriminators:
+                sr_features = self._encode(self.output)
+            if self.net_d is not None:
+                loss_dict['l_g_featd'] = l_g_featd = self.cri_featd(self.net_d(features=sr_features), True, False)
+                l_g_total += l_g_featd
+            if self.net_d_tg is not None:
+                logits = self.net_d_tg(embedding=sr_features['embedding'])
+                loss_dict['l_g_tgd'] = l_g_tgd = self.cri_tgd(logits, True, False)
+                l_g_total += l_g_tgd
+            loss_dict['l_g_total'] = l_g_total
+            l_g_total.backward()
+            self.optimizer_g.step()
+
+        if discriminators:
+            self._optimize_discriminators(sr_features, loss_dict)
+        self.log_dict = self.reduce_loss_dict(loss_dict)
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay)
+
+    def _optimize_discriminators(self, sr_features, loss_dict):
+        for p in (p for net in self._discriminators() for p in net.parameters()):
+            p.requires_grad = True
+        with torch.no_grad():
+            gt_features = self._encode(self.gt)
+            if sr_features is None:  # generator step skipped (net_d_init_iters / net_d_iters)
+                sr_features = self._encode(self.output)
+        # real and fake in one batch: one discriminator forward, one prompt-text pass
+        both = {key: torch.cat([gt_features[key], sr_features[key].detach()]) for key in gt_features}
+        batch = self.gt.shape[0]
+        self.optimizer_d.zero_grad()
+        l_d_total = 0
+        for name, net, criterion, run in (
+            ('featd', self.net_d, self.cri_featd, lambda: self.net_d(features=both)),
+            ('tgd', self.net_d_tg, self.cri_tgd, lambda: self.net_d_tg(embedding=both['embedding'])),
+        ):
+            if net is None:
+                continue
+            real, fake = run().split(batch)
+            loss_dict[f'l_d_{name}_real'] = l_real = criterion(real, True, is_disc=True)
+            loss_dict[f'l_d_{name}_fake'] = l_fake = criterion(fake, False, is_disc=True)
+            loss_dict[f'out_d_{name}_real'] = real.detach().mean()
+            loss_dict[f'out_d_{name}_fake'] = fake.detach().mean()
+            l_d_total = l_d_total + l_real + l_fake
+        l_d_total.backward()
+        self.optimizer_d.step()
+        if self.net_d_tg is not None:
+            with torch.no_grad():  # the prompts just changed: their text features, once, for the next G step
+                self.get_bare_model(self.net_d_tg).text_features()
+
+    def save(self, epoch, current_iter):
+        with atomic_torch_save():
+            if hasattr(self, 'net_g_ema'):
+                self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, ['params', 'params_ema'])
+            else:
+                self.save_network(self.net_g, 'net_g', current_iter)
+            for net, label in ((self.net_d, 'net_d'), (self.net_d_tg, 'net_d_tg')):
+                if net is not None:
+                    self.save_network(net, label, current_iter)
+            self.save_training_state(epoch, current_iter)

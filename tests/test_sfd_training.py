@@ -1,0 +1,101 @@
+"""`basicsr train|test` with SFDModel through BasicSR's stock pipelines, on tiny options."""
+import glob
+import os
+
+import torch
+
+from training_helpers import LOSS_KEYS, logged_losses, run_basicsr, tiny_train_options, write_options
+
+
+def read_log(folder, prefix):
+    logs = sorted(glob.glob(os.path.join(folder, f'{prefix}_*.log')))
+    assert logs, f'no {prefix} log in {folder}'
+    with open(logs[-1]) as f:
+        return f.read()
+
+
+def test_basicsr_train_runs_the_stock_pipeline_and_fills_the_experiment(tmp_path):
+    opt_file = write_options(tmp_path / 'train_sfd_tiny.yml', tiny_train_options(tmp_path, iters=4))
+    result = run_basicsr(['train', '-opt', opt_file], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    experiment = tmp_path / 'experiments' / 'sfd_tiny'
+    log = read_log(experiment, 'train_sfd_tiny')
+    assert 'RANDOMLY INITIALISED' in log
+    losses = logged_losses(log)
+    assert sorted(losses) == [1, 2, 3, 4]
+    assert set(LOSS_KEYS) <= set(losses[4]), set(LOSS_KEYS) - set(losses[4])
+    for name in ('net_g', 'net_d', 'net_d_tg'):
+        assert (experiment / 'models' / f'{name}_4.pth').is_file()
+        assert (experiment / 'models' / f'{name}_latest.pth').is_file()
+    assert (experiment / 'training_states' / '4.state').is_file()
+    assert not list(experiment.rglob('*.tmp')), 'a temporary checkpoint file was left behind'
+    for metric in ('psnr', 'ssim', 'niqe'):
+        assert f'# {metric}:' in log
+    assert sorted(os.listdir(experiment / 'visualization')) == ['chelsea', 'coffee']
+    g = torch.load(experiment / 'models' / 'net_g_latest.pth')
+    assert {'params', 'params_ema'} <= set(g)
+    tg = torch.load(experiment / 'models' / 'net_d_tg_latest.pth')['params']
+    assert 'prompts.ctx' in tg and not any('clip' in k for k in tg)
+
+
+def test_auto_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
+    def train(name, iters, *flags):
+        opt = tiny_train_options(tmp_path, name=name, iters=6, deterministic_data=True, with_val=False)
+        opt_file = write_options(tmp_path / f'{name}.yml', opt)
+        result = run_basicsr(['train', '-opt', opt_file, '--force_yml', f'train:total_iter={iters}', *flags],
+                             cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return tmp_path / 'experiments' / name
+
+    straight = train('straight', 6)
+    resumed = train('resumed', 4)
+    assert (resumed / 'training_states' / '4.state').is_file()
+    train('resumed', 6, '--auto_resume')
+
+    straight_losses = logged_losses(read_log(straight, 'train_straight'))
+    resumed_log = read_log(resumed, 'train_resumed')
+    assert 'Resuming training from epoch' in resumed_log
+    resumed_losses = logged_losses(resumed_log)
+    assert sorted(resumed_losses) == [5, 6]
+    for it in (5, 6):
+        for key, value in straight_losses[it].items():
+            if key.startswith(('l_', 'out_')):
+                assert abs(resumed_losses[it][key] - value) <= 1e-3 * abs(value) + 1e-6, (it, key)
+    for name in ('net_g', 'net_d', 'net_d_tg'):
+        a = torch.load(straight / 'models' / f'{name}_6.pth')['params']
+        b = torch.load(resumed / 'models' / f'{name}_6.pth')['params']
+        for key in a:
+            torch.testing.assert_close(b[key], a[key], rtol=1e-4, atol=1e-6, msg=f'{name}.{key}')
+
+
+def test_basicsr_test_writes_sr_images_and_metrics(tmp_path):
+    train_opt = tiny_train_options(tmp_path, iters=2)
+    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'train.yml', train_opt)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    model = tmp_path / 'experiments' / 'sfd_tiny' / 'models' / 'net_g_latest.pth'
+    test_opt = {
+        'name': 'sfd_tiny_test', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {'test_1': train_opt['datasets']['val']},
+        'network_g': train_opt['network_g'],
+        'path': {'pretrain_network_g': str(model), 'param_key_g': 'params_ema', 'strict_load_g': True},
+        'val': {'save_img': True, 'suffix': None, 'metrics': train_opt['val']['metrics']},
+    }
+    result = run_basicsr(['test', '-opt', write_options(tmp_path / 'test.yml', test_opt)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tmp_path / 'results' / 'sfd_tiny_test'
+    assert sorted(os.listdir(results / 'visualization' / 'skimage_val')) == [
+        'chelsea_sfd_tiny_test.png', 'coffee_sfd_tiny_test.png']
+    log = read_log(results, 'test_sfd_tiny_test')
+    for metric in ('psnr', 'ssim', 'niqe'):
+        assert f'# {metric}:' in log
+
+
+def test_python_m_sfd_basicsr_train_is_the_same_command(tmp_path):
+    import subprocess
+    import sys
+    opt_file = write_options(tmp_path / 'o.yml', tiny_train_options(tmp_path, iters=1, with_val=False))
+    env = dict(os.environ, HF_HUB_OFFLINE='1')
+    result = subprocess.run([sys.executable, '-m', 'sfd_basicsr.train', '-opt', opt_file], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / 'experiments' / 'sfd_tiny' / 'models' / 'net_d_tg_latest.pth').is_file()

@@ -1,0 +1,81 @@
+"""Tiny SFD options and a way to run the `basicsr` command on them, for the training tests."""
+import os
+import re
+import subprocess
+import sys
+
+import yaml
+
+from sfd_basicsr.demo import demo_options, paired_dataset, write_bicubic_pairs
+
+TINY_G = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 4,
+          'scale': 4}
+LOSS_KEYS = ('l_g_pix', 'l_g_featd', 'l_g_tgd', 'l_d_featd_real', 'l_d_featd_fake', 'l_d_tgd_real', 'l_d_tgd_fake',
+             'out_d_featd_real', 'out_d_featd_fake', 'out_d_tgd_real', 'out_d_tgd_fake')
+
+
+def psnr_checkpoint(folder):
+    """A tiny RRDBNet briefly fitted to MATLAB-bicubic x4 pairs, saved as BasicSR saves ``net_g``.
+
+    SFD starts from a PSNR-oriented generator; a random one outputs a near-constant image, on which
+    BasicSR's NIQE fails (SVD of a degenerate covariance).
+    """
+    path = os.path.join(folder, 'tiny_rrdb_psnr.pth')
+    if os.path.isfile(path):
+        return path
+    import cv2
+    import numpy as np
+    import torch
+    from basicsr.archs import build_network
+    hr_dir, lr_dir = write_bicubic_pairs(os.path.join(folder, 'psnr_data'), ['astronaut'], 128)
+    hr, lr = (torch.from_numpy(cv2.imread(os.path.join(d, 'astronaut.png'))[..., ::-1].astype(np.float32) / 255)
+              .permute(2, 0, 1)[None] for d in (hr_dir, lr_dir))
+    torch.manual_seed(0)
+    net = build_network(dict(TINY_G))
+    optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
+    for _ in range(60):
+        optimizer.zero_grad()
+        torch.nn.functional.l1_loss(net(lr), hr).backward()
+        optimizer.step()
+    torch.save({'params': net.state_dict()}, path)
+    return path
+
+
+def tiny_train_options(root, name='sfd_tiny', iters=4, deterministic_data=False, with_val=True):
+    """The demo's SFD recipe shrunk: tiny RRDBNet, random CLIP, 32-64 px patches, a few iterations."""
+    opt = demo_options(os.path.join(root, 'data'), iters, pretrained=None, name=name)
+    opt['network_g'] = dict(TINY_G)
+    opt['path']['pretrain_network_g'] = psnr_checkpoint(str(root))
+    opt['network_d']['num_feat'] = 8
+    opt['train']['ema_decay'] = 0.5
+    opt['logger'].update({'print_freq': 1, 'save_checkpoint_freq': 2})
+    if deterministic_data:  # one image, whole-image patches, no augmentation: every batch is the same
+        hr, lr = write_bicubic_pairs(os.path.join(root, 'one'), ['astronaut'], 64)
+        train = paired_dataset('one', hr, lr, 'train', gt_size=64, batch_size=1)
+        train.update({'use_hflip': False, 'use_rot': False})
+        opt['datasets']['train'] = train
+    if not with_val:
+        opt.pop('val')
+        opt['datasets'].pop('val')
+    return opt
+
+
+def write_options(path, opt):
+    with open(path, 'w') as f:
+        yaml.safe_dump(opt, f, sort_keys=False)
+    return str(path)
+
+
+def run_basicsr(args, cwd, timeout=600):
+    env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1')
+    command = [os.path.join(os.path.dirname(sys.executable), 'basicsr')] + list(args)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def logged_losses(log_text):
+    """``{iter: {key: value}}`` from BasicSR's training log lines."""
+    losses = {}
+    for match in re.finditer(r'iter:\s*([\d,]+), lr:.*?\]\s*\[eta:.*?\]\s*(.*)', log_text):
+        it = int(match.group(1).replace(',', ''))
+        losses[it] = {k: float(v) for k, v in re.findall(r'(\w+): ([-+.\deE]+)', match.group(2))}
+    return losses
