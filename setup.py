@@ -7,8 +7,20 @@ already installed (--no-build-isolation) instead of pulling another one.
 import os
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+STARTUP_HOOK = 'sfd_basicsr_pyiqa.pth'  # see sfd_basicsr_pyiqa_hook.py: makes `pyiqa sfd_iqa` work
+
+
+class BuildWithStartupHook(build_py):
+    """Puts the .pth file at the root of the wheel, i.e. into site-packages."""
+
+    def run(self):
+        super().run()
+        self.copy_file(os.path.join(HERE, STARTUP_HOOK), os.path.join(self.build_lib, STARTUP_HOOK))
 
 
 def read_requirements():
@@ -32,10 +44,13 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(include=('sfd_basicsr', 'sfd_basicsr.*')),
+    py_modules=['sfd_basicsr_pyiqa_hook'],
+    cmdclass={'build_py': BuildWithStartupHook},
     include_package_data=True,
     python_requires='>=3.9',
     install_requires=read_requirements(),
     entry_points={
-        'console_scripts': ['basicsr = sfd_basicsr.cli:main'],
+        'console_scripts': ['basicsr = sfd_basicsr.cli:main', 'sfd-iqa = sfd_basicsr.iqa.cli:main'],
+        'pyiqa.archs': ['sfd_iqa = sfd_basicsr_pyiqa_hook:register_arch'],
     },
 )

@@ -89,3 +89,14 @@ def test_unknown_model_or_tag_is_a_clear_error():
         FrozenCLIPEncoder('RN51', None)
     with pytest.raises(ValueError, match='open_clip weight tag'):
         FrozenCLIPEncoder(CLIP, 'laion-imaginary')
+
+
+def test_random_encoders_are_reproducible_and_leave_the_global_rng_alone():
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    a = FrozenCLIPEncoder(CLIP, None)
+    assert torch.equal(torch.rand(1), expected_next)
+    b = FrozenCLIPEncoder(CLIP, None)
+    for (name, p), q in zip(a.clip.named_parameters(), b.clip.parameters()):
+        assert torch.equal(p, q), name

@@ -25,6 +25,7 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 RESNET_STAGES = ('layer1', 'layer2', 'layer3', 'layer4')
 RESNET_STRIDES = {'layer1': 4, 'layer2': 8, 'layer3': 16, 'layer4': 32}
 WEIGHT_FILE_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
+RANDOM_ENCODER_SEED = 0  # a random encoder is the same one in every process, so its scores are reproducible
 
 
 class EncoderWeightsError(RuntimeError):
@@ -75,7 +76,9 @@ def create_clip(model_name, pretrained):
     if pretrained is None:
         logger.warning(f'CLIP encoder {model_name} is RANDOMLY INITIALISED (pretrained: null): its features carry '
                        'no semantics. Use this for tests and offline demos only, never for real training or scoring.')
-        return open_clip.create_model(model_name, pretrained=None)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_ENCODER_SEED)
+            return open_clip.create_model(model_name, pretrained=None)
     pretrained = str(pretrained)
     if _is_path(pretrained):
         path = os.path.expanduser(pretrained)

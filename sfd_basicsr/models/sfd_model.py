@@ -54,7 +54,8 @@ class SFDModel(SRGANModel):
         if net_opt is None:
             raise ValueError(f'SFDModel: train.{loss_key} is set, but the options have no network_{label}.')
         net = build_network(net_opt)
-        if not isinstance(net, expected_type):
+        # by name, not isinstance: a reloaded arch module registers a new class object of the same name
+        if expected_type.__name__ not in {cls.__name__ for cls in type(net).__mro__}:
             raise ValueError(f'SFDModel: network_{label} must be a {expected_type.__name__}; '
                              f"got type '{net_opt.get('type')}'.")
         net = self.model_to_device(net)

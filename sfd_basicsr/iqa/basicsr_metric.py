@@ -1,0 +1,42 @@
+"""``calculate_sfd_iqa`` in BasicSR's METRIC_REGISTRY, for ``val.metrics`` of any BasicSR options file."""
+import threading
+
+import torch
+from basicsr.metrics.metric_util import reorder_image
+from basicsr.utils.registry import METRIC_REGISTRY
+
+from ..registry import register
+from .image_io import to_rgb_float
+from .sfd_iqa_arch import DEFAULT_TILE_SIZE, SFDIQA
+from .weights import resolve_weights_path
+
+_NETWORKS = {}
+_LOCK = threading.Lock()
+
+
+def cached_sfd_iqa(pretrained_model_path=None, fusion_weight=None, clip_pretrained=None,
+                   tile_size=DEFAULT_TILE_SIZE, device=None):
+    """One SFD-IQA network per (weights, options, device) in this process."""
+    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    key = (resolve_weights_path(pretrained_model_path), fusion_weight, clip_pretrained, tile_size, str(device))
+    with _LOCK:
+        if key not in _NETWORKS:
+            _NETWORKS[key] = SFDIQA(key[0], fusion_weight=fusion_weight, clip_pretrained=clip_pretrained,
+                                    tile_size=tile_size).to(device)
+    return _NETWORKS[key]
+
+
+@register(METRIC_REGISTRY)
+def calculate_sfd_iqa(img, crop_border=0, input_order='HWC', pretrained_model_path=None, fusion_weight=None,
+                      clip_pretrained=None, tile_size=DEFAULT_TILE_SIZE, device=None, **kwargs):
+    """SFD-IQA (higher is better, in [0, 1]) of one image as BasicSR passes it: BGR, uint8, HWC.
+
+    Other keys BasicSR passes (``img2``, ``better``) are ignored: the metric needs no reference.
+    """
+    net = cached_sfd_iqa(pretrained_model_path, fusion_weight, clip_pretrained, tile_size, device)
+    img = reorder_image(img, input_order=input_order)
+    if crop_border:
+        img = img[crop_border:-crop_border, crop_border:-crop_border]
+    tensor = torch.from_numpy(to_rgb_float(img).copy()).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        return net(tensor.to(next(net.parameters()).device)).item()

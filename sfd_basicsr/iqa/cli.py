@@ -1,0 +1,134 @@
+"""The ``sfd-iqa`` command: score images (optionally saving quality maps) and export trained weights.
+
+    sfd-iqa score -t images/ [--weights sfd_iqa.pth] [--maps maps/] [--csv scores.csv]
+    sfd-iqa export experiments/<name> -o sfd_iqa.pth [--fusion-weight 0.5]
+
+``pyiqa sfd_iqa -t images/`` gives the same scores; this command also reads 16-bit files at full
+precision, keeps going past unreadable files, and draws quality maps.
+"""
+import argparse
+import csv
+import os
+import sys
+
+import cv2
+import numpy as np
+import torch
+
+
+def _heat_map_picture(image, quality_map):
+    """The image beside a JET overlay of its Feat-D realness map (red = reads as real, blue = as fake)."""
+    rgb = (image[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    heat = cv2.applyColorMap((quality_map[0, 0].cpu().numpy() * 255).round().astype(np.uint8), cv2.COLORMAP_JET)
+    return np.concatenate([bgr, cv2.addWeighted(bgr, 0.5, heat, 0.5, 0)], axis=1)
+
+
+def _write_png(path, picture):
+    from ..atomic import atomic_write
+    ok, data = cv2.imencode('.png', picture)
+    if not ok:
+        raise OSError(f"Could not encode the quality map for '{path}'.")
+    atomic_write(path, lambda tmp: data.tofile(tmp))
+
+
+def score(args):
+    from tqdm import tqdm
+
+    from .image_io import ImageReadError, list_images, read_image
+    from .sfd_iqa_arch import SFDIQA
+    device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
+                 tile_size=args.tile_size).to(device)
+    paths = list_images(args.target)
+    if not paths:
+        print(f"sfd-iqa: no image files in '{args.target}'.", file=sys.stderr)
+        return 1
+    if args.maps:
+        os.makedirs(args.maps, exist_ok=True)
+    results, failures = [], []
+    for path in tqdm(paths, unit='image', desc='sfd_iqa', disable=args.quiet):
+        try:
+            image = read_image(path).to(device)
+            with torch.no_grad():
+                value, quality_map = net(image, return_map=True)
+        except (ImageReadError, ValueError, FileNotFoundError) as error:
+            failures.append((path, str(error)))
+            tqdm.write(f'sfd-iqa: skipped {path}: {error}', file=sys.stderr)
+            continue
+        results.append((path, value.item()))
+        if args.maps:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            _write_png(os.path.join(args.maps, f'{stem}_sfd_map.png'), _heat_map_picture(image, quality_map))
+    for path, value in results:
+        print(f'{path}\t{value:.6f}')
+    if results:
+        print(f'mean\t{np.mean([v for _, v in results]):.6f}')
+    if args.csv:
+        _write_csv(args.csv, results, failures)
+    if failures:
+        print(f'sfd-iqa: {len(failures)} of {len(paths)} files could not be scored.', file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _write_csv(path, results, failures):
+    from ..atomic import atomic_write
+
+    def write(tmp):
+        with open(tmp, 'w', newline='') as f:
+            writer = csv.writer(f)
+            writer.writerow(['image', 'sfd_iqa', 'error'])
+            writer.writerows([p, f'{v:.6f}', ''] for p, v in results)
+            writer.writerows([p, '', e] for p, e in failures)
+
+    atomic_write(path, write)
+
+
+def export(args):
+    from .weights import export_experiment
+    weights = export_experiment(args.experiment, args.output, args.fusion_weight, args.clip_pretrained)
+    print(f"Exported SFD-IQA weights (CLIP {weights['clip_model']}, weights '{weights['clip_pretrained']}', "
+          f"fusion weight {weights['fusion_weight']}) to {args.output}")
+    return 0
+
+
+def build_parser():
+    from .sfd_iqa_arch import DEFAULT_TILE_SIZE
+    from .weights import DEFAULT_FUSION_WEIGHT, WEIGHTS_ENV
+    parser = argparse.ArgumentParser(prog='sfd-iqa', description='SFD-IQA: opinion-unaware no-reference IQA.')
+    commands = parser.add_subparsers(dest='command', required=True)
+    s = commands.add_parser('score', help='score an image or a folder of images (higher is better)')
+    s.add_argument('-t', '--target', required=True, help='image file or folder')
+    s.add_argument('--weights', default=None, help=f'SFD-IQA weights file (default: ${WEIGHTS_ENV}, then pyiqa\'s '
+                   'weight folder)')
+    s.add_argument('--fusion-weight', type=float, default=None, help='w of the score; default: the file\'s')
+    s.add_argument('--clip-pretrained', default=None, help="CLIP weights (tag, file or 'none'); default: the file's")
+    s.add_argument('--tile-size', type=int, default=DEFAULT_TILE_SIZE, help='largest side scored in one pass')
+    s.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cuda if available)')
+    s.add_argument('--maps', default=None, help='folder for quality-map pictures (<name>_sfd_map.png)')
+    s.add_argument('--csv', default=None, help='also write the scores to this CSV file')
+    s.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
+    s.set_defaults(run=score)
+    e = commands.add_parser('export', help='export a trained SFD experiment as one SFD-IQA weights file')
+    e.add_argument('experiment', help='experiments/<name> folder of an SFD training run')
+    e.add_argument('-o', '--output', required=True, help='the SFD-IQA weights file to write')
+    e.add_argument('--fusion-weight', type=float, default=DEFAULT_FUSION_WEIGHT, help='w (default 0.5)')
+    e.add_argument('--clip-pretrained', default=None,
+                   help='CLIP weights scorers should load (default: those of the training options)')
+    e.set_defaults(run=export)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    import sfd_basicsr  # noqa: F401  (basicsr compatibility before the networks are imported)
+    from .weights import WeightsError
+    try:
+        return args.run(args)
+    except (WeightsError, FileNotFoundError, ValueError) as error:
+        print(f'sfd-iqa {args.command}: {error}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Reading any image file as an RGB float tensor in [0, 1], with errors that name the file."""
+import os
+
+import cv2
+import numpy as np
+import torch
+
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
+
+
+class ImageReadError(ValueError):
+    """A file that is not a readable image."""
+
+
+def to_rgb_float(array, source='image'):
+    """HxW, HxWx1, HxWx3 (BGR) or HxWx4 (BGRA) uint8/uint16/float array -> HxWx3 RGB float32 in [0, 1].
+
+    Grey is repeated to three channels; an alpha channel is dropped (the colour values are scored as
+    stored, not composited on a background); 16-bit images keep their full precision.
+    """
+    if array.dtype == np.uint8:
+        image = array.astype(np.float32) / 255.
+    elif array.dtype == np.uint16:
+        image = array.astype(np.float32) / 65535.
+    elif np.issubdtype(array.dtype, np.floating):
+        image = np.clip(array.astype(np.float32), 0, 1)
+    else:
+        raise ImageReadError(f'{source}: unsupported pixel type {array.dtype}; expected 8-bit, 16-bit or float.')
+    if image.ndim == 2:
+        image = image[..., None]
+    channels = image.shape[2]
+    if channels == 1:
+        return np.repeat(image, 3, axis=2)
+    if channels == 3:
+        return image[..., ::-1]
+    if channels == 4:
+        return image[..., 2::-1]
+    raise ImageReadError(f'{source}: {channels} channels; expected grey, RGB or RGBA.')
+
+
+def read_image(path):
+    """``(1, 3, H, W)`` float tensor of the image at ``path``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Image file '{path}' does not exist.")
+    data = np.fromfile(path, dtype=np.uint8)
+    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if array is None:
+        raise ImageReadError(f"'{path}' is not a readable image (empty, truncated or not an image format).")
+    image = to_rgb_float(array, source=path)
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+
+
+def list_images(target):
+    """A file -> [file]; a folder -> its files with image extensions, sorted; else a clear error."""
+    if os.path.isfile(target):
+        return [target]
+    if os.path.isdir(target):
+        return sorted(os.path.join(target, name) for name in os.listdir(target)
+                      if name.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(target, name)))
+    raise FileNotFoundError(f"'{target}' is neither an image file nor a folder.")

@@ -1,0 +1,112 @@
+"""SFD-IQA: opinion-unaware no-reference quality from a trained Feat-D and learnable prompt pairs (SPEC 7).
+
+``q = w * mean(sigmoid(Feat-D map)) + (1 - w) * mean_pairs(sigmoid(TG-D logit))``, in [0, 1], higher is
+better. Images are scored at full resolution; one side over ``tile_size`` splits the image into
+near-equal tiles no larger than that, so memory stays bounded. Each tile is encoded with ``tile_margin``
+pixels of its neighbours around it and only its own part of the Feat-D map is kept, so tile borders add
+no padding artefacts; the parts are averaged by area.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..archs.featd_arch import FeatD
+from ..archs.tgd_arch import TGDiscriminator
+from .weights import load_weights, resolve_weights_path, weights_from_checkpoints
+
+DEFAULT_TILE_SIZE = 1024
+DEFAULT_TILE_MARGIN = 128
+
+
+def tile_bounds(length, tile_size, align=1):
+    """``[(start, stop), ...]``: the fewest near-equal parts of at most ``tile_size``, inner edges on ``align``."""
+    parts = max(1, math.ceil(length / tile_size))
+    inner = [round(i * length / parts / align) * align for i in range(1, parts)]
+    edges = [0] + inner + [length]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+class SFDIQA(nn.Module):
+    """The SFD-IQA network (pyiqa arch ``SFDIQA``, metric ``sfd_iqa``).
+
+    Args:
+        pretrained_model_path (str | None): exported SFD-IQA file; None looks at ``$SFD_IQA_WEIGHTS``, then
+            pyiqa's weight folder (``~/.cache/torch/hub/pyiqa/sfd_iqa.pth``).
+        featd_checkpoint, tgd_checkpoint (str | None): instead of an exported file, the ``net_d_*.pth`` and
+            ``net_d_tg_*.pth`` files of an SFD training run.
+        fusion_weight (float | None): ``w``; None takes the file's (0.5 by default).
+        clip_pretrained (str | None): CLIP weights (open_clip tag or file, or ``'none'`` for random);
+            None takes the ones recorded in the file.
+        tile_size (int): largest tile side scored in one pass (without its margin).
+        tile_margin (int): context around each tile when the image is tiled.
+    """
+
+    def __init__(self, pretrained_model_path=None, featd_checkpoint=None, tgd_checkpoint=None, fusion_weight=None,
+                 clip_pretrained=None, tile_size=DEFAULT_TILE_SIZE, tile_margin=DEFAULT_TILE_MARGIN):
+        super().__init__()
+        if featd_checkpoint or tgd_checkpoint:
+            if not (featd_checkpoint and tgd_checkpoint):
+                raise ValueError('SFD-IQA from training checkpoints needs both featd_checkpoint and tgd_checkpoint.')
+            weights = weights_from_checkpoints(featd_checkpoint, tgd_checkpoint)
+        else:
+            weights = load_weights(resolve_weights_path(pretrained_model_path))
+        clip_pretrained = weights['clip_pretrained'] if clip_pretrained is None else clip_pretrained
+        clip_pretrained = None if str(clip_pretrained).lower() in ('none', 'null', '~') else clip_pretrained
+        encoder = {'clip_model': weights['clip_model'], 'pretrained': clip_pretrained}
+        self.featd = FeatD(**encoder, **weights['featd']['config'])
+        self.featd.load_state_dict(weights['featd']['params'])
+        self.tgd = TGDiscriminator(**encoder, **weights['tgd']['config'])
+        self.tgd.load_state_dict(weights['tgd']['params'])
+        self.fusion_weight = float(weights['fusion_weight'] if fusion_weight is None else fusion_weight)
+        if not 0 <= self.fusion_weight <= 1:
+            raise ValueError(f'fusion_weight must be in [0, 1]; got {self.fusion_weight}.')
+        self.min_size = max(self.featd.min_size, self.tgd.min_size)
+        if tile_size < 2 * self.min_size:
+            raise ValueError(f'tile_size must be at least {2 * self.min_size}; got {tile_size}.')
+        self.tile_size = tile_size
+        stride = self.featd.stride
+        self.tile_margin = math.ceil(tile_margin / stride) * stride  # keeps tile maps on the full map's grid
+        self.eval()
+
+    def _check(self, x):
+        if x.dim() != 4 or x.shape[1] not in (1, 3):
+            raise ValueError(f'SFD-IQA expects images shaped (B, 3, H, W) or (B, 1, H, W); got {tuple(x.shape)}.')
+        if min(x.shape[-2:]) < self.min_size:
+            raise ValueError(f'SFD-IQA needs images of at least {self.min_size}x{self.min_size} px; got '
+                             f'{x.shape[-2]}x{x.shape[-1]}. Upscale or pad such small images first.')
+        return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+    def _score_tile(self, x, rows, cols):
+        """Feat-D realness map of the tile ``rows x cols`` (seen with its margin) and its TG-D realness."""
+        stride, margin = self.featd.stride, self.tile_margin
+        (y0, y1), (x0, x1) = rows, cols
+        top, left = max(0, y0 - margin), max(0, x0 - margin)
+        context = x[..., top:min(x.shape[-2], y1 + margin), left:min(x.shape[-1], x1 + margin)]
+        features = self.featd.encoder(x.device)(context, layers=self.featd.layers, embedding=True)
+        realness_map = torch.sigmoid(self.featd(features=features))
+        r0, c0 = (y0 - top) // stride, (x0 - left) // stride
+        r1, c1 = r0 + math.ceil((y1 - y0) / stride), c0 + math.ceil((x1 - x0) / stride)
+        prompt_realness = torch.sigmoid(self.tgd(embedding=features['embedding'])).mean(dim=1)
+        return realness_map[..., r0:r1, c0:c1], prompt_realness
+
+    def forward(self, x, return_map=False):
+        """Scores ``(B,)``; with ``return_map`` also the Feat-D realness map upsampled to ``(B, 1, H, W)``."""
+        x = self._check(x)
+        height, width = x.shape[-2:]
+        featd_sum = tgd_sum = 0
+        quality_map = x.new_zeros(x.shape[0], 1, height, width) if return_map else None
+        stride = self.featd.stride
+        for y0, y1 in tile_bounds(height, self.tile_size, stride):
+            for x0, x1 in tile_bounds(width, self.tile_size, stride):
+                realness_map, prompt_realness = self._score_tile(x, (y0, y1), (x0, x1))
+                area = (y1 - y0) * (x1 - x0)
+                featd_sum = featd_sum + realness_map.mean(dim=(1, 2, 3)) * area
+                tgd_sum = tgd_sum + prompt_realness * area
+                if return_map:
+                    quality_map[..., y0:y1, x0:x1] = F.interpolate(
+                        realness_map, size=(y1 - y0, x1 - x0), mode='bilinear', align_corners=False)
+        w = self.fusion_weight
+        score = (w * featd_sum + (1 - w) * tgd_sum) / (height * width)
+        return (score, quality_map) if return_map else score

@@ -1,0 +1,165 @@
+"""SFD-IQA weight files: the exported format, reading BasicSR checkpoints, and where defaults live.
+
+An exported file is one ``torch.save`` dict::
+
+    {'format': 'sfd_iqa', 'version': 1, 'clip_model': 'RN50-quickgelu', 'clip_pretrained': 'openai',
+     'fusion_weight': 0.5,
+     'featd': {'config': {FeatD constructor options}, 'params': FeatD state_dict},
+     'tgd': {'config': {TGDiscriminator constructor options}, 'params': TGDiscriminator state_dict}}
+
+It holds no CLIP weights: ``clip_pretrained`` says which ones the scorer loads.
+"""
+import glob
+import os
+
+import torch
+import yaml
+
+from ..archs.clip_encoder import decode_backbone_name
+from ..atomic import atomic_write
+
+FORMAT = 'sfd_iqa'
+FORMAT_VERSION = 1
+DEFAULT_FUSION_WEIGHT = 0.5
+WEIGHTS_ENV = 'SFD_IQA_WEIGHTS'
+DEFAULT_FILE_NAME = 'sfd_iqa.pth'
+FEATD_OPTIONS = ('layers', 'num_feat', 'num_down', 'skip_connection')
+TGD_OPTIONS = ('n_ctx', 'prompt_pairs')
+
+
+class WeightsError(ValueError):
+    """A weight file that is not what SFD-IQA needs; the message names the file."""
+
+
+def default_weights_path():
+    """Where pyiqa keeps metric weights: ``$TORCH_HOME/hub/pyiqa/sfd_iqa.pth``."""
+    return os.path.join(torch.hub.get_dir(), 'pyiqa', DEFAULT_FILE_NAME)
+
+
+def resolve_weights_path(path=None):
+    """The explicit path, else ``$SFD_IQA_WEIGHTS``, else the default path; it must exist."""
+    candidate = path or os.environ.get(WEIGHTS_ENV) or default_weights_path()
+    candidate = os.path.expanduser(candidate)
+    if not os.path.isfile(candidate):
+        raise FileNotFoundError(
+            f"SFD-IQA weights not found at '{candidate}'. No SFD-IQA weights are published: train SFD "
+            '(basicsr train -opt options/train_sfd_esrgan_x4.yml, or basicsr demo), export its discriminators '
+            'with `sfd-iqa export experiments/<name> -o sfd_iqa.pth`, then pass pretrained_model_path=..., '
+            f'set {WEIGHTS_ENV}=/path/to/sfd_iqa.pth, or copy the file to {default_weights_path()}.')
+    return candidate
+
+
+def _load(path, what):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} '{path}' does not exist.")
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:
+        raise WeightsError(f"Cannot read {what} '{path}': {type(error).__name__}: {error}") from error
+
+
+def featd_config_from_params(params):
+    """FeatD constructor options recovered from its state_dict (skip_connection cannot be seen)."""
+    layers = sorted({key.split('.')[1] for key in params if key.startswith('project.')})
+    return {
+        'layers': layers,
+        'num_feat': int(params[f'project.{layers[0]}.weight_orig'].shape[0]),
+        'num_down': len({key.split('.')[1] for key in params if key.startswith('down.')}),
+        'skip_connection': True,
+    }
+
+
+def tgd_config_from_params(params):
+    pairs, _, n_ctx, _ = params['prompts.ctx'].shape
+    return {'n_ctx': int(n_ctx), 'prompt_pairs': [['good.', 'bad.']] * int(pairs)}
+
+
+def _network_params(path, required_key, kind):
+    checkpoint = _load(path, f'{kind} checkpoint')
+    params = checkpoint.get('params', checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(params, dict) or required_key not in params or 'backbone' not in params:
+        raise WeightsError(f"'{path}' is not a {kind} checkpoint saved by SFD training "
+                           f"(expected a 'params' state dict with '{required_key}').")
+    return params
+
+
+def _training_options(experiment):
+    """The options file BasicSR copied into an experiment folder, if there is one."""
+    for path in sorted(glob.glob(os.path.join(experiment, '*.yml'))):
+        with open(path) as f:
+            opt = yaml.safe_load(f)
+        if isinstance(opt, dict) and 'network_d' in opt:
+            return opt
+    return {}
+
+
+def weights_from_checkpoints(featd_path, tgd_path, fusion_weight=DEFAULT_FUSION_WEIGHT, clip_pretrained='openai',
+                             featd_options=None, tgd_options=None):
+    """The exported-format dict built from BasicSR's ``net_d_*.pth`` and ``net_d_tg_*.pth`` files."""
+    featd = _network_params(featd_path, 'backbone', 'Feat-D')
+    if not any(key.startswith('project.') for key in featd):
+        raise WeightsError(f"'{featd_path}' is not a Feat-D checkpoint (no 'project.*' weights).")
+    tgd = _network_params(tgd_path, 'prompts.ctx', 'TG-D')
+    clip_model = decode_backbone_name(featd['backbone'])
+    if decode_backbone_name(tgd['backbone']) != clip_model:
+        raise WeightsError(f"'{featd_path}' was trained on CLIP {clip_model} but '{tgd_path}' on "
+                           f"{decode_backbone_name(tgd['backbone'])}.")
+    featd_config = {**featd_config_from_params(featd), **_architecture_options(featd_options, FEATD_OPTIONS)}
+    tgd_config = {**tgd_config_from_params(tgd), **_architecture_options(tgd_options, TGD_OPTIONS)}
+    if not 0 <= fusion_weight <= 1:
+        raise WeightsError(f'fusion_weight must be in [0, 1]; got {fusion_weight}.')
+    return {'format': FORMAT, 'version': FORMAT_VERSION, 'clip_model': clip_model, 'clip_pretrained': clip_pretrained,
+            'fusion_weight': float(fusion_weight), 'featd': {'config': featd_config, 'params': featd},
+            'tgd': {'config': tgd_config, 'params': tgd}}
+
+
+def _architecture_options(network_opt, keys):
+    return {key: network_opt[key] for key in keys if network_opt and key in network_opt}
+
+
+def latest_checkpoint(models_dir, label):
+    latest = os.path.join(models_dir, f'{label}_latest.pth')
+    if os.path.isfile(latest):
+        return latest
+    numbered = [(int(name[len(label) + 1:-4]), name) for name in os.listdir(models_dir)
+                if name.startswith(f'{label}_') and name[len(label) + 1:-4].isdigit()]
+    if not numbered:
+        raise FileNotFoundError(f"No {label}_*.pth checkpoint in '{models_dir}'.")
+    return os.path.join(models_dir, max(numbered)[1])
+
+
+def export_experiment(experiment, output, fusion_weight=DEFAULT_FUSION_WEIGHT, clip_pretrained=None):
+    """Export the latest Feat-D and TG-D of an SFD experiment folder into one SFD-IQA file."""
+    models_dir = os.path.join(experiment, 'models')
+    if not os.path.isdir(models_dir):
+        raise FileNotFoundError(f"'{experiment}' is not an SFD experiment folder (no models/ inside).")
+    opt = _training_options(experiment)
+    if clip_pretrained is None:
+        clip_pretrained = (opt.get('network_d') or {}).get('pretrained', 'openai')
+    weights = weights_from_checkpoints(
+        latest_checkpoint(models_dir, 'net_d'), latest_checkpoint(models_dir, 'net_d_tg'), fusion_weight,
+        clip_pretrained, opt.get('network_d'), opt.get('network_d_tg'))
+    save_weights(weights, output)
+    return weights
+
+
+def save_weights(weights, output):
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    atomic_write(output, lambda tmp: torch.save(weights, tmp))
+
+
+def load_weights(path):
+    """Read and validate an exported SFD-IQA file."""
+    weights = _load(path, 'SFD-IQA weights file')
+    if not isinstance(weights, dict) or weights.get('format') != FORMAT:
+        hint = (' It looks like a BasicSR network checkpoint: export the SFD discriminators with '
+                '`sfd-iqa export`.' if isinstance(weights, dict) and 'params' in weights else '')
+        raise WeightsError(f"'{path}' is not an SFD-IQA weights file.{hint}")
+    version = weights.get('version')
+    if version != FORMAT_VERSION:
+        raise WeightsError(f"'{path}' has SFD-IQA format version {version}; this sfd_basicsr reads version "
+                           f'{FORMAT_VERSION}. Re-export it with this version, or install the matching sfd_basicsr.')
+    for part in ('featd', 'tgd'):
+        if not isinstance(weights.get(part), dict) or not {'config', 'params'} <= set(weights[part]):
+            raise WeightsError(f"'{path}' lacks the '{part}' network of SFD-IQA.")
+    return weights

@@ -1,0 +1,19 @@
+"""SFD-IQA weight files for tests: random-initialised Feat-D and TG-D on a random CLIP."""
+import torch
+
+from conftest import tiny_featd, tiny_tgd
+from sfd_basicsr.iqa.weights import save_weights, weights_from_checkpoints
+
+
+def random_sfd_iqa_weights(folder, fusion_weight=0.5):
+    """Save BasicSR-style Feat-D / TG-D checkpoints and their exported SFD-IQA file; return the three paths."""
+    torch.manual_seed(0)
+    featd, tgd = tiny_featd(), tiny_tgd(prompt_pairs=[['Good photo.', 'Bad photo.'], ['Sharp.', 'Blurry.']])
+    with torch.no_grad():  # make the heads non-trivial so scores differ between images
+        for p in list(featd.parameters()) + list(tgd.parameters()):
+            p.add_(0.05 * torch.randn_like(p))
+    featd_path, tgd_path, exported = folder / 'net_d_7.pth', folder / 'net_d_tg_7.pth', folder / 'sfd_iqa.pth'
+    torch.save({'params': featd.state_dict()}, featd_path)
+    torch.save({'params': tgd.state_dict()}, tgd_path)
+    save_weights(weights_from_checkpoints(featd_path, tgd_path, fusion_weight, clip_pretrained=None), exported)
+    return featd_path, tgd_path, exported

@@ -1,0 +1,123 @@
+"""SFD-IQA end to end: train, export, score with `pyiqa`, `create_metric`, `sfd-iqa` and BasicSR."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import cv2
+import pytest
+import skimage.data
+import torch
+
+from training_helpers import run_basicsr, tiny_train_options, write_options
+
+BIN = os.path.dirname(sys.executable)
+
+
+def run(command, cwd, **env):
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, HF_HUB_OFFLINE='1', **env))
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """A tiny SFD training run, its exported SFD-IQA file, and a folder of images to score."""
+    root = tmp_path_factory.mktemp('sfd_iqa_e2e')
+    opt = tiny_train_options(root, iters=2, with_val=False)
+    result = run_basicsr(['train', '-opt', write_options(root / 'train.yml', opt)], cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    exported = root / 'sfd_iqa.pth'
+    result = run([os.path.join(BIN, 'sfd-iqa'), 'export', str(root / 'experiments' / 'sfd_tiny'), '-o',
+                  str(exported)], cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "weights 'None'" in result.stdout  # the training's random CLIP is recorded
+    images = root / 'images'
+    images.mkdir()
+    for name in ('astronaut', 'coffee', 'chelsea'):
+        image = cv2.cvtColor(getattr(skimage.data, name)(), cv2.COLOR_RGB2BGR)
+        cv2.imwrite(str(images / f'{name}.png'), cv2.resize(image, (160, 128)))
+    return root, exported, images
+
+
+def test_pyiqa_command_and_create_metric_give_the_same_numbers(trained):
+    root, exported, images = trained
+    result = run([os.path.join(BIN, 'pyiqa'), 'sfd_iqa', '-t', str(images), '-v'], cwd=root,
+                 SFD_IQA_WEIGHTS=str(exported))
+    assert result.returncode == 0, result.stderr[-3000:]
+    command_scores = {os.path.basename(path): float(value)
+                      for path, value in re.findall(r"'([^']+\.png)': ([\d.]+)", result.stdout)}
+    assert sorted(command_scores) == ['astronaut.png', 'chelsea.png', 'coffee.png']
+
+    import pyiqa
+    metric = pyiqa.create_metric('sfd_iqa', device='cpu', pretrained_model_path=str(exported))
+    for name, value in command_scores.items():
+        assert metric(str(images / name)).item() == pytest.approx(value, abs=1e-6)
+    assert len(set(command_scores.values())) == 3
+
+
+def test_sfd_iqa_command_reports_bad_files_scores_the_rest_and_draws_maps(trained, tmp_path):
+    root, exported, images = trained
+    folder = tmp_path / 'mixed'
+    shutil.copytree(images, folder)
+    (folder / 'broken.png').write_bytes(b'\x89PNG not really')
+    (folder / 'tiny.png').write_bytes(cv2.imencode('.png', cv2.resize(cv2.imread(str(images / 'coffee.png')),
+                                                                       (20, 20)))[1].tobytes())
+    result = run([os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(folder), '--weights', str(exported), '--maps',
+                  str(tmp_path / 'maps'), '--csv', str(tmp_path / 'scores.csv'), '-q'], cwd=root)
+    assert result.returncode == 1
+    assert 'broken.png' in result.stderr and 'tiny.png' in result.stderr and 'Traceback' not in result.stderr
+    scored = dict(line.split('\t') for line in result.stdout.strip().splitlines())
+    assert {os.path.basename(k) for k in scored} == {'astronaut.png', 'coffee.png', 'chelsea.png', 'mean'}
+    import pyiqa
+    metric = pyiqa.create_metric('sfd_iqa', device='cpu', pretrained_model_path=str(exported))
+    assert float(scored[str(folder / 'coffee.png')]) == pytest.approx(metric(str(images / 'coffee.png')).item(),
+                                                                      abs=1e-5)
+    picture = cv2.imread(str(tmp_path / 'maps' / 'coffee_sfd_map.png'))
+    assert picture.shape == (128, 320, 3)  # the image beside its heat map
+    csv_text = (tmp_path / 'scores.csv').read_text()
+    assert 'broken.png' in csv_text and 'coffee.png' in csv_text
+
+
+def test_missing_weights_tell_the_user_how_to_get_them(trained, tmp_path):
+    root, _, images = trained
+    result = run([os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(images)], cwd=root,
+                 TORCH_HOME=str(tmp_path), SFD_IQA_WEIGHTS='')
+    assert result.returncode == 2 and 'sfd-iqa export' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_basicsr_metric_inside_a_basicsr_test_run(trained):
+    root, exported, _ = trained
+    opt = tiny_train_options(root, iters=2)
+    test_opt = {
+        'name': 'sfd_iqa_in_basicsr', 'model_type': 'SRModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {'test_1': opt['datasets']['val']}, 'network_g': opt['network_g'],
+        'path': {'pretrain_network_g': str(root / 'experiments' / 'sfd_tiny' / 'models' / 'net_g_latest.pth'),
+                 'param_key_g': 'params_ema', 'strict_load_g': True},
+        'val': {'save_img': False, 'metrics': {
+            'sfd_iqa': {'type': 'calculate_sfd_iqa', 'better': 'higher', 'pretrained_model_path': str(exported)}}},
+    }
+    result = run_basicsr(['test', '-opt', write_options(root / 'test_iqa.yml', test_opt)], cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    logs = list((root / 'results' / 'sfd_iqa_in_basicsr').glob('test_*.log'))
+    value = float(re.search(r'# sfd_iqa: ([\d.]+)', logs[0].read_text()).group(1))
+    assert 0 < value < 1
+
+
+def test_basicsr_metric_equals_the_network_on_the_same_image(trained):
+    _, exported, images = trained
+    from sfd_basicsr.iqa import SFDIQA, calculate_sfd_iqa
+    from sfd_basicsr.iqa.image_io import read_image
+    bgr = cv2.imread(str(images / 'chelsea.png'))
+    expected = SFDIQA(str(exported))(read_image(str(images / 'chelsea.png'))).item()
+    assert calculate_sfd_iqa(bgr, pretrained_model_path=str(exported), img2=bgr) == pytest.approx(expected, abs=1e-6)
+
+
+def test_startup_hook_imports_nothing_heavy_until_pyiqa_is_used():
+    code = ('import sys; heavy = [m for m in ("torch", "pyiqa", "sfd_basicsr", "basicsr") if m in sys.modules]; '
+            'print(heavy, "sfd_basicsr_pyiqa_hook" in sys.modules)')
+    result = run([sys.executable, '-c', code], cwd='/')
+    assert result.returncode == 0 and result.stdout.strip() == '[] True', result.stdout + result.stderr
+    code = 'import pyiqa; print("sfd_iqa" in pyiqa.list_models(), "sfd_basicsr" in __import__("sys").modules)'
+    result = run([sys.executable, '-c', code], cwd='/')
+    assert result.stdout.strip().endswith('True False'), result.stdout + result.stderr
