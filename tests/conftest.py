@@ -9,6 +9,7 @@ import torch  # noqa: E402
 import sfd_basicsr  # noqa: E402,F401  (registers the plugin and makes basicsr importable)
 
 CLIP = 'RN50-quickgelu'
+CLIPS = ['RN50-quickgelu', 'ViT-B-16']  # the foundation tests run on a ResNet and a ViT tower
 
 
 @pytest.fixture(autouse=True)
@@ -22,13 +23,18 @@ def encoder():
     return get_clip_encoder(CLIP, None, 'cpu')
 
 
-def tiny_featd(**kwargs):
+@pytest.fixture(params=CLIPS)
+def clip_model(request):
+    return request.param
+
+
+def tiny_featd(clip_model=CLIP, **kwargs):
     from sfd_basicsr.archs.featd_arch import FeatD
     kwargs.setdefault('num_feat', 16)
-    return FeatD(clip_model=CLIP, pretrained=None, **kwargs)
+    return FeatD(clip_model=clip_model, pretrained=None, **kwargs)
 
 
-def tiny_tgd(**kwargs):
+def tiny_tgd(clip_model=CLIP, **kwargs):
     from sfd_basicsr.archs.tgd_arch import TGDiscriminator
     kwargs.setdefault('n_ctx', 4)
-    return TGDiscriminator(clip_model=CLIP, pretrained=None, **kwargs)
+    return TGDiscriminator(clip_model=clip_model, pretrained=None, **kwargs)

@@ -23,7 +23,18 @@ def test_one_pass_gives_middle_maps_and_embedding_at_any_size(encoder):
     assert encoder.layer_channels == {'layer1': 256, 'layer2': 512, 'layer3': 1024, 'layer4': 2048}
 
 
-def test_at_native_size_the_embedding_equals_open_clip(encoder):
+def test_vit_token_grids_at_any_size(clip_model):
+    encoder = get_clip_encoder(clip_model, None, 'cpu')
+    if not encoder.is_vit:
+        pytest.skip('ViT-specific')
+    assert encoder.default_layers == ('block6', 'block9')
+    out = encoder(torch.rand(2, 3, 96, 160), layers=('block1', 'block6'), embedding=True)
+    assert out['block1'].shape == out['block6'].shape == (2, 768, 6, 10)
+    assert out['embedding'].shape == (2, 512)
+
+
+def test_at_native_size_the_embedding_equals_open_clip(clip_model):
+    encoder = get_clip_encoder(clip_model, None, 'cpu')
     image = torch.rand(1, 3, 224, 224)
     ours = encoder(image, layers=(), embedding=True)['embedding']
     theirs = encoder.clip.encode_image((image - encoder.mean) / encoder.std)
@@ -39,8 +50,9 @@ def test_too_small_or_wrong_shape_images_are_refused_clearly(encoder):
         encoder(torch.rand(1, 3, 64, 64), layers=('layer7', ))
 
 
-def test_frozen_eval_and_gradients_only_to_the_image(encoder):
-    featd, tgd = tiny_featd(), tiny_tgd()
+def test_frozen_eval_and_gradients_only_to_the_image(clip_model):
+    featd, tgd = tiny_featd(clip_model), tiny_tgd(clip_model)
+    encoder = featd.encoder()
     featd.train()
     tgd.train()
     encoder.train()
@@ -53,7 +65,7 @@ def test_frozen_eval_and_gradients_only_to_the_image(encoder):
     optimizer.step()
     assert image.grad is not None and image.grad.abs().sum() > 0
     assert all(p.grad is None and not p.requires_grad for p in encoder.parameters())
-    assert featd.project['layer2'].weight_orig.grad is not None and tgd.prompts.ctx.grad is not None
+    assert featd.project[featd.layers[0]].weight_orig.grad is not None and tgd.prompts.ctx.grad is not None
     for key, value in encoder.state_dict().items():
         if 'running' in key:
             torch.testing.assert_close(value, running[key], rtol=0, atol=0)

@@ -172,3 +172,15 @@ def test_weight_file_errors_name_the_file(tmp_path, weights, monkeypatch):
         load_weights(str(tmp_path / 'future.pth'))
     monkeypatch.setenv('SFD_IQA_WEIGHTS', str(weights[2]))
     assert resolve_weights_path() == str(weights[2])
+
+
+def test_vit_backed_sfd_iqa_scores_and_tiles(tmp_path):
+    *_, exported = random_sfd_iqa_weights(tmp_path, clip_model='ViT-B-16')
+    net = SFDIQA(str(exported), tile_size=256)
+    assert net.featd.stride == 16 and net.featd.layers == ('block6', 'block9')
+    image = astronaut((320, 288))
+    score = net(image)
+    assert 0 <= score.item() <= 1
+    untiled = SFDIQA(str(exported), tile_size=1024)(image)
+    # ViT tokens attend to the whole input, so tiles only approximate it (docs/iqa.md)
+    assert abs(score.item() - untiled.item()) < 0.03

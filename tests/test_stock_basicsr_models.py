@@ -3,7 +3,7 @@ import pytest
 import torch
 from basicsr.models import build_model
 
-from conftest import CLIP
+from conftest import CLIPS
 
 TINY_RRDB = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 4}
 
@@ -25,12 +25,13 @@ def stock_options(model_type, network_d):
 
 
 @pytest.mark.parametrize('model_type', ['SRGANModel', 'ESRGANModel'])
+@pytest.mark.parametrize('clip_model', CLIPS)
 @pytest.mark.parametrize('network_d', [
-    {'type': 'FeatD', 'clip_model': CLIP, 'pretrained': None, 'num_feat': 8},
-    {'type': 'TGDiscriminator', 'clip_model': CLIP, 'pretrained': None, 'n_ctx': 4},
+    {'type': 'FeatD', 'pretrained': None, 'num_feat': 8},
+    {'type': 'TGDiscriminator', 'pretrained': None, 'n_ctx': 4},
 ], ids=['FeatD', 'TGDiscriminator'])
-def test_stock_gan_model_optimizes_with_semantic_discriminator(model_type, network_d):
-    model = build_model(stock_options(model_type, network_d))
+def test_stock_gan_model_optimizes_with_semantic_discriminator(model_type, network_d, clip_model):
+    model = build_model(stock_options(model_type, {**network_d, 'clip_model': clip_model}))
     before = [p.detach().clone() for p in model.net_d.parameters()]
     model.feed_data({'lq': torch.rand(2, 3, 16, 16), 'gt': torch.rand(2, 3, 64, 64)})
     model.optimize_parameters(1)

@@ -68,7 +68,8 @@ def write_options(path, opt):
 
 def run_basicsr(args, cwd, timeout=600):
     env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1')
-    command = [os.path.join(os.path.dirname(sys.executable), 'basicsr')] + list(args)
+    script = os.path.join(os.path.dirname(sys.executable), 'basicsr')
+    command = ([script] if os.path.isfile(script) else [sys.executable, '-m', 'sfd_basicsr.cli']) + list(args)
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 

@@ -12,7 +12,7 @@ import open_clip
 import torch
 import torch.nn.functional as F
 from open_clip.modified_resnet import ModifiedResNet
-from open_clip.transformer import text_global_pool
+from open_clip.transformer import VisionTransformer, text_global_pool
 from torch import nn
 
 from basicsr.utils import get_root_logger
@@ -24,6 +24,7 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 RESNET_STAGES = ('layer1', 'layer2', 'layer3', 'layer4')
 RESNET_STRIDES = {'layer1': 4, 'layer2': 8, 'layer3': 16, 'layer4': 32}
+RESNET_DEFAULT_LAYERS = ('layer2', 'layer3')
 WEIGHT_FILE_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
 RANDOM_ENCODER_SEED = 0  # a random encoder is the same one in every process, so its scores are reproducible
 
@@ -117,6 +118,17 @@ def cached_pretrained_file(model_name, tag):
     return None
 
 
+def resize_positional_embedding(pos, height, width):
+    """``(1 + S*S, C)`` positional embedding (class token first) bicubically resized to ``height x width``."""
+    side = int(round((pos.shape[0] - 1)**0.5))
+    if (height, width) == (side, side):
+        return pos
+    channels = pos.shape[1]
+    grid = pos[1:].reshape(1, side, side, channels).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(height, width), mode='bicubic', align_corners=False)
+    return torch.cat([pos[:1], grid.reshape(channels, height * width).t()], dim=0)
+
+
 class FrozenCLIPEncoder(nn.Module):
     """A CLIP model that never trains: image features from one pass, plus the text tower for prompts.
 
@@ -128,15 +140,25 @@ class FrozenCLIPEncoder(nn.Module):
         self.model_name = model_name
         self.pretrained = pretrained
         self.clip = create_clip(model_name, pretrained)
-        if not isinstance(self.clip.visual, ModifiedResNet):
-            raise NotImplementedError(f"CLIP '{model_name}' has a {type(self.clip.visual).__name__} image tower; "
-                                      'only the ResNet (RN*) towers are supported.')
+        visual = self.clip.visual
+        self.is_vit = isinstance(visual, VisionTransformer)
+        if not (self.is_vit or isinstance(visual, ModifiedResNet)):
+            raise NotImplementedError(f"CLIP '{model_name}' has a {type(visual).__name__} image tower; "
+                                      'supported: ResNet (RN*) and ViT towers.')
         self.clip.requires_grad_(False)
         self.register_buffer('mean', torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
-        visual = self.clip.visual
-        self.layer_channels = {name: getattr(visual, name)[-1].bn3.num_features for name in RESNET_STAGES}
-        self.layer_strides = dict(RESNET_STRIDES)
+        if self.is_vit:  # `blockK` is the token grid after the K-th transformer block
+            depth, patch = len(visual.transformer.resblocks), visual.patch_size[0]
+            self.stages = tuple(f'block{k}' for k in range(1, depth + 1))
+            self.layer_channels = {name: visual.transformer.width for name in self.stages}
+            self.layer_strides = {name: patch for name in self.stages}
+            self.default_layers = (f'block{depth // 2}', f'block{3 * depth // 4}')
+        else:
+            self.stages = RESNET_STAGES
+            self.layer_channels = {name: getattr(visual, name)[-1].bn3.num_features for name in RESNET_STAGES}
+            self.layer_strides = dict(RESNET_STRIDES)
+            self.default_layers = RESNET_DEFAULT_LAYERS
         self.embed_dim = visual.output_dim
         self.eval()
 
@@ -151,10 +173,10 @@ class FrozenCLIPEncoder(nn.Module):
                              f'choose from {list(self.layer_channels)}.')
 
     def min_size(self, layers=(), embedding=True):
-        deepest = max([self.layer_strides[name] for name in layers] + [32 if embedding else 1])
-        return deepest
+        embedding_size = max(self.layer_strides.values()) if embedding else 1
+        return max([self.layer_strides[name] for name in layers] + [embedding_size])
 
-    def forward(self, image, layers=('layer2', 'layer3'), embedding=True):
+    def forward(self, image, layers=RESNET_DEFAULT_LAYERS, embedding=True):
         """Return ``{layer: map, ..., 'embedding': (B, embed_dim)}`` from a single pass over ``image``."""
         self.check_layers(layers)
         if image.dim() != 4 or image.shape[1] != 3:
@@ -163,8 +185,11 @@ class FrozenCLIPEncoder(nn.Module):
         if min(image.shape[-2:]) < need:
             raise ValueError(f'Image of {image.shape[-2]}x{image.shape[-1]} px is too small for CLIP '
                              f'{self.model_name}: the requested features need at least {need} px per side.')
+        x = (image - self.mean) / self.std
+        if self.is_vit:
+            return self._vit_forward(x, layers, embedding)
         visual = self.clip.visual
-        x = visual.stem((image - self.mean) / self.std)
+        x = visual.stem(x)
         last = 'layer4' if embedding else max(layers, key=RESNET_STAGES.index)
         features = {}
         for name in RESNET_STAGES[:RESNET_STAGES.index(last) + 1]:
@@ -175,16 +200,29 @@ class FrozenCLIPEncoder(nn.Module):
             features['embedding'] = self.attention_pool(x)
         return features
 
+    def _vit_forward(self, x, layers, embedding):
+        visual = self.clip.visual
+        x = visual.conv1(x)
+        b, c, h, w = x.shape
+        x = x.flatten(2).transpose(1, 2)
+        x = torch.cat([visual.class_embedding.to(x.dtype).expand(b, 1, c), x], dim=1)
+        x = visual.ln_pre(visual.patch_dropout(x + resize_positional_embedding(visual.positional_embedding, h, w)))
+        indices = [self.stages.index(name) for name in layers]
+        if indices:
+            x, intermediates = visual.transformer.forward_intermediates(x, indices=indices, stop_early=not embedding)
+        else:
+            x, intermediates = visual.transformer(x), []
+        features = {name: y[:, 1:].transpose(1, 2).reshape(b, c, h, w) for name, y in zip(layers, intermediates)}
+        if embedding:
+            pooled, _ = visual._pool(x)
+            features['embedding'] = pooled @ visual.proj if visual.proj is not None else pooled
+        return features
+
     def attention_pool(self, x):
         """CLIP's attention pooling with its positional embedding resized to the feature grid of ``x``."""
         pool = self.clip.visual.attnpool
         b, c, h, w = x.shape
-        pos = pool.positional_embedding
-        side = int(round((pos.shape[0] - 1)**0.5))
-        grid = pos[1:].reshape(1, side, side, c).permute(0, 3, 1, 2)
-        if (h, w) != (side, side):
-            grid = F.interpolate(grid, size=(h, w), mode='bicubic', align_corners=False)
-        pos = torch.cat([pos[:1], grid.reshape(c, h * w).t()], dim=0)
+        pos = resize_positional_embedding(pool.positional_embedding, h, w)
         tokens = x.flatten(2).permute(2, 0, 1)
         tokens = torch.cat([tokens.mean(dim=0, keepdim=True), tokens], dim=0) + pos[:, None, :].to(x.dtype)
         out, _ = F.multi_head_attention_forward(

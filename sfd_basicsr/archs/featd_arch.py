@@ -20,12 +20,13 @@ class FeatD(EncoderClient):
     The chosen encoder layers are projected to ``num_feat`` channels, resized to the finest of them and
     summed; a spectral-normalised U-Net (``UNetDiscriminatorSN``'s shape, started from features instead
     of pixels) maps the result to a ``(B, 1, H / s, W / s)`` logit map, ``s`` being the finest layer's
-    stride (8 for the default RN50 ``layer2``).
+    stride (8 for the default RN50 ``layer2``, the patch size for ViTs).
 
     Args:
         clip_model (str): open_clip model name of the frozen encoder.
         pretrained (str | None): open_clip weight tag, local weights file, or None for random weights.
-        layers (list[str]): encoder layers to discriminate.
+        layers (list[str] | None): encoder layers to discriminate; None: RN ``layer2``, ``layer3``, ViT the
+            blocks at 1/2 and 3/4 depth (``block6``, ``block9`` of ViT-B).
         num_feat (int): base width of the U-Net.
         num_down (int): stride-2 stages of the U-Net.
         skip_connection (bool): U-Net skip connections.
@@ -34,14 +35,15 @@ class FeatD(EncoderClient):
     def __init__(self,
                  clip_model=DEFAULT_CLIP_MODEL,
                  pretrained=DEFAULT_PRETRAINED,
-                 layers=('layer2', 'layer3'),
+                 layers=None,
                  num_feat=64,
                  num_down=2,
                  skip_connection=True):
         super().__init__(clip_model, pretrained)
+        encoder = self.encoder('cpu')
+        layers = encoder.default_layers if layers is None else layers
         if not layers:
             raise ValueError("FeatD option 'layers' must name at least one encoder layer.")
-        encoder = self.encoder('cpu')
         encoder.check_layers(layers)
         self.layers = tuple(sorted(layers, key=lambda name: encoder.layer_strides[name]))
         self.stride = encoder.layer_strides[self.layers[0]]

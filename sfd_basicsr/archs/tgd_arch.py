@@ -72,7 +72,8 @@ class TGDiscriminator(EncoderClient):
         encoder = self.encoder('cpu')
         self.min_size = encoder.min_size(embedding=True)
         self.prompts = LearnablePromptPairs(encoder, prompt_pairs, n_ctx)
-        self._text_cache = None
+        self.register_buffer('text_cache', torch.zeros(len(prompt_pairs), 2, encoder.embed_dim))
+        self._text_state = None
 
     def extract(self, img):
         """The encoder's output embedding of ``img``, for ``forward(embedding=...)``."""
@@ -82,20 +83,27 @@ class TGDiscriminator(EncoderClient):
         ctx = self.prompts.ctx
         return ctx._version, ctx.data_ptr(), ctx.device
 
+    def has_text_features(self):
+        """Whether ``text_cache`` holds features (unit vectors), computed here or loaded from a checkpoint."""
+        return bool(self.text_cache.abs().sum() > 0)
+
     def text_features(self, allow_stale=False):
         """Prompt-pair text features ``(P, 2, E)``, recomputed only when the prompts changed.
 
-        With gradients to the prompts wanted (discriminator step) they are always recomputed.
-        ``allow_stale=True`` returns the last computed features even if the prompts were updated since:
-        SFDModel's generator step uses it to avoid a text pass per step (see docs/method.md).
+        With gradients to the prompts wanted (discriminator step) they are always recomputed. The last
+        result is kept in the ``text_cache`` buffer, which checkpoints carry. ``allow_stale=True`` returns
+        it even if the prompts were updated since: SFDModel's generator step reads the features of the
+        latest discriminator step, so the text tower runs once per iteration (docs/method.md).
         """
         wants_grad = torch.is_grad_enabled() and self.prompts.ctx.requires_grad
-        cache = self._text_cache
-        if not wants_grad and cache is not None and (allow_stale or cache[0] == self._prompt_state()):
-            return cache[1]
+        if not wants_grad and (self._text_state == self._prompt_state() or
+                               (allow_stale and self.has_text_features())):
+            return self.text_cache
         features = self.prompts(self.encoder(self.prompts.ctx.device))
-        self._text_cache = (self._prompt_state(), features.detach())
-        return features if features.requires_grad else self._text_cache[1]
+        with torch.no_grad():
+            self.text_cache.copy_(features)
+        self._text_state = self._prompt_state()
+        return features if features.requires_grad else self.text_cache
 
     def forward(self, img=None, embedding=None, text_features=None):
         """``(B, P)`` logits from an RGB image in [0, 1] or a precomputed output embedding."""

@@ -17,7 +17,7 @@ from ..archs.tgd_arch import TGDiscriminator
 from .weights import load_weights, resolve_weights_path, weights_from_checkpoints
 
 DEFAULT_TILE_SIZE = 1024
-DEFAULT_TILE_MARGIN = 128
+DEFAULT_TILE_MARGIN = 64
 
 
 def tile_bounds(length, tile_size, align=1):

@@ -27,7 +27,8 @@ class SFDModel(SRGANModel):
         path.pretrain_network_d_tg / param_key_d_tg / strict_load_d_tg: as for ``network_d``.
 
     Per iteration the encoder runs once on the SR batch (graph kept for the generator, reused detached by
-    the discriminators) and once on the GT batch without gradient.
+    the discriminators) and once on the GT batch without gradient; the prompt texts are encoded once, in
+    the discriminator step, and the next generator step reuses those features.
     """
 
     def init_training_settings(self):
@@ -37,6 +38,9 @@ class SFDModel(SRGANModel):
         discriminators = [net for net in (self.net_d, self.net_d_tg) if net is not None]
         self.encoder = self._shared_encoder(discriminators)
         self.featd_layers = self.get_bare_model(self.net_d).layers if self.net_d is not None else ()
+        if self.net_d_tg is not None and not self.get_bare_model(self.net_d_tg).has_text_features():
+            with torch.no_grad():  # for the first generator step; a resumed TG-D brings its own
+                self.get_bare_model(self.net_d_tg).text_features()
         self.net_d_iters = train_opt.get('net_d_iters', 1)
         self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
         # SRGANModel's own setup insists on exactly one `network_d` and `gan_opt`; SRModel's sets up EMA,
@@ -122,7 +126,8 @@ class SFDModel(SRGANModel):
                 loss_dict['l_g_featd'] = l_g_featd = self.cri_featd(self.net_d(features=sr_features), True, False)
                 l_g_total += l_g_featd
             if self.net_d_tg is not None:
-                logits = self.net_d_tg(embedding=sr_features['embedding'])
+                text = self.get_bare_model(self.net_d_tg).text_features(allow_stale=True)
+                logits = self.net_d_tg(embedding=sr_features['embedding'], text_features=text)
                 loss_dict['l_g_tgd'] = l_g_tgd = self.cri_tgd(logits, True, False)
                 l_g_total += l_g_tgd
             loss_dict['l_g_total'] = l_g_total
@@ -161,9 +166,6 @@ class SFDModel(SRGANModel):
             l_d_total = l_d_total + l_real + l_fake
         l_d_total.backward()
         self.optimizer_d.step()
-        if self.net_d_tg is not None:
-            with torch.no_grad():  # the prompts just changed: their text features, once, for the next G step
-                self.get_bare_model(self.net_d_tg).text_features()
 
     def save(self, epoch, current_iter):
         with atomic_torch_save():

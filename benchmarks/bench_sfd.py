@@ -1,0 +1,264 @@
+"""Speed and memory of SFD training steps and SFD-IQA, against baselines and against their floors.
+
+    python benchmarks/bench_sfd.py                       # small preset, CPU, < 10 min on 2 cores
+    python benchmarks/bench_sfd.py --device cuda --preset full [--bf16]
+
+Training: seconds per ``optimize_parameters`` for one generator and patch size with (a) BasicSR's
+``UNetDiscriminatorSN`` (SRGANModel, vanilla GAN), (b) Feat-D only, (c) TG-D only, (d) full SFD, and
+the floor: the generator's forward/backward plus exactly one encoder forward+backward on SR and one
+forward on GT. SFD-IQA: images per second against the encoder's forward alone on the same input, with
+BasicSR's NIQE as a reference point (pyiqa's ``niqe`` downloads its parameters; BasicSR ships them).
+Each configuration runs in its own process, so peak memory is its own. CLIP is random-initialised
+(same cost as OpenAI's weights); the perceptual loss is left out everywhere (VGG weights need a download).
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import machine, median, write_section  # noqa: E402
+
+PRESETS = {
+    'small': {'g': {'num_feat': 32, 'num_block': 4, 'num_grow_ch': 16}, 'gt_size': 64, 'batch': 2, 'runs': 5,
+              'iqa_sizes': [(384, 512), (768, 1024), (3000, 4000)], 'iqa_runs': 3},
+    'full': {'g': {'num_feat': 64, 'num_block': 23, 'num_grow_ch': 32}, 'gt_size': 256, 'batch': 8, 'runs': 20,
+             'iqa_sizes': [(384, 512), (768, 1024), (3000, 4000)], 'iqa_runs': 10},
+}
+TRAIN_CASES = ['unet', 'featd', 'tgd', 'sfd', 'floor']
+ENCODER = {'clip_model': 'RN50-quickgelu', 'pretrained': None}
+
+
+def train_options(case, preset):
+    g = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'scale': 4, **preset['g']}
+    train = {
+        'optim_g': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
+        'optim_d': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
+        'scheduler': {'type': 'MultiStepLR', 'milestones': [10**6], 'gamma': 0.5},
+        'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0},
+    }
+    opt = {'scale': 4, 'is_train': True, 'dist': False, 'network_g': g, 'path': {}, 'train': train}
+    if case == 'unet':
+        opt.update(model_type='SRGANModel', network_d={'type': 'UNetDiscriminatorSN', 'num_in_ch': 3})
+        train['gan_opt'] = {'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1}
+    else:
+        opt.update(model_type='SFDModel', network_d={'type': 'FeatD', **ENCODER},
+                   network_d_tg={'type': 'TGDiscriminator', **ENCODER})
+        if case in ('featd', 'sfd'):
+            train['featd_opt'] = {'type': 'FeatDGANLoss', 'loss_weight': 0.1}
+        if case in ('tgd', 'sfd'):
+            train['tgd_opt'] = {'type': 'TGDGANLoss', 'loss_weight': 0.1}
+    return opt
+
+
+class Timer:
+
+    def __init__(self, device):
+        self.device = device
+
+    def sync(self):
+        if self.device.type == 'cuda':
+            import torch
+            torch.cuda.synchronize(self.device)
+
+    def __call__(self, fn, runs, warmup):
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(runs):
+            self.sync()
+            start = time.perf_counter()
+            fn()
+            self.sync()
+            times.append(time.perf_counter() - start)
+        return times
+
+
+def peak_memory_mb(device):
+    import torch
+    if device.type == 'cuda':
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def autocast(args, device):
+    import contextlib
+
+    import torch
+    return torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
+
+
+def run_train_case(case, args, device):
+    import torch
+    import torch.nn.functional as F
+    from basicsr.models import build_model
+    preset = PRESETS[args.preset]
+    opt = train_options('sfd' if case == 'floor' else case, preset)
+    opt['num_gpu'] = 1 if device.type == 'cuda' else 0
+    model = build_model(opt)
+    size = preset['gt_size']
+    batch = {'lq': torch.rand(preset['batch'], 3, size // 4, size // 4),
+             'gt': torch.rand(preset['batch'], 3, size, size)}
+    model.feed_data(batch)
+    if case == 'floor':
+        encoder, layers = model.encoder, model.featd_layers
+
+        def step():
+            model.optimizer_g.zero_grad()
+            with autocast(args, device):
+                output = model.net_g(model.lq)
+                features = encoder(output, layers=layers, embedding=True)
+                loss = F.l1_loss(output, model.gt) + sum(f.float().mean() for f in features.values())
+                with torch.no_grad():
+                    encoder(model.gt, layers=layers, embedding=True)
+            loss.backward()
+            model.optimizer_g.step()
+    else:
+        counter = iter(range(1, 10**9))
+
+        def step():
+            with autocast(args, device):
+                model.optimize_parameters(next(counter))
+
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+    times = Timer(device)(step, preset['runs'], args.warmup)
+    return {'seconds': median(times), 'peak_mb': peak_memory_mb(device)}
+
+
+def run_iqa_case(case, args, device):
+    import numpy as np
+    import torch
+    preset = PRESETS[args.preset]
+    height, width = map(int, case.split(':')[1].split('x'))
+    kind = case.split(':')[0]
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, height, width, device=device)
+    runs = 1 if height * width > 4e6 and device.type == 'cpu' else preset['iqa_runs']
+    warmup = 0 if runs == 1 else args.warmup
+    if kind == 'niqe':
+        from basicsr.metrics import calculate_niqe
+        array = (image[0].permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)
+
+        def fn():
+            calculate_niqe(array, crop_border=0)
+    else:
+        from sfd_basicsr.iqa.sfd_iqa_arch import SFDIQA
+        net = SFDIQA(args.weights).to(device)
+        encoder = net.featd.encoder(device)
+
+        def fn():
+            with torch.no_grad(), autocast(args, device):
+                if kind == 'sfd_iqa':
+                    net(image)
+                else:  # the floor: one untiled encoder pass over the image
+                    encoder(image, layers=net.featd.layers, embedding=True)
+
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+    times = Timer(device)(fn, runs, warmup)
+    return {'seconds': median(times), 'peak_mb': peak_memory_mb(device)}
+
+
+def single(args):
+    import torch
+
+    import sfd_basicsr  # noqa: F401
+    device = torch.device(args.device)
+    result = (run_train_case if args.single in TRAIN_CASES else run_iqa_case)(args.single, args, device)
+    print('RESULT ' + json.dumps(result))
+
+
+def measure(case, args):
+    command = [sys.executable, os.path.abspath(__file__), '--single', case, '--device', args.device, '--preset',
+               args.preset, '--warmup', str(args.warmup), '--weights', args.weights] + (['--bf16'] if args.bf16 else [])
+    out = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE='1'))
+    lines = [line for line in out.stdout.splitlines() if line.startswith('RESULT ')]
+    if out.returncode != 0 or not lines:
+        raise SystemExit(f'{case} failed:\n{out.stderr[-3000:]}')
+    result = json.loads(lines[-1][len('RESULT '):])
+    print(f'  {case}: {result}', flush=True)
+    return result
+
+
+def make_weights(path):
+    """SFD-IQA weights of random Feat-D / TG-D on a random CLIP: the cost is that of trained ones."""
+    import torch
+
+    import sfd_basicsr  # noqa: F401
+    from sfd_basicsr.archs.featd_arch import FeatD
+    from sfd_basicsr.archs.tgd_arch import TGDiscriminator
+    from sfd_basicsr.iqa.weights import save_weights, weights_from_checkpoints
+    folder = os.path.dirname(path)
+    torch.save({'params': FeatD(**ENCODER).state_dict()}, os.path.join(folder, 'net_d.pth'))
+    torch.save({'params': TGDiscriminator(**ENCODER).state_dict()}, os.path.join(folder, 'net_d_tg.pth'))
+    save_weights(weights_from_checkpoints(os.path.join(folder, 'net_d.pth'), os.path.join(folder, 'net_d_tg.pth'),
+                                          clip_pretrained=None), path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--preset', choices=sorted(PRESETS), default='small')
+    parser.add_argument('--bf16', action='store_true', help='bf16 autocast around the timed work')
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--weights', default=None, help=argparse.SUPPRESS)
+    parser.add_argument('--single', default=None, help=argparse.SUPPRESS)
+    parser.add_argument('--no-write', action='store_true', help='print only, leave docs/benchmarks.md alone')
+    parser.add_argument('--skip-iqa', action='store_true', help='training steps only')
+    args = parser.parse_args()
+    if args.single:
+        return single(args)
+    import tempfile
+    if args.weights is None:
+        args.weights = os.path.join(tempfile.mkdtemp(), 'sfd_iqa.pth')
+        make_weights(args.weights)
+    started = time.time()
+    print('training steps:', flush=True)
+    train = {case: measure(case, args) for case in TRAIN_CASES}
+    print('SFD-IQA:', flush=True)
+    iqa = {}
+    for h, w in [] if args.skip_iqa else PRESETS[args.preset]['iqa_sizes']:
+        for kind in ('sfd_iqa', 'encoder', 'niqe'):
+            iqa[(kind, h, w)] = measure(f'{kind}:{h}x{w}', args)
+    text = render(args, train, iqa, time.time() - started)
+    print(text)
+    if not args.no_write:
+        write_section(f'sfd-{args.device.split(":")[0]}-{args.preset}{"-bf16" if args.bf16 else ""}', text)
+
+
+def render(args, train, iqa, elapsed):
+    preset = PRESETS[args.preset]
+    g = preset['g']
+    memory = 'peak allocated GPU memory' if args.device.startswith('cuda') else 'peak process RSS'
+    lines = [f'## {args.device.split(":")[0].upper()}, preset `{args.preset}`{", bf16 autocast" if args.bf16 else ""}',
+             '', f'`python benchmarks/bench_sfd.py --device {args.device} --preset {args.preset}'
+             f'{" --bf16" if args.bf16 else ""}` on {machine(args.device)}; {elapsed / 60:.1f} min.', '',
+             f'Training step: RRDBNet {g["num_feat"]}/{g["num_block"]}/{g["num_grow_ch"]} x4, GT patch '
+             f'{preset["gt_size"]}, batch {preset["batch"]}, median of {preset["runs"]} steps after {args.warmup} '
+             'warm-up.', '', f'| configuration | s / step | vs (a) | vs floor | {memory} (MB) |', '|---|---|---|---|---|']
+    names = {'unet': '(a) UNetDiscriminatorSN, SRGANModel', 'featd': '(b) Feat-D only', 'tgd': '(c) TG-D only',
+             'sfd': '(d) full SFD', 'floor': 'floor: G fwd/bwd + 1 encoder fwd/bwd (SR) + 1 fwd (GT)'}
+    base, floor = train['unet']['seconds'], train['floor']['seconds']
+    for case in TRAIN_CASES:
+        r = train[case]
+        lines.append(f'| {names[case]} | {r["seconds"]:.4f} | {r["seconds"] / base:.2f} | '
+                     f'{r["seconds"] / floor:.2f} | {r["peak_mb"]:.0f} |')
+    if not iqa:
+        return '\n'.join(lines) + '\n'
+    lines += ['', f'SFD-IQA on one image (default tile size 1024, margin 64), median of up to {preset["iqa_runs"]} '
+              'runs; the floor is one untiled encoder forward on the same image.', '',
+              f'| size (HxW) | SFD-IQA images/s | encoder floor images/s | SFD-IQA / floor time | BasicSR NIQE '
+              f'images/s | SFD-IQA {memory} (MB) | floor {memory} (MB) |', '|---|---|---|---|---|---|---|']
+    for h, w in [size for size in preset['iqa_sizes'] if ('sfd_iqa', *size) in iqa]:
+        s, e, n = iqa[('sfd_iqa', h, w)], iqa[('encoder', h, w)], iqa[('niqe', h, w)]
+        lines.append(f'| {h}x{w} | {1 / s["seconds"]:.2f} | {1 / e["seconds"]:.2f} | {s["seconds"] / e["seconds"]:.2f} '
+                     f'| {1 / n["seconds"]:.2f} | {s["peak_mb"]:.0f} | {e["peak_mb"]:.0f} |')
+    return '\n'.join(lines) + '\n'
+
+
+if __name__ == '__main__':
+    main()
