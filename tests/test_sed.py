@@ -1,0 +1,53 @@
+"""SeD baselines on the shared encoder: shapes, semantic conditioning, stock BasicSR training."""
+import pytest
+import skimage.data
+import torch
+from basicsr.archs import build_network
+from basicsr.models import build_model
+
+from conftest import CLIP
+from test_stock_basicsr_models import stock_options
+
+SED = {'SeDPatchDiscriminator': lambda h, w: (h // 8 - 2, w // 8 - 2), 'SeDUNetDiscriminator': lambda h, w: (h, w)}
+
+
+@pytest.mark.parametrize('arch', sorted(SED))
+@pytest.mark.parametrize('shape', [(1, 3, 64, 64), (2, 3, 96, 128)])
+def test_output_shapes_on_two_sizes(arch, shape):
+    net = build_network({'type': arch, 'num_feat': 16, 'fused_channels': 16, 'clip_model': CLIP, 'pretrained': None})
+    out = net(torch.rand(shape))
+    assert out.shape == (shape[0], 1, *SED[arch](shape[2], shape[3]))
+
+
+@pytest.mark.parametrize('arch', sorted(SED))
+def test_semantics_condition_the_output_and_can_come_from_another_image(arch):
+    net = build_network({'type': arch, 'num_feat': 16, 'fused_channels': 16, 'clip_model': CLIP, 'pretrained': None})
+    for _ in range(5):  # spectral norm's power iteration settles in train mode, as during training
+        net(torch.rand(2, 3, 64, 64))
+    net.eval()
+    for fusion in net.fusions:  # SeD's zero-initialised projections: give them weights to open the path
+        torch.nn.init.normal_(fusion.proj_out.weight, std=1.0)
+    image, hr = (torch.nn.functional.interpolate(
+        torch.from_numpy(getattr(skimage.data, name)()).permute(2, 0, 1)[None].float() / 255, size=(64, 64),
+        mode='area') for name in ('astronaut', 'coffee'))
+    own = net(image)
+    torch.testing.assert_close(net(image, semantic=net.semantic(image)), own)
+    assert (net(image, semantic=net.semantic(hr)) - own).abs().max() > 1e-4 * own.abs().max()
+    assert not net.encoder().training and 'clip' not in ''.join(net.state_dict())
+
+
+@pytest.mark.parametrize('arch', sorted(SED))
+def test_a_few_iterations_in_a_stock_basicsr_model(arch):
+    model = build_model(stock_options('SRGANModel', {'type': arch, 'num_feat': 8, 'fused_channels': 8,
+                                                     'clip_model': CLIP, 'pretrained': None}))
+    model.feed_data({'lq': torch.rand(2, 3, 16, 16), 'gt': torch.rand(2, 3, 64, 64)})
+    for it in (1, 2, 3):
+        model.optimize_parameters(it)
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in model.get_current_log().values())
+
+
+def test_too_small_input_is_a_clear_error():
+    net = build_network({'type': 'SeDPatchDiscriminator', 'num_feat': 8, 'fused_channels': 8, 'clip_model': CLIP,
+                         'pretrained': None})
+    with pytest.raises(ValueError, match='at least 32 px'):
+        net(torch.rand(1, 3, 16, 64))
