@@ -13,10 +13,12 @@ class OptionsError(ValueError):
 
 
 def _registered(registry, kind, key, name):
-    if name not in registry:
+    # BasicSR's Registry.get falls back to the '_basicsr' suffix it gives some of its own classes
+    found = registry._obj_map.get(name) or registry._obj_map.get(f'{name}_basicsr')
+    if found is None:
         known = ', '.join(sorted(registry.keys()))
         raise OptionsError(f"{key}: {kind} '{name}' is not registered. Registered: {known}.")
-    return registry._obj_map[name]
+    return found
 
 
 def _check_constructor_arguments(key, cls, kwargs):

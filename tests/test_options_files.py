@@ -16,9 +16,14 @@ def load(name):
 
 
 def point_paths_at(opt, folder):
+    listing = folder / 'meta_info.txt'
+    listing.write_text('')
     for dataset in opt['datasets'].values():
         for key in ('dataroot_gt', 'dataroot_lq'):
             dataset[key] = str(folder)
+        for key in ('meta_info', 'meta_info_file'):
+            if dataset.get(key):
+                dataset[key] = str(listing)
     for key in list(opt['path']):
         if key.startswith('pretrain_network'):
             opt['path'][key] = str(folder)

@@ -100,8 +100,13 @@ class SFDModel(SRGANModel):
     def _encode(self, image):
         return self.encoder(image, layers=self.featd_layers, embedding=self.net_d_tg is not None)
 
+    def loss_targets(self):
+        """Targets of the pixel loss, the perceptual loss, and the discriminators' real images."""
+        return self.gt, self.gt, self.gt
+
     def optimize_parameters(self, current_iter):
         discriminators = self._discriminators()
+        pixel_gt, percep_gt, real_gt = self.loss_targets()
         loss_dict = OrderedDict()
         for p in (p for net in discriminators for p in net.parameters()):
             p.requires_grad = False
@@ -112,10 +117,10 @@ class SFDModel(SRGANModel):
         if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
             l_g_total = 0
             if self.cri_pix:
-                loss_dict['l_g_pix'] = l_g_pix = self.cri_pix(self.output, self.gt)
+                loss_dict['l_g_pix'] = l_g_pix = self.cri_pix(self.output, pixel_gt)
                 l_g_total += l_g_pix
             if self.cri_perceptual:
-                l_g_percep, l_g_style = self.cri_perceptual(self.output, self.gt)
+                l_g_percep, l_g_style = self.cri_perceptual(self.output, percep_gt)
                 for key, value in (('l_g_percep', l_g_percep), ('l_g_style', l_g_style)):
                     if value is not None:
                         loss_dict[key] = value
@@ -135,21 +140,21 @@ class SFDModel(SRGANModel):
             self.optimizer_g.step()
 
         if discriminators:
-            self._optimize_discriminators(sr_features, loss_dict)
+            self._optimize_discriminators(real_gt, sr_features, loss_dict)
         self.log_dict = self.reduce_loss_dict(loss_dict)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
 
-    def _optimize_discriminators(self, sr_features, loss_dict):
+    def _optimize_discriminators(self, real_gt, sr_features, loss_dict):
         for p in (p for net in self._discriminators() for p in net.parameters()):
             p.requires_grad = True
         with torch.no_grad():
-            gt_features = self._encode(self.gt)
+            gt_features = self._encode(real_gt)
             if sr_features is None:  # generator step skipped (net_d_init_iters / net_d_iters)
                 sr_features = self._encode(self.output)
         # real and fake in one batch: one discriminator forward, one prompt-text pass
         both = {key: torch.cat([gt_features[key], sr_features[key].detach()]) for key in gt_features}
-        batch = self.gt.shape[0]
+        batch = real_gt.shape[0]
         self.optimizer_d.zero_grad()
         l_d_total = 0
         for name, net, criterion, run in (

@@ -1,0 +1,65 @@
+"""SFDRealModel: SFD on Real-ESRGAN's on-the-fly second-order degradations, on any device."""
+from contextlib import contextmanager
+
+from basicsr.models import realesrgan_model
+from basicsr.models.realesrgan_model import RealESRGANModel
+from basicsr.utils import DiffJPEG, USMSharp
+from basicsr.utils.registry import MODEL_REGISTRY
+
+from ..registry import register
+from .sfd_model import SFDModel
+
+
+@contextmanager
+def _contiguous_filter2d():
+    """BasicSR's ``filter2D`` calls ``.view`` on its input, which fails on the channels-last tensors that CPU
+    convolutions and resizes can return; within the block its degradation code gets contiguous inputs."""
+    original = realesrgan_model.filter2D
+    realesrgan_model.filter2D = lambda img, kernel: original(img.contiguous(), kernel)
+    try:
+        yield
+    finally:
+        realesrgan_model.filter2D = original
+
+
+@register(MODEL_REGISTRY)
+class SFDRealModel(SFDModel):
+    """``SFDModel`` fed by BasicSR's ``RealESRGANModel`` degradation pipeline (``RealESRGANDataset`` data).
+
+    The degradations are BasicSR's own ``RealESRGANModel.feed_data`` and training-pair pool; only what
+    BasicSR hard-codes to CUDA (the JPEG simulator, the USM sharpener, the pool's allocation) is made on
+    the model's device instead, and its ``filter2D`` gets contiguous tensors, so it trains on CPU too. Options as Real-ESRGAN's, including
+    ``l1_gt_usm``, ``percep_gt_usm`` and ``gan_gt_usm`` (USM-sharpened GT as the target of each loss).
+    """
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        self.jpeger = DiffJPEG(differentiable=False).to(self.device)
+        self.usm_sharpener = USMSharp().to(self.device)
+        self.queue_size = opt.get('queue_size', 180)
+
+    def feed_data(self, data):
+        with _contiguous_filter2d():
+            RealESRGANModel.feed_data(self, data)
+
+    def _dequeue_and_enqueue(self):
+        if not hasattr(self, 'queue_lr'):
+            batch = self.lq.size(0)
+            if self.queue_size % batch:
+                raise ValueError(f'queue_size {self.queue_size} must be a multiple of the batch size {batch}.')
+            self.queue_lr = self.lq.new_zeros(self.queue_size, *self.lq.shape[1:])
+            self.queue_gt = self.gt.new_zeros(self.queue_size, *self.gt.shape[1:])
+            self.queue_ptr = 0
+        RealESRGANModel._dequeue_and_enqueue(self)
+
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        self.is_train = False  # validation pairs are used as they are, without synthetic degradation
+        try:
+            super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
+        finally:
+            self.is_train = True
+
+    def loss_targets(self):
+        usm = {key: self.opt.get(key, default) for key, default in
+               (('l1_gt_usm', True), ('percep_gt_usm', True), ('gan_gt_usm', False))}
+        return tuple(self.gt_usm if usm[key] else self.gt for key in ('l1_gt_usm', 'percep_gt_usm', 'gan_gt_usm'))
