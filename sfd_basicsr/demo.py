@@ -1,8 +1,8 @@
 """``basicsr demo``: a short SFD training run on CPU on images that install with scikit-image.
 
-It writes bicubic x4 pairs of ``skimage.data`` photos, an options file, and runs BasicSR's stock
-training pipeline with ``SFDModel`` (Feat-D + TG-D), ending with validation (PSNR, SSIM, NIQE) and a
-saved model. OpenAI's RN50 weights are used when they are already on disk; otherwise the encoder is
+It writes bicubic x4 pairs of ``skimage.data`` photos, warm-starts a small RRDBNet with a few L1 steps
+(SFD starts from a PSNR-oriented generator), writes an options file, and runs BasicSR's stock training
+pipeline with ``SFDModel`` (Feat-D + TG-D), ending with validation (PSNR, SSIM, NIQE) and a saved model. OpenAI's RN50 weights are used when they are already on disk; otherwise the encoder is
 random-initialised and the log says so loudly, so the numbers only show that the machinery runs.
 """
 import argparse
@@ -36,6 +36,34 @@ def write_bicubic_pairs(folder, names, hr_size, scale=4):
     return os.path.join(folder, 'hr'), os.path.join(folder, 'lr')
 
 
+def psnr_warm_start(folder, network_g, steps=100, name='astronaut'):
+    """A generator briefly fitted (L1) to one bicubic pair, saved as BasicSR saves ``net_g``; its path.
+
+    SFD starts from a PSNR-oriented generator. A random one outputs a near-constant image, which teaches
+    nothing and on which BasicSR's NIQE fails (SVD of a degenerate covariance).
+    """
+    import torch
+    from basicsr.utils.registry import ARCH_REGISTRY
+    path = os.path.join(folder, 'psnr_warm_start.pth')
+    if os.path.isfile(path):
+        return path
+    hr_dir, lr_dir = write_bicubic_pairs(os.path.join(folder, 'psnr_data'), [name], 128)
+    hr, lr = (torch.from_numpy(cv2.imread(os.path.join(d, f'{name}.png'))[..., ::-1].astype(np.float32) / 255)
+              .permute(2, 0, 1)[None] for d in (hr_dir, lr_dir))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        # not basicsr's build_network: its logging would start BasicSR's logger before the pipeline gives it a file
+        options = dict(network_g)
+        net = ARCH_REGISTRY.get(options.pop('type'))(**options)
+    optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
+    for _ in range(steps):  # a few seconds on a CPU
+        optimizer.zero_grad()
+        torch.nn.functional.l1_loss(net(lr), hr).backward()
+        optimizer.step()
+    torch.save({'params': net.state_dict()}, path)
+    return path
+
+
 def paired_dataset(name, hr, lr, phase, gt_size=None, batch_size=1):
     dataset = {'name': name, 'type': 'PairedImageDataset', 'dataroot_gt': hr, 'dataroot_lq': lr,
                'filename_tmpl': '{}', 'io_backend': {'type': 'disk'}}
@@ -49,17 +77,19 @@ def demo_options(data_dir, iters, pretrained, name='sfd_demo'):
     train_hr, train_lr = write_bicubic_pairs(os.path.join(data_dir, 'train'), TRAIN_IMAGES, 256)
     val_hr, val_lr = write_bicubic_pairs(os.path.join(data_dir, 'val'), VAL_IMAGES, 384)  # NIQE needs several 96 px blocks
     encoder = {'clip_model': 'RN50-quickgelu', 'pretrained': pretrained}
+    network_g = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 16, 'num_block': 2,
+                 'num_grow_ch': 8, 'scale': 4}
     return {
         'name': name, 'model_type': 'SFDModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 0,
         'datasets': {
             'train': paired_dataset('skimage_train', train_hr, train_lr, 'train', gt_size=64, batch_size=2),
             'val': paired_dataset('skimage_val', val_hr, val_lr, 'val'),
         },
-        'network_g': {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 16, 'num_block': 2,
-                      'num_grow_ch': 8, 'scale': 4},
+        'network_g': network_g,
         'network_d': {'type': 'FeatD', **encoder, 'num_feat': 32},
         'network_d_tg': {'type': 'TGDiscriminator', **encoder, 'n_ctx': 4},
-        'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
+        'path': {'pretrain_network_g': psnr_warm_start(data_dir, network_g), 'strict_load_g': True,
+                 'resume_state': None},
         'train': {
             'ema_decay': 0.9,  # real runs: 0.999; a short demo's EMA would still be the random init
             'optim_g': {'type': 'Adam', 'lr': 2e-4, 'weight_decay': 0, 'betas': [0.9, 0.99]},

@@ -99,3 +99,14 @@ def test_python_m_sfd_basicsr_train_is_the_same_command(tmp_path):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / 'experiments' / 'sfd_tiny' / 'models' / 'net_d_tg_latest.pth').is_file()
+
+
+def test_basicsr_demo_runs_end_to_end_and_says_the_encoder_is_random(tmp_path):
+    result = run_basicsr(['demo', '--iters', '2', '--out', str(tmp_path / 'demo')], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'RANDOM CLIP' in result.stderr
+    experiment = tmp_path / 'demo' / 'experiments' / 'sfd_demo'
+    log = read_log(experiment, 'train_sfd_demo')
+    for metric in ('psnr', 'ssim', 'niqe'):
+        assert f'# {metric}:' in log
+    assert (experiment / 'models' / 'net_g_latest.pth').is_file()

@@ -6,7 +6,7 @@ import sys
 
 import yaml
 
-from sfd_basicsr.demo import demo_options, paired_dataset, write_bicubic_pairs
+from sfd_basicsr.demo import demo_options, paired_dataset, psnr_warm_start, write_bicubic_pairs
 
 TINY_G = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 4,
           'scale': 4}
@@ -15,30 +15,8 @@ LOSS_KEYS = ('l_g_pix', 'l_g_featd', 'l_g_tgd', 'l_d_featd_real', 'l_d_featd_fak
 
 
 def psnr_checkpoint(folder):
-    """A tiny RRDBNet briefly fitted to MATLAB-bicubic x4 pairs, saved as BasicSR saves ``net_g``.
-
-    SFD starts from a PSNR-oriented generator; a random one outputs a near-constant image, on which
-    BasicSR's NIQE fails (SVD of a degenerate covariance).
-    """
-    path = os.path.join(folder, 'tiny_rrdb_psnr.pth')
-    if os.path.isfile(path):
-        return path
-    import cv2
-    import numpy as np
-    import torch
-    from basicsr.archs import build_network
-    hr_dir, lr_dir = write_bicubic_pairs(os.path.join(folder, 'psnr_data'), ['astronaut'], 128)
-    hr, lr = (torch.from_numpy(cv2.imread(os.path.join(d, 'astronaut.png'))[..., ::-1].astype(np.float32) / 255)
-              .permute(2, 0, 1)[None] for d in (hr_dir, lr_dir))
-    torch.manual_seed(0)
-    net = build_network(dict(TINY_G))
-    optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
-    for _ in range(60):
-        optimizer.zero_grad()
-        torch.nn.functional.l1_loss(net(lr), hr).backward()
-        optimizer.step()
-    torch.save({'params': net.state_dict()}, path)
-    return path
+    """The tiny generator briefly fitted to bicubic pairs (SFD starts from a PSNR-oriented generator)."""
+    return psnr_warm_start(folder, TINY_G, steps=60)
 
 
 def tiny_train_options(root, name='sfd_tiny', iters=4, deterministic_data=False, with_val=True):
