@@ -5,8 +5,8 @@
 
 Training: seconds per ``optimize_parameters`` for one generator and patch size with (a) BasicSR's
 ``UNetDiscriminatorSN`` (SRGANModel, vanilla GAN), (b) Feat-D only, (c) TG-D only, (d) full SFD, and
-the floor: the generator's forward/backward plus exactly one encoder forward+backward on SR and one
-forward on GT. SFD-IQA: images per second against the encoder's forward alone on the same input, with
+(e) SeD-U, and the floor: the generator's forward/backward plus exactly one encoder forward+backward on
+SR and one forward on GT. SFD-IQA: images per second against the encoder's forward alone on the same input, with
 BasicSR's NIQE as a reference point (pyiqa's ``niqe`` downloads its parameters; BasicSR ships them).
 Each configuration runs in its own process, so peak memory is its own. CLIP is random-initialised
 (same cost as OpenAI's weights); the perceptual loss is left out everywhere (VGG weights need a download).
@@ -28,7 +28,7 @@ PRESETS = {
     'full': {'g': {'num_feat': 64, 'num_block': 23, 'num_grow_ch': 32}, 'gt_size': 256, 'batch': 8, 'runs': 20,
              'iqa_sizes': [(384, 512), (768, 1024), (3000, 4000)], 'iqa_runs': 10},
 }
-TRAIN_CASES = ['unet', 'featd', 'tgd', 'sfd', 'floor']
+TRAIN_CASES = ['unet', 'featd', 'tgd', 'sfd', 'sedu', 'floor']
 ENCODER = {'clip_model': 'RN50-quickgelu', 'pretrained': None}
 
 
@@ -41,8 +41,10 @@ def train_options(case, preset):
         'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0},
     }
     opt = {'scale': 4, 'is_train': True, 'dist': False, 'network_g': g, 'path': {}, 'train': train}
-    if case == 'unet':
-        opt.update(model_type='SRGANModel', network_d={'type': 'UNetDiscriminatorSN', 'num_in_ch': 3})
+    if case in ('unet', 'sedu'):
+        network_d = ({'type': 'UNetDiscriminatorSN', 'num_in_ch': 3} if case == 'unet' else
+                     {'type': 'SeDUNetDiscriminator', **ENCODER})
+        opt.update(model_type='SRGANModel', network_d=network_d)
         train['gan_opt'] = {'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1}
     else:
         opt.update(model_type='SFDModel', network_d={'type': 'FeatD', **ENCODER},
@@ -239,9 +241,11 @@ def render(args, train, iqa, elapsed):
              f'{" --bf16" if args.bf16 else ""}` on {machine(args.device)}; {elapsed / 60:.1f} min.', '',
              f'Training step: RRDBNet {g["num_feat"]}/{g["num_block"]}/{g["num_grow_ch"]} x4, GT patch '
              f'{preset["gt_size"]}, batch {preset["batch"]}, median of {preset["runs"]} steps after {args.warmup} '
-             'warm-up.', '', f'| configuration | s / step | vs (a) | vs floor | {memory} (MB) |', '|---|---|---|---|---|']
+             'warm-up.', '', f'| configuration | s / step | vs (a) | vs floor | {memory} (MB) |',
+             '|---|---|---|---|---|']
     names = {'unet': '(a) UNetDiscriminatorSN, SRGANModel', 'featd': '(b) Feat-D only', 'tgd': '(c) TG-D only',
-             'sfd': '(d) full SFD', 'floor': 'floor: G fwd/bwd + 1 encoder fwd/bwd (SR) + 1 fwd (GT)'}
+             'sfd': '(d) full SFD', 'sedu': '(e) SeD-U (self-conditioned), SRGANModel',
+             'floor': 'floor: G fwd/bwd + 1 encoder fwd/bwd (SR) + 1 fwd (GT)'}
     base, floor = train['unet']['seconds'], train['floor']['seconds']
     for case in TRAIN_CASES:
         r = train[case]

@@ -2,7 +2,8 @@
 
 It writes bicubic x4 pairs of ``skimage.data`` photos, warm-starts a small RRDBNet with a few L1 steps
 (SFD starts from a PSNR-oriented generator), writes an options file, and runs BasicSR's stock training
-pipeline with ``SFDModel`` (Feat-D + TG-D), ending with validation (PSNR, SSIM, NIQE) and a saved model. OpenAI's RN50 weights are used when they are already on disk; otherwise the encoder is
+pipeline with ``SFDModel`` (Feat-D + TG-D), ending with validation (PSNR, SSIM, NIQE) and a saved model.
+OpenAI's RN50 weights are used when they are already on disk; otherwise the encoder is
 random-initialised and the log says so loudly, so the numbers only show that the machinery runs.
 """
 import argparse
@@ -13,7 +14,8 @@ import cv2
 import numpy as np
 import yaml
 
-TRAIN_IMAGES = ('astronaut', 'rocket', 'immunohistochemistry', 'hubble_deep_field')  # a multiple of the batch: BasicSR drops the last partial batch
+# a multiple of the batch size: BasicSR drops the last partial batch
+TRAIN_IMAGES = ('astronaut', 'rocket', 'immunohistochemistry', 'hubble_deep_field')
 VAL_IMAGES = ('chelsea', 'coffee')  # skimage's `cat` is `chelsea` again
 
 
@@ -75,7 +77,8 @@ def paired_dataset(name, hr, lr, phase, gt_size=None, batch_size=1):
 
 def demo_options(data_dir, iters, pretrained, name='sfd_demo'):
     train_hr, train_lr = write_bicubic_pairs(os.path.join(data_dir, 'train'), TRAIN_IMAGES, 256)
-    val_hr, val_lr = write_bicubic_pairs(os.path.join(data_dir, 'val'), VAL_IMAGES, 384)  # NIQE needs several 96 px blocks
+    # NIQE needs several 96 px blocks
+    val_hr, val_lr = write_bicubic_pairs(os.path.join(data_dir, 'val'), VAL_IMAGES, 384)
     encoder = {'clip_model': 'RN50-quickgelu', 'pretrained': pretrained}
     network_g = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 16, 'num_block': 2,
                  'num_grow_ch': 8, 'scale': 4}

@@ -8,7 +8,8 @@ from sfd_basicsr.iqa.weights import save_weights, weights_from_checkpoints
 def random_sfd_iqa_weights(folder, fusion_weight=0.5, clip_model='RN50-quickgelu'):
     """Save BasicSR-style Feat-D / TG-D checkpoints and their exported SFD-IQA file; return the three paths."""
     torch.manual_seed(0)
-    featd, tgd = tiny_featd(clip_model), tiny_tgd(clip_model, prompt_pairs=[['Good photo.', 'Bad photo.'], ['Sharp.', 'Blurry.']])
+    pairs = [['Good photo.', 'Bad photo.'], ['Sharp.', 'Blurry.']]
+    featd, tgd = tiny_featd(clip_model), tiny_tgd(clip_model, prompt_pairs=pairs)
     with torch.no_grad():  # make the heads non-trivial so scores differ between images
         for p in list(featd.parameters()) + list(tgd.parameters()):
             p.add_(0.05 * torch.randn_like(p))

@@ -28,7 +28,8 @@ class SFDRealModel(SFDModel):
 
     The degradations are BasicSR's own ``RealESRGANModel.feed_data`` and training-pair pool; only what
     BasicSR hard-codes to CUDA (the JPEG simulator, the USM sharpener, the pool's allocation) is made on
-    the model's device instead, and its ``filter2D`` gets contiguous tensors, so it trains on CPU too. Options as Real-ESRGAN's, including
+    the model's device instead, and its ``filter2D`` gets contiguous tensors, so it trains on CPU too.
+    Options as Real-ESRGAN's, including
     ``l1_gt_usm``, ``percep_gt_usm`` and ``gan_gt_usm`` (USM-sharpened GT as the target of each loss).
     """
 
