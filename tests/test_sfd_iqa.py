@@ -73,6 +73,7 @@ def test_as_loss_gives_finite_gradients_on_the_input(weights):
     score = metric(image)
     score.sum().backward()
     assert image.grad is not None and torch.isfinite(image.grad).all() and image.grad.abs().sum() > 0
+    assert not any(p.requires_grad for p in metric.net.parameters())  # the metric itself never trains
 
 
 def test_pyiqa_metric_accepts_tensors_and_file_paths(weights, tmp_path):

@@ -74,6 +74,7 @@ class TGDiscriminator(EncoderClient):
         self.prompts = LearnablePromptPairs(encoder, prompt_pairs, n_ctx)
         self.register_buffer('text_cache', torch.zeros(len(prompt_pairs), 2, encoder.embed_dim))
         self._text_state = None
+        self._has_text = False  # tracked here, not read off the buffer: that would sync the GPU every step
 
     def extract(self, img):
         """The encoder's output embedding of ``img``, for ``forward(embedding=...)``."""
@@ -84,8 +85,14 @@ class TGDiscriminator(EncoderClient):
         return ctx._version, ctx.data_ptr(), ctx.device
 
     def has_text_features(self):
-        """Whether ``text_cache`` holds features (unit vectors), computed here or loaded from a checkpoint."""
-        return bool(self.text_cache.abs().sum() > 0)
+        """Whether ``text_cache`` holds features, computed here or loaded from a checkpoint."""
+        return self._has_text
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        loaded = state_dict.get(prefix + 'text_cache')
+        if loaded is not None:  # a fresh checkpoint's cache is all zeros, real features are unit vectors
+            self._has_text = bool(loaded.abs().sum() > 0)
 
     def text_features(self, allow_stale=False):
         """Prompt-pair text features ``(P, 2, E)``, recomputed only when the prompts changed.
@@ -102,7 +109,7 @@ class TGDiscriminator(EncoderClient):
         features = self.prompts(self.encoder(self.prompts.ctx.device))
         with torch.no_grad():
             self.text_cache.copy_(features)
-        self._text_state = self._prompt_state()
+        self._text_state, self._has_text = self._prompt_state(), True
         return features if features.requires_grad else self.text_cache
 
     def forward(self, img=None, embedding=None, text_features=None):

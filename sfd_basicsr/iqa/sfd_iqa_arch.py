@@ -14,7 +14,7 @@ from torch import nn
 
 from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
-from .weights import load_weights, resolve_weights_path, weights_from_checkpoints
+from .weights import check_fusion_weight, load_weights, resolve_weights_path, weights_from_checkpoints
 
 DEFAULT_TILE_SIZE = 1024
 DEFAULT_TILE_MARGIN = 64
@@ -59,15 +59,16 @@ class SFDIQA(nn.Module):
         self.featd.load_state_dict(weights['featd']['params'])
         self.tgd = TGDiscriminator(**encoder, **weights['tgd']['config'])
         self.tgd.load_state_dict(weights['tgd']['params'])
-        self.fusion_weight = float(weights['fusion_weight'] if fusion_weight is None else fusion_weight)
-        if not 0 <= self.fusion_weight <= 1:
-            raise ValueError(f'fusion_weight must be in [0, 1]; got {self.fusion_weight}.')
+        self.fusion_weight = check_fusion_weight(weights['fusion_weight'] if fusion_weight is None else fusion_weight)
         self.min_size = max(self.featd.min_size, self.tgd.min_size)
         if tile_size < 2 * self.min_size:
             raise ValueError(f'tile_size must be at least {2 * self.min_size}; got {tile_size}.')
         self.tile_size = tile_size
         stride = self.featd.stride
         self.tile_margin = math.ceil(tile_margin / stride) * stride  # keeps tile maps on the full map's grid
+        # a metric never trains: as_loss sends gradients to the image only, and the prompt texts are
+        # encoded once, not again on every call made with gradients enabled
+        self.requires_grad_(False)
         self.eval()
 
     def _check(self, x):

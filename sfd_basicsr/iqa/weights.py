@@ -58,6 +58,13 @@ def _load(path, what):
         raise WeightsError(f"Cannot read {what} '{path}': {type(error).__name__}: {error}") from error
 
 
+def check_fusion_weight(fusion_weight):
+    """``w`` as a float in [0, 1], or a ``WeightsError``."""
+    if not 0 <= fusion_weight <= 1:
+        raise WeightsError(f'fusion_weight must be in [0, 1]; got {fusion_weight}.')
+    return float(fusion_weight)
+
+
 def featd_config_from_params(params):
     """FeatD constructor options recovered from its state_dict (skip_connection cannot be seen)."""
     layers = sorted({key.split('.')[1] for key in params if key.startswith('project.')})
@@ -106,8 +113,7 @@ def weights_from_checkpoints(featd_path, tgd_path, fusion_weight=DEFAULT_FUSION_
                            f"{decode_backbone_name(tgd['backbone'])}.")
     featd_config = {**featd_config_from_params(featd), **_architecture_options(featd_options, FEATD_OPTIONS)}
     tgd_config = {**tgd_config_from_params(tgd), **_architecture_options(tgd_options, TGD_OPTIONS)}
-    if not 0 <= fusion_weight <= 1:
-        raise WeightsError(f'fusion_weight must be in [0, 1]; got {fusion_weight}.')
+    check_fusion_weight(fusion_weight)
     return {'format': FORMAT, 'version': FORMAT_VERSION, 'clip_model': clip_model, 'clip_pretrained': clip_pretrained,
             'fusion_weight': float(fusion_weight), 'featd': {'config': featd_config, 'params': featd},
             'tgd': {'config': tgd_config, 'params': tgd}}
