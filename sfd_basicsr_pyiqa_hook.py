@@ -5,6 +5,10 @@ plain ``pyiqa.create_metric('sfd_iqa')`` find the metric; ``import sfd_basicsr``
 ``pyiqa.default_model_configs`` is imported, the only cost is one string comparison per import. Then its
 ``DEFAULT_CONFIGS`` gets the ``sfd_iqa`` entry and pyiqa's ARCH_REGISTRY a lazy ``SFDIQA`` whose module
 is imported only when the metric is built. The same ``register_arch`` is the ``pyiqa.archs`` entry point.
+
+The ``pyiqa`` command (``pyiqa.pyiqa_cmd``) scores a folder in a loop of its own that stops at the first
+error with a traceback; for ``sfd_iqa`` the hook turns that into one line naming the file and pointing to
+``sfd-iqa score``, which skips such files and scores the rest.
 """
 import sys
 
@@ -18,6 +22,7 @@ METRIC_CONFIG = {
     'score_range': '0, 1',
 }
 CONFIGS_MODULE = 'pyiqa.default_model_configs'
+COMMAND_MODULE = 'pyiqa.pyiqa_cmd'
 
 
 def register_arch():
@@ -31,34 +36,70 @@ def register(configs_module):
     register_arch()
 
 
-class _RegisterAfterExec:
-    """Loader wrapper: runs pyiqa's config module, then adds our entry."""
+class _FileNamingMetric:
+    """The ``sfd_iqa`` metric as the ``pyiqa`` command calls it: a file it cannot score ends the run in one line."""
 
-    def __init__(self, loader):
-        self.loader = loader
+    def __init__(self, metric):
+        self._metric = metric
+
+    def __getattr__(self, name):
+        return getattr(self._metric, name)
+
+    def __call__(self, target, *args, **kwargs):
+        try:
+            return self._metric(target, *args, **kwargs)
+        except Exception as error:  # noqa: BLE001  (any failure on one file: name the file, not a traceback)
+            sys.stderr.write(f"\npyiqa {METRIC_NAME}: cannot score '{target}': {type(error).__name__}: {error}\n"
+                             "pyiqa's command stops at the first such file; `sfd-iqa score -t FOLDER` skips it and "
+                             'scores the rest.\n')
+            raise SystemExit(1) from None
+
+
+def wrap_command(command_module):
+    create_metric = command_module.create_metric
+    if getattr(create_metric, 'names_files', False):
+        return
+
+    def create(metric_name, *args, **kwargs):
+        metric = create_metric(metric_name, *args, **kwargs)
+        return _FileNamingMetric(metric) if metric_name == METRIC_NAME else metric
+
+    create.names_files = True
+    command_module.create_metric = create
+
+
+AFTER_EXEC = {CONFIGS_MODULE: register, COMMAND_MODULE: wrap_command}
+
+
+class _PatchAfterExec:
+    """Loader wrapper: runs the pyiqa module, then the patch AFTER_EXEC names for it."""
+
+    def __init__(self, loader, patch):
+        self.loader, self.patch = loader, patch
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
         self.loader.exec_module(module)
-        register(module)
+        self.patch(module)
 
 
-class _ConfigsFinder:
+class _PyiqaFinder:
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != CONFIGS_MODULE:
+        if fullname not in AFTER_EXEC:
             return None
         from importlib.machinery import PathFinder
         spec = PathFinder.find_spec(fullname, path)
         if spec is not None and spec.loader is not None:
-            spec.loader = _RegisterAfterExec(spec.loader)
+            spec.loader = _PatchAfterExec(spec.loader, AFTER_EXEC[fullname])
         return spec
 
 
 def install():
-    if CONFIGS_MODULE in sys.modules:
-        register(sys.modules[CONFIGS_MODULE])
-    elif not any(isinstance(finder, _ConfigsFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _ConfigsFinder())
+    for name, patch in AFTER_EXEC.items():
+        if name in sys.modules:
+            patch(sys.modules[name])
+    if not any(isinstance(finder, _PyiqaFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PyiqaFinder())

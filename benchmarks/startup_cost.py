@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from report import machine, median, write_section  # noqa: E402
 
 IMPORT_NUMPY = ('import sys, time\n'
-                'if {remove}: sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_ConfigsFinder"]\n'
+                'if {remove}: sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_PyiqaFinder"]\n'
                 't = time.perf_counter(); import numpy; print(time.perf_counter() - t)')
 
 

@@ -75,7 +75,8 @@ def paired_dataset(name, hr, lr, phase, gt_size=None, batch_size=1):
     return dataset
 
 
-def demo_options(data_dir, iters, pretrained, name='sfd_demo'):
+def demo_options(data_dir, iters, pretrained, name='sfd_demo', warm_start=True):
+    """The demo's options dict; ``warm_start=False`` leaves ``path.pretrain_network_g`` empty (no L1 fitting)."""
     train_hr, train_lr = write_bicubic_pairs(os.path.join(data_dir, 'train'), TRAIN_IMAGES, 256)
     # NIQE needs several 96 px blocks
     val_hr, val_lr = write_bicubic_pairs(os.path.join(data_dir, 'val'), VAL_IMAGES, 384)
@@ -91,7 +92,8 @@ def demo_options(data_dir, iters, pretrained, name='sfd_demo'):
         'network_g': network_g,
         'network_d': {'type': 'FeatD', **encoder, 'num_feat': 32},
         'network_d_tg': {'type': 'TGDiscriminator', **encoder, 'n_ctx': 4},
-        'path': {'pretrain_network_g': psnr_warm_start(data_dir, network_g), 'strict_load_g': True,
+        'path': {'pretrain_network_g': psnr_warm_start(data_dir, network_g) if warm_start else None,
+                 'strict_load_g': True,
                  'resume_state': None},
         'train': {
             'ema_decay': 0.9,  # real runs: 0.999; a short demo's EMA would still be the random init
@@ -104,7 +106,8 @@ def demo_options(data_dir, iters, pretrained, name='sfd_demo'):
             'tgd_opt': {'type': 'TGDGANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1},
             'net_d_iters': 1, 'net_d_init_iters': 0,
         },
-        'val': {'val_freq': iters, 'save_img': True, 'metrics': {
+        # BasicSR validates after the last iteration anyway: a val_freq past the end avoids doing it twice
+        'val': {'val_freq': iters + 1, 'save_img': True, 'metrics': {
             'psnr': {'type': 'calculate_psnr', 'crop_border': 4, 'test_y_channel': False},
             'ssim': {'type': 'calculate_ssim', 'crop_border': 4, 'test_y_channel': False},
             'niqe': {'type': 'calculate_niqe', 'crop_border': 4, 'better': 'lower'},
@@ -135,5 +138,25 @@ def main(argv=None):
         yaml.safe_dump(options, f, sort_keys=False)
     sys.argv = ['basicsr train', '-opt', opt_file]
     train(out)
-    print(f"Demo finished: models, log and validation images are in {os.path.join(out, 'experiments', 'sfd_demo')}")
+    print(demo_summary(os.path.join(out, 'experiments', options['name']), opt_file, random_clip=pretrained is None))
     return 0
+
+
+def demo_summary(experiment, opt_file, random_clip):
+    """What the demo made, where it is, and what to do next."""
+    export = os.path.join(os.path.dirname(os.path.dirname(experiment)), 'sfd_iqa.pth')
+    lines = [
+        '', 'SFD demo finished.',
+        f'  options:           {opt_file}',
+        f'  models:            {os.path.join(experiment, "models")}  (net_g = generator, net_d = Feat-D, '
+        'net_d_tg = TG-D)',
+        f'  log:               {experiment}/train_*.log  (losses; validation PSNR/SSIM/NIQE at the end)',
+        f'  validation images: {os.path.join(experiment, "visualization")}',
+    ]
+    if random_clip:
+        lines.append('  caveat:            the CLIP encoder was RANDOM (no OpenAI RN50 weights on this machine): '
+                     'the run shows the machinery works, its numbers mean nothing.')
+    lines += ['Next:',
+              f'  sfd-iqa export {experiment} -o {export}   # the trained discriminators as an SFD-IQA metric',
+              f'  sfd-iqa score -t <images> --weights {export} --maps maps/']
+    return '\n'.join(lines)

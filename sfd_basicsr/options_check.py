@@ -1,11 +1,22 @@
 """Check a parsed BasicSR options dict before anything is built, so mistakes stop with the key's name."""
+import difflib
+import functools
 import inspect
 import os
+import re
+import sys
 
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
+from .options_data import check_training_set_size, required_data_keys
+
 SCALE_ARGUMENTS = ('scale', 'upscale', 'upscale_factor')
 DATA_PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'meta_info_file', 'meta_info')
+GAN_TYPES = ('vanilla', 'lsgan', 'wgan', 'wgan_softplus', 'hinge')  # BasicSR's GANLoss
+PIPELINE_MODULES = ('basicsr.train', 'basicsr.test', 'basicsr.models', 'basicsr.utils.options', 'basicsr.utils.misc',
+                    'basicsr.utils.logger', 'basicsr.models.base_model')
+OPTION_READ = re.compile(r"""\bopt\b(?:\[|\.get\()\s*['"](\w+)['"]""")
+ENCODER_KEYS = ('clip_model', 'pretrained')
 
 
 class OptionsError(ValueError):
@@ -21,12 +32,61 @@ def _registered(registry, kind, key, name):
     return found
 
 
+def _options_read_by(module_names):
+    """Top-level option names that these modules' source reads as ``opt['x']`` / ``opt.get('x')``."""
+    keys = set()
+    for name in module_names:
+        try:
+            keys.update(OPTION_READ.findall(inspect.getsource(sys.modules[name])))
+        except (KeyError, OSError, TypeError):  # no source (compiled install): that module adds nothing
+            continue
+    return keys
+
+
+@functools.lru_cache(maxsize=None)
+def _pipeline_keys():
+    import importlib
+    for name in PIPELINE_MODULES:
+        importlib.import_module(name)
+    return frozenset(_options_read_by(PIPELINE_MODULES))
+
+
+def _model_modules(model_cls):
+    """Modules of the model's classes and of the model code they import (SFDRealModel reuses RealESRGANModel's)."""
+    modules = set()
+    for cls in model_cls.__mro__:
+        module = sys.modules.get(cls.__module__)
+        if module is None or cls.__module__ == 'builtins':
+            continue
+        modules.add(module.__name__)
+        modules.update(obj.__module__ for obj in vars(module).values()
+                       if inspect.isclass(obj) and obj.__module__.startswith(('basicsr.models', 'sfd_basicsr.models')))
+    return sorted(modules)
+
+
+def _check_top_level_keys(opt, model_cls):
+    known = _pipeline_keys() | _options_read_by(_model_modules(model_cls))
+    for key in opt:
+        if key in known or key.startswith('network_'):
+            continue
+        close = difflib.get_close_matches(key, sorted(known) + ['network_g', 'network_d'], n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ''
+        raise OptionsError(f"{key}: unknown top-level option; {model_cls.__name__} and BasicSR's pipeline never read "
+                           f'it, so it would be ignored.{hint}')
+
+
 def _check_constructor_arguments(key, cls, kwargs):
     try:
         inspect.signature(cls).bind(**kwargs)
     except TypeError as error:
         accepted = [p for p in inspect.signature(cls).parameters if p not in ('self', 'args', 'kwargs')]
         raise OptionsError(f"{key}: {cls.__name__} rejects these options ({error}); it accepts {accepted}.") from None
+
+
+def _with_defaults(cls, kwargs):
+    defaults = {name: p.default for name, p in inspect.signature(cls).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {**defaults, **kwargs}
 
 
 def _check_network(opt, key):
@@ -41,6 +101,23 @@ def _check_network(opt, key):
                 if value is not inspect.Parameter.empty and value != opt['scale']:
                     raise OptionsError(f"network_g.{name}: {cls.__name__} upscales x{value}, but the options' "
                                        f"scale is {opt['scale']}; set both to the same factor.")
+    full = _with_defaults(cls, net_opt)
+    if 'clip_model' in full:
+        from .archs.clip_encoder import check_encoder_options
+        try:
+            check_encoder_options(full['clip_model'], full.get('pretrained'), full.get('layers'))
+        except ValueError as error:
+            raise OptionsError(f'{key}.{error}') from None
+    return full
+
+
+def _check_shared_encoder(networks):
+    """SFDModel runs one encoder pass for both discriminators, so they must name the same encoder."""
+    users = {key: tuple(net.get(k) for k in ENCODER_KEYS) for key, net in networks.items() if 'clip_model' in net}
+    if 'network_d' in users and 'network_d_tg' in users and users['network_d'] != users['network_d_tg']:
+        raise OptionsError(f"network_d_tg.clip_model/pretrained: {users['network_d_tg']} differs from network_d's "
+                           f"{users['network_d']}; both discriminators share one CLIP encoder pass, so set the same "
+                           'clip_model and pretrained in both.')
 
 
 def _check_paths(mapping, prefix, keys):
@@ -50,20 +127,44 @@ def _check_paths(mapping, prefix, keys):
             raise OptionsError(f"{prefix}{name}: '{value}' does not exist.")
 
 
+def _check_dataset(opt, phase, dataset_opt):
+    cls = _registered(DATASET_REGISTRY, 'dataset', f'datasets.{phase}.type', dataset_opt.get('type'))
+    for name in required_data_keys(cls):
+        if not dataset_opt.get(name):
+            raise OptionsError(f'datasets.{phase}.{name}: missing; {cls.__name__} needs it.')
+    if dataset_opt.get('io_backend', {}).get('type', 'disk') == 'disk':
+        _check_paths(dataset_opt, f'datasets.{phase}.', DATA_PATH_KEYS)
+        if phase == 'train':
+            problem = check_training_set_size(dataset_opt, opt.get('world_size', 1))
+            if problem:
+                raise OptionsError(f'datasets.train.batch_size_per_gpu: {problem}')
+
+
+def _check_losses(train_opt):
+    for name, loss_opt in train_opt.items():
+        if not (name.endswith('_opt') and isinstance(loss_opt, dict) and 'type' in loss_opt):
+            continue
+        loss_opt = dict(loss_opt)
+        cls = _registered(LOSS_REGISTRY, 'loss', f'train.{name}.type', loss_opt.pop('type'))
+        _check_constructor_arguments(f'train.{name}', cls, loss_opt)
+        for weight in [k for k in loss_opt if k.endswith('weight') and isinstance(loss_opt[k], (int, float))]:
+            if loss_opt[weight] < 0:
+                raise OptionsError(f'train.{name}.{weight}: {loss_opt[weight]} is negative; a weight of 0 turns '
+                                   'the loss off, a negative one would reward the error.')
+        gan_type = _with_defaults(cls, loss_opt).get('gan_type')
+        if gan_type is not None and gan_type not in GAN_TYPES:
+            raise OptionsError(f"train.{name}.gan_type: '{gan_type}' is not one of {list(GAN_TYPES)}.")
+
+
 def check_options(opt):
     """Raise ``OptionsError`` naming the first key of ``opt`` that cannot work; return ``opt``."""
-    _registered(MODEL_REGISTRY, 'model', 'model_type', opt.get('model_type'))
-    for key in [k for k in opt if k.startswith('network_')]:
-        _check_network(opt, key)
-    for phase, dataset_opt in opt.get('datasets', {}).items():
-        _registered(DATASET_REGISTRY, 'dataset', f'datasets.{phase}.type', dataset_opt.get('type'))
-        if dataset_opt.get('io_backend', {}).get('type', 'disk') == 'disk':
-            _check_paths(dataset_opt, f'datasets.{phase}.', DATA_PATH_KEYS)
-    for name, loss_opt in opt.get('train', {}).items():
-        if name.endswith('_opt') and isinstance(loss_opt, dict) and 'type' in loss_opt:
-            loss_opt = dict(loss_opt)
-            cls = _registered(LOSS_REGISTRY, 'loss', f'train.{name}.type', loss_opt.pop('type'))
-            _check_constructor_arguments(f'train.{name}', cls, loss_opt)
+    model_cls = _registered(MODEL_REGISTRY, 'model', 'model_type', opt.get('model_type'))
+    _check_top_level_keys(opt, model_cls)
+    networks = {key: _check_network(opt, key) for key in opt if key.startswith('network_')}
+    _check_shared_encoder(networks)
+    for phase, dataset_opt in (opt.get('datasets') or {}).items():
+        _check_dataset(opt, phase, dataset_opt)
+    _check_losses(opt.get('train') or {})
     for name, metric_opt in ((opt.get('val') or {}).get('metrics') or {}).items():
         _registered(METRIC_REGISTRY, 'metric', f'val.metrics.{name}.type', metric_opt.get('type'))
     path_opt = opt.get('path') or {}

@@ -6,10 +6,17 @@ pipeline runs, nothing else:
   key's name before any folder, dataset or network is made;
 - ``load_resume_state`` (train): the stock one maps the state to ``cuda`` and looks for
   ``experiments/`` relative to the working directory; ours maps it to the training device, so a
-  CPU-only machine resumes too, and looks under the experiment's own folder.
+  CPU-only machine resumes too, and looks under the experiment's own folder. It also removes the
+  temporary files a killed checkpoint save left behind.
+
+Weights that cannot be downloaded while the networks are built (CLIP, BasicSR's VGG) stop the run with
+one line naming the option and the local file to give instead.
 """
 import os
+import sys
+import traceback
 from os import path as osp
+from urllib.error import URLError
 
 import torch
 
@@ -20,16 +27,59 @@ from basicsr.utils import scandir
 from basicsr.utils.misc import check_resume
 from basicsr.utils.options import parse_options
 
+from .archs.clip_encoder import EncoderWeightsError
+from .atomic import remove_stale_temp_files
 from .options_check import OptionsError, check_options
+
+VGG_FILE = 'vgg19-dcbb9e9d.pth'
+_checked = {}  # the options of the run in progress, for naming keys in errors raised while it is built
 
 
 def parse_and_check_options(root_path, is_train=True):
     opt, args = parse_options(root_path, is_train=is_train)
-    check_options(opt)
+    _checked['opt'] = check_options(opt)
     return opt, args
 
 
+def _remove_interrupted_saves(opt):
+    for folder in ('models', 'training_states'):
+        path = osp.join(opt['path']['experiments_root'], folder)
+        removed = remove_stale_temp_files(path)
+        if removed:
+            print(f'basicsr train: removed {len(removed)} temporary file(s) left by an interrupted save in {path}',
+                  file=sys.stderr)
+
+
+def _caused_by(error, kinds):
+    while error is not None:
+        if isinstance(error, kinds):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def explain_setup_error(error, opt):
+    """An ``OptionsError`` naming the option behind a weight download that failed, or None."""
+    clip_error = _caused_by(error, EncoderWeightsError)
+    if clip_error is not None:
+        keys = [f'{key}.pretrained' for key, value in opt.items()
+                if key.startswith('network_') and isinstance(value, dict) and 'clip_model' in value]
+        return OptionsError(f"{' / '.join(keys) or 'pretrained'}: {clip_error}")
+    download_error = _caused_by(error, (URLError, ConnectionError, TimeoutError))
+    in_vgg = any('vgg_arch' in frame.filename for frame in traceback.extract_tb(error.__traceback__))
+    if download_error is not None and in_vgg:
+        keys = [f'train.{k}' for k, v in (opt.get('train') or {}).items()
+                if isinstance(v, dict) and 'Perceptual' in str(v.get('type'))]
+        basicsr_file = osp.abspath(osp.join('experiments', 'pretrained_models', VGG_FILE))
+        hub_file = osp.join(torch.hub.get_dir(), 'checkpoints', VGG_FILE)
+        return OptionsError(
+            f"{' / '.join(keys) or 'train.perceptual_opt'}: BasicSR's perceptual loss could not download its VGG19 "
+            f'weights ({download_error}); put {VGG_FILE} at {basicsr_file} or {hub_file}, or remove the loss.')
+    return None
+
+
 def load_resume_state(opt):
+    _remove_interrupted_saves(opt)
     if opt['auto_resume']:
         state_dir = osp.join(opt['path']['experiments_root'], 'training_states')
         iters = [int(name[:-len('.state')]) for name in scandir(state_dir, suffix='.state')
@@ -52,7 +102,14 @@ def train(root_path=None):
     """``basicsr train -opt FILE [--launcher ...] [--auto_resume] [--debug] [--force_yml ...]``."""
     basicsr_train.parse_options = parse_and_check_options
     basicsr_train.load_resume_state = load_resume_state
-    basicsr_train.train_pipeline(root_path or os.getcwd())
+    _checked.clear()
+    try:
+        basicsr_train.train_pipeline(root_path or os.getcwd())
+    except Exception as error:
+        explained = explain_setup_error(error, _checked.get('opt') or {})
+        if explained is None:
+            raise
+        raise explained from error
 
 
 def test(root_path=None):

@@ -112,3 +112,26 @@ def test_random_encoders_are_reproducible_and_leave_the_global_rng_alone():
     b = FrozenCLIPEncoder(CLIP, None)
     for (name, p), q in zip(a.clip.named_parameters(), b.clip.parameters()):
         assert torch.equal(p, q), name
+
+
+def test_eval_mode_straight_after_construction(clip_model):
+    encoder = FrozenCLIPEncoder(clip_model, None)  # nobody has called train() or eval() on it yet
+    assert not any(m.training for m in encoder.modules())
+    running = {k: v.clone() for k, v in encoder.state_dict().items() if 'running' in k}
+    encoder(torch.rand(2, 3, 64, 64), layers=encoder.default_layers)
+    assert all(torch.equal(v, running[k]) for k, v in encoder.state_dict().items() if 'running' in k)
+
+
+def test_prompt_text_features_equal_open_clip_encode_text_and_are_unit_norm(clip_model):
+    import open_clip
+
+    from sfd_basicsr.archs.tgd_arch import LearnablePromptPairs
+    encoder = get_clip_encoder(clip_model, None, 'cpu')
+    pair = ['Good photo.', 'Bad photo.']
+    # as many context vectors as the texts have tokens: the prompts start exactly as the texts
+    prompts = LearnablePromptPairs(encoder, [pair], n_ctx=3)
+    with torch.no_grad():
+        ours = prompts(encoder)[0]
+        reference = encoder.clip.encode_text(open_clip.get_tokenizer(clip_model)(pair), normalize=True)
+    torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours.norm(dim=-1), torch.ones(2))

@@ -1,6 +1,7 @@
 """A bad options file stops with the key's name before anything is created or trained."""
 import pytest
 
+from sfd_basicsr.options_check import OptionsError, check_options
 from training_helpers import run_basicsr, tiny_train_options, write_options
 
 
@@ -20,18 +21,82 @@ def break_arch_option(opt):
     opt['network_d_tg']['n_context'] = 4
 
 
-@pytest.mark.parametrize('breaker, key', [
+def misspell_val_section(opt):
+    opt['vall'] = opt.pop('val')
+
+
+def batch_larger_than_the_training_set(opt):  # the demo's training set has 4 images
+    opt['datasets']['train']['batch_size_per_gpu'] = 8
+
+
+def drop_lq_folder(opt):
+    del opt['datasets']['train']['dataroot_lq']
+
+
+def negative_loss_weight(opt):
+    opt['train']['featd_opt']['loss_weight'] = -0.1
+
+
+def unknown_encoder_layer(opt):
+    opt['network_d']['layers'] = ['layer2', 'layer5']
+
+
+def unknown_gan_type(opt):
+    opt['train']['tgd_opt']['gan_type'] = 'relativistic'
+
+
+def different_encoders(opt):
+    opt['network_d_tg']['clip_model'] = 'ViT-B-16'
+
+
+def unknown_clip_model(opt):
+    opt['network_d']['clip_model'] = 'RN51'
+
+
+BREAKERS = [
     (break_arch, 'network_d.type'),
     (break_data_path, 'datasets.train.dataroot_gt'),
     (break_scale, 'network_g.scale'),
     (break_arch_option, 'network_d_tg'),
-])
-def test_bad_options_stop_naming_the_key(tmp_path, breaker, key):
-    opt = tiny_train_options(tmp_path, iters=2)
+    (misspell_val_section, "vall: unknown top-level option; SFDModel and BasicSR's pipeline never read it, so it "
+                           "would be ignored. Did you mean 'val'?"),
+    (batch_larger_than_the_training_set, 'datasets.train.batch_size_per_gpu: 8 per GPU, but the training set has 4'),
+    (drop_lq_folder, 'datasets.train.dataroot_lq: missing'),
+    (negative_loss_weight, 'train.featd_opt.loss_weight: -0.1 is negative'),
+    (unknown_encoder_layer, "network_d.layers: ['layer5'] are not layers of RN50-quickgelu"),
+    (unknown_gan_type, "train.tgd_opt.gan_type: 'relativistic'"),
+    (different_encoders, 'network_d_tg.clip_model/pretrained'),
+    (unknown_clip_model, "network_d.clip_model: unknown CLIP model 'RN51'"),
+]
+
+
+@pytest.fixture(scope='module')
+def tiny_options(tmp_path_factory):
+    root = tmp_path_factory.mktemp('options')
+    return root, tiny_train_options(root, iters=2, warm_start=False)
+
+
+@pytest.mark.parametrize('breaker, message', BREAKERS, ids=[b.__name__ for b, _ in BREAKERS])
+def test_bad_options_are_refused_naming_the_key(tiny_options, breaker, message):
+    import copy
+    opt = copy.deepcopy(tiny_options[1])
+    check_options(copy.deepcopy(opt))  # unbroken, the options pass
+    breaker(opt)
+    with pytest.raises(OptionsError) as error:
+        check_options(opt)
+    assert str(error.value).startswith(message), str(error.value)
+    assert '\n' not in str(error.value)
+
+
+@pytest.mark.parametrize('breaker, key', [(break_arch, 'network_d.type'), (misspell_val_section, 'vall'),
+                                          (batch_larger_than_the_training_set, 'datasets.train.batch_size_per_gpu')])
+def test_the_basicsr_command_stops_before_creating_anything(tmp_path, breaker, key):
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     breaker(opt)
     result = run_basicsr(['train', '-opt', write_options(tmp_path / 'bad.yml', opt)], cwd=tmp_path)
     assert result.returncode == 2
     assert key in result.stderr and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / 'experiments').exists()
 
 

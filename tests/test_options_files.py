@@ -1,5 +1,6 @@
 """The shipped options files name only registered types and valid constructor options."""
 import os
+import re
 
 import pytest
 import yaml
@@ -15,9 +16,11 @@ def load(name):
         return yaml.load(f, Loader=ordered_yaml()[0])
 
 
-def point_paths_at(opt, folder):
+def point_paths_at(opt, folder, images=16):
     listing = folder / 'meta_info.txt'
-    listing.write_text('')
+    listing.write_text(''.join(f'{i}.png\n' for i in range(images)))
+    for i in range(images):
+        (folder / f'{i}.png').touch()
     for dataset in opt['datasets'].values():
         for key in ('dataroot_gt', 'dataroot_lq'):
             dataset[key] = str(folder)
@@ -31,7 +34,8 @@ def point_paths_at(opt, folder):
 
 
 @pytest.mark.parametrize('name', sorted(n for n in os.listdir(OPTIONS) if n.endswith('.yml')))
-def test_options_file_is_valid_once_paths_exist(name, tmp_path):
+def test_options_file_is_valid_once_paths_exist(name, tmp_path, monkeypatch):
+    monkeypatch.setenv('HF_HUB_OFFLINE', '0')  # CLIP tags are checked, not downloaded
     opt = load(name)
     with pytest.raises(OptionsError, match='does not exist'):
         check_options(opt)  # the SET: paths are placeholders
@@ -49,3 +53,23 @@ def test_esrgan_recipe_matches_the_documented_choices():
     train = opt['train']
     assert train['featd_opt']['loss_weight'] == train['tgd_opt']['loss_weight'] == 0.1
     assert set(opt['val']['metrics']) == {'psnr', 'ssim', 'niqe'}
+
+
+def test_offline_a_clip_tag_that_is_not_on_disk_names_the_key_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    monkeypatch.setenv('HF_HOME', str(tmp_path / 'empty_cache'))
+    monkeypatch.setenv('HOME', str(tmp_path))
+    opt = point_paths_at(load('train_sfd_esrgan_x4.yml'), tmp_path)
+    with pytest.raises(OptionsError, match=r'^network_d\.pretrained: .*local file path'):
+        check_options(opt)
+
+
+@pytest.mark.parametrize('name', sorted(n for n in os.listdir(OPTIONS) if n.startswith('train_')))
+def test_every_value_a_user_must_set_is_marked(name):
+    """Data paths, pretrained networks and CLIP weights: the lines holding them say SET."""
+    with open(os.path.join(OPTIONS, name)) as f:
+        lines = f.read().splitlines()
+    must_set = re.compile(r'^\s*(dataroot_\w+|meta_info\w*|pretrain_network_\w+|pretrained):')
+    optional = re.compile(r':\s*(~|null)?\s*(#.*)?$')  # left empty on purpose
+    unmarked = [line for line in lines if must_set.match(line) and not optional.search(line) and 'SET' not in line]
+    assert not unmarked, unmarked

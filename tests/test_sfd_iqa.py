@@ -185,3 +185,10 @@ def test_vit_backed_sfd_iqa_scores_and_tiles(tmp_path):
     untiled = SFDIQA(str(exported), tile_size=1024)(image)
     # ViT tokens attend to the whole input, so tiles only approximate it (docs/iqa.md)
     assert abs(score.item() - untiled.item()) < 0.03
+
+
+def test_quality_map_pictures_of_huge_images_are_capped():
+    from sfd_basicsr.iqa.quality_map import quality_map_picture
+    image = torch.rand(1, 3, 3000, 4500)
+    picture = quality_map_picture(image, torch.rand(1, 1, 3000, 4500), 0.5, max_side=1024)
+    assert picture.shape[0] < 1024 + 64 and picture.shape[1] < 2 * 1024 + 128

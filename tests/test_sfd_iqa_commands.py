@@ -32,6 +32,7 @@ def trained(tmp_path_factory):
                   str(exported)], cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "weights 'None'" in result.stdout  # the training's random CLIP is recorded
+    assert 'from iteration 2 ' in result.stdout
     images = root / 'images'
     images.mkdir()
     for name in ('astronaut', 'coffee', 'chelsea'):
@@ -74,9 +75,47 @@ def test_sfd_iqa_command_reports_bad_files_scores_the_rest_and_draws_maps(traine
     assert float(scored[str(folder / 'coffee.png')]) == pytest.approx(metric(str(images / 'coffee.png')).item(),
                                                                       abs=1e-5)
     picture = cv2.imread(str(tmp_path / 'maps' / 'coffee_sfd_map.png'))
-    assert picture.shape == (128, 320, 3)  # the image beside its heat map
+    header = picture.shape[0] - 128
+    assert picture.shape[1] > 320 and 0 < header < 64  # score line above [image | overlay | colour bar]
+    bar = picture[header:, 320 + 10].astype(int)  # BGR down the colour bar: red (real) at the top, blue at the bottom
+    assert bar[0, 2] > 100 > bar[0, 0] and bar[-1, 0] > 100 > bar[-1, 2]
     csv_text = (tmp_path / 'scores.csv').read_text()
     assert 'broken.png' in csv_text and 'coffee.png' in csv_text
+
+
+def test_pyiqa_command_stops_at_a_bad_file_in_one_line_naming_it(trained, tmp_path):
+    root, exported, images = trained
+    folder = tmp_path / 'with_broken'
+    shutil.copytree(images, folder)
+    (folder / 'broken.png').write_bytes(b'\x89PNG not really')
+    result = run([os.path.join(BIN, 'pyiqa'), 'sfd_iqa', '-t', str(folder)], cwd=root, SFD_IQA_WEIGHTS=str(exported))
+    assert result.returncode == 1
+    assert f"cannot score '{folder / 'broken.png'}'" in result.stderr and 'sfd-iqa score' in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_export_refuses_an_untrained_run(trained, tmp_path):
+    root, _, _ = trained
+    experiment = tmp_path / 'untrained'
+    shutil.copytree(root / 'experiments' / 'sfd_tiny', experiment)
+    for name in ('net_d_latest.pth', 'net_d_tg_latest.pth'):
+        checkpoint = torch.load(experiment / 'models' / name, weights_only=True)
+        assert checkpoint['iter'] == 2
+        torch.save({**checkpoint, 'iter': 0}, experiment / 'models' / name)
+    result = run([os.path.join(BIN, 'sfd-iqa'), 'export', str(experiment), '-o', str(tmp_path / 'x.pth')], cwd=root)
+    assert result.returncode == 2 and 'untrained' in result.stderr and not (tmp_path / 'x.pth').exists()
+
+
+def test_scorer_from_training_checkpoints_takes_the_runs_clip_weights(trained):
+    root, exported, images = trained
+    from sfd_basicsr.iqa import SFDIQA
+    from sfd_basicsr.iqa.image_io import read_image
+    models = root / 'experiments' / 'sfd_tiny' / 'models'
+    # the run trained on a random CLIP (pretrained: null); OpenAI's weights cannot even be downloaded here
+    from_checkpoints = SFDIQA(featd_checkpoint=str(models / 'net_d_latest.pth'),
+                              tgd_checkpoint=str(models / 'net_d_tg_latest.pth'))
+    image = read_image(str(images / 'coffee.png'))
+    assert from_checkpoints(image).item() == pytest.approx(SFDIQA(str(exported))(image).item(), abs=1e-6)
 
 
 def test_missing_weights_tell_the_user_how_to_get_them(trained, tmp_path):

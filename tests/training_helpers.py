@@ -19,11 +19,14 @@ def psnr_checkpoint(folder):
     return psnr_warm_start(folder, TINY_G, steps=60)
 
 
-def tiny_train_options(root, name='sfd_tiny', iters=4, deterministic_data=False, with_val=True):
-    """The demo's SFD recipe shrunk: tiny RRDBNet, random CLIP, 32-64 px patches, a few iterations."""
-    opt = demo_options(os.path.join(root, 'data'), iters, pretrained=None, name=name)
+def tiny_train_options(root, name='sfd_tiny', iters=4, deterministic_data=False, with_val=True, warm_start=True):
+    """The demo's SFD recipe shrunk: tiny RRDBNet, random CLIP, 32-64 px patches, a few iterations.
+
+    ``warm_start=False`` skips fitting the generator, for options that must be refused before training.
+    """
+    opt = demo_options(os.path.join(root, 'data'), iters, pretrained=None, name=name, warm_start=False)
     opt['network_g'] = dict(TINY_G)
-    opt['path']['pretrain_network_g'] = psnr_checkpoint(str(root))
+    opt['path']['pretrain_network_g'] = psnr_checkpoint(str(root)) if warm_start else None
     opt['network_d']['num_feat'] = 8
     opt['train']['ema_decay'] = 0.5
     opt['logger'].update({'print_freq': 1, 'save_checkpoint_freq': 2})

@@ -11,31 +11,15 @@ import csv
 import os
 import sys
 
-import cv2
 import numpy as np
 import torch
-
-
-def _heat_map_picture(image, quality_map):
-    """The image beside a JET overlay of its Feat-D realness map (red = reads as real, blue = as fake)."""
-    rgb = (image[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    heat = cv2.applyColorMap((quality_map[0, 0].cpu().numpy() * 255).round().astype(np.uint8), cv2.COLORMAP_JET)
-    return np.concatenate([bgr, cv2.addWeighted(bgr, 0.5, heat, 0.5, 0)], axis=1)
-
-
-def _write_png(path, picture):
-    from ..atomic import atomic_write
-    ok, data = cv2.imencode('.png', picture)
-    if not ok:
-        raise OSError(f"Could not encode the quality map for '{path}'.")
-    atomic_write(path, lambda tmp: data.tofile(tmp))
 
 
 def score(args):
     from tqdm import tqdm
 
     from .image_io import ImageReadError, list_images, read_image
+    from .quality_map import quality_map_picture, write_png
     from .sfd_iqa_arch import SFDIQA
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
@@ -59,7 +43,8 @@ def score(args):
         results.append((path, value.item()))
         if args.maps:
             stem = os.path.splitext(os.path.basename(path))[0]
-            _write_png(os.path.join(args.maps, f'{stem}_sfd_map.png'), _heat_map_picture(image, quality_map))
+            picture = quality_map_picture(image, quality_map, value.item(), args.map_size)
+            write_png(os.path.join(args.maps, f'{stem}_sfd_map.png'), picture)
     for path, value in results:
         print(f'{path}\t{value:.6f}')
     if results:
@@ -85,14 +70,21 @@ def _write_csv(path, results, failures):
 
 
 def export(args):
-    from .weights import export_experiment
-    weights = export_experiment(args.experiment, args.output, args.fusion_weight, args.clip_pretrained)
-    print(f"Exported SFD-IQA weights (CLIP {weights['clip_model']}, weights '{weights['clip_pretrained']}', "
+    from .weights import FROM_TRAINING_RUN, export_experiment
+    clip_pretrained = FROM_TRAINING_RUN if args.clip_pretrained is None else args.clip_pretrained
+    weights = export_experiment(args.experiment, args.output, args.fusion_weight, clip_pretrained)
+    trained = weights['trained_iter']
+    if trained is None:
+        print(f"sfd-iqa export: the checkpoints in '{args.experiment}' do not record their iteration; check that "
+              'the run trained before relying on this export.', file=sys.stderr)
+    print(f"Exported SFD-IQA weights from iteration {'unknown' if trained is None else trained} "
+          f"(CLIP {weights['clip_model']}, weights '{weights['clip_pretrained']}', "
           f"fusion weight {weights['fusion_weight']}) to {args.output}")
     return 0
 
 
 def build_parser():
+    from .quality_map import DEFAULT_MAX_SIDE
     from .sfd_iqa_arch import DEFAULT_TILE_SIZE
     from .weights import DEFAULT_FUSION_WEIGHT, WEIGHTS_ENV
     parser = argparse.ArgumentParser(prog='sfd-iqa', description='SFD-IQA: opinion-unaware no-reference IQA.')
@@ -106,6 +98,8 @@ def build_parser():
     s.add_argument('--tile-size', type=int, default=DEFAULT_TILE_SIZE, help='largest side scored in one pass')
     s.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cuda if available)')
     s.add_argument('--maps', default=None, help='folder for quality-map pictures (<name>_sfd_map.png)')
+    s.add_argument('--map-size', type=int, default=DEFAULT_MAX_SIDE,
+                   help=f'longest side of each map panel in pixels (default {DEFAULT_MAX_SIDE})')
     s.add_argument('--csv', default=None, help='also write the scores to this CSV file')
     s.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     s.set_defaults(run=score)

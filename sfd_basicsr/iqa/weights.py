@@ -3,7 +3,7 @@
 An exported file is one ``torch.save`` dict::
 
     {'format': 'sfd_iqa', 'version': 1, 'clip_model': 'RN50-quickgelu', 'clip_pretrained': 'openai',
-     'fusion_weight': 0.5,
+     'fusion_weight': 0.5, 'trained_iter': 400000,  # None: the checkpoints did not record it
      'featd': {'config': {FeatD constructor options}, 'params': FeatD state_dict},
      'tgd': {'config': {TGDiscriminator constructor options}, 'params': TGDiscriminator state_dict}}
 
@@ -21,6 +21,8 @@ from ..atomic import atomic_write
 FORMAT = 'sfd_iqa'
 FORMAT_VERSION = 1
 DEFAULT_FUSION_WEIGHT = 0.5
+DEFAULT_CLIP_PRETRAINED = 'openai'
+FROM_TRAINING_RUN = object()  # "the CLIP weights the run's options name"; None already means a random encoder
 WEIGHTS_ENV = 'SFD_IQA_WEIGHTS'
 DEFAULT_FILE_NAME = 'sfd_iqa.pth'
 FEATD_OPTIONS = ('layers', 'num_feat', 'num_down', 'skip_connection')
@@ -82,12 +84,17 @@ def tgd_config_from_params(params):
 
 
 def _network_params(path, required_key, kind):
+    """The state dict of a BasicSR network checkpoint and the iteration it records (None: not recorded)."""
     checkpoint = _load(path, f'{kind} checkpoint')
     params = checkpoint.get('params', checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(params, dict) or required_key not in params or 'backbone' not in params:
         raise WeightsError(f"'{path}' is not a {kind} checkpoint saved by SFD training "
                            f"(expected a 'params' state dict with '{required_key}').")
-    return params
+    trained_iter = checkpoint.get('iter') if params is not checkpoint else None
+    if trained_iter is None:  # checkpoints of other trainers: BasicSR's file name net_d_<iter>.pth
+        number = os.path.basename(path).rsplit('_', 1)[-1][:-len('.pth')]
+        trained_iter = int(number) if number.isdigit() else None
+    return params, trained_iter
 
 
 def _training_options(experiment):
@@ -100,13 +107,23 @@ def _training_options(experiment):
     return {}
 
 
-def weights_from_checkpoints(featd_path, tgd_path, fusion_weight=DEFAULT_FUSION_WEIGHT, clip_pretrained='openai',
-                             featd_options=None, tgd_options=None):
-    """The exported-format dict built from BasicSR's ``net_d_*.pth`` and ``net_d_tg_*.pth`` files."""
-    featd = _network_params(featd_path, 'backbone', 'Feat-D')
+def weights_from_checkpoints(featd_path, tgd_path, fusion_weight=DEFAULT_FUSION_WEIGHT,
+                             clip_pretrained=FROM_TRAINING_RUN, featd_options=None, tgd_options=None):
+    """The exported-format dict built from BasicSR's ``net_d_*.pth`` and ``net_d_tg_*.pth`` files.
+
+    ``clip_pretrained`` defaults to the CLIP weights of the training options found beside the checkpoints
+    (``<experiment>/models/../*.yml``), else ``'openai'``; None is a random encoder (tests). The dict's ``trained_iter`` is the iteration the
+    discriminators were saved at (None when the checkpoint does not say).
+    """
+    experiment_opt = _training_options(os.path.dirname(os.path.dirname(os.path.abspath(featd_path))))
+    if clip_pretrained is FROM_TRAINING_RUN:
+        clip_pretrained = (experiment_opt.get('network_d') or {}).get('pretrained', DEFAULT_CLIP_PRETRAINED)
+    featd_options = featd_options if featd_options is not None else experiment_opt.get('network_d')
+    tgd_options = tgd_options if tgd_options is not None else experiment_opt.get('network_d_tg')
+    featd, trained_iter = _network_params(featd_path, 'backbone', 'Feat-D')
     if not any(key.startswith('project.') for key in featd):
         raise WeightsError(f"'{featd_path}' is not a Feat-D checkpoint (no 'project.*' weights).")
-    tgd = _network_params(tgd_path, 'prompts.ctx', 'TG-D')
+    tgd, _ = _network_params(tgd_path, 'prompts.ctx', 'TG-D')
     clip_model = decode_backbone_name(featd['backbone'])
     if decode_backbone_name(tgd['backbone']) != clip_model:
         raise WeightsError(f"'{featd_path}' was trained on CLIP {clip_model} but '{tgd_path}' on "
@@ -115,8 +132,8 @@ def weights_from_checkpoints(featd_path, tgd_path, fusion_weight=DEFAULT_FUSION_
     tgd_config = {**tgd_config_from_params(tgd), **_architecture_options(tgd_options, TGD_OPTIONS)}
     check_fusion_weight(fusion_weight)
     return {'format': FORMAT, 'version': FORMAT_VERSION, 'clip_model': clip_model, 'clip_pretrained': clip_pretrained,
-            'fusion_weight': float(fusion_weight), 'featd': {'config': featd_config, 'params': featd},
-            'tgd': {'config': tgd_config, 'params': tgd}}
+            'fusion_weight': float(fusion_weight), 'trained_iter': trained_iter,
+            'featd': {'config': featd_config, 'params': featd}, 'tgd': {'config': tgd_config, 'params': tgd}}
 
 
 def _architecture_options(network_opt, keys):
@@ -134,17 +151,16 @@ def latest_checkpoint(models_dir, label):
     return os.path.join(models_dir, max(numbered)[1])
 
 
-def export_experiment(experiment, output, fusion_weight=DEFAULT_FUSION_WEIGHT, clip_pretrained=None):
+def export_experiment(experiment, output, fusion_weight=DEFAULT_FUSION_WEIGHT, clip_pretrained=FROM_TRAINING_RUN):
     """Export the latest Feat-D and TG-D of an SFD experiment folder into one SFD-IQA file."""
     models_dir = os.path.join(experiment, 'models')
     if not os.path.isdir(models_dir):
         raise FileNotFoundError(f"'{experiment}' is not an SFD experiment folder (no models/ inside).")
-    opt = _training_options(experiment)
-    if clip_pretrained is None:
-        clip_pretrained = (opt.get('network_d') or {}).get('pretrained', 'openai')
-    weights = weights_from_checkpoints(
-        latest_checkpoint(models_dir, 'net_d'), latest_checkpoint(models_dir, 'net_d_tg'), fusion_weight,
-        clip_pretrained, opt.get('network_d'), opt.get('network_d_tg'))
+    weights = weights_from_checkpoints(latest_checkpoint(models_dir, 'net_d'), latest_checkpoint(models_dir, 'net_d_tg'),
+                                       fusion_weight, clip_pretrained)
+    if weights['trained_iter'] == 0:
+        raise WeightsError(f"'{experiment}' holds untrained discriminators (saved at iteration 0): its training ran "
+                           'no iteration. Check the training log, train, then export.')
     save_weights(weights, output)
     return weights
 

@@ -41,6 +41,7 @@ class SFDModel(SRGANModel):
         if self.net_d_tg is not None and not self.get_bare_model(self.net_d_tg).has_text_features():
             with torch.no_grad():  # for the first generator step; a resumed TG-D brings its own
                 self.get_bare_model(self.net_d_tg).text_features()
+        self.trained_iter = 0  # recorded in the saved networks, so an export can tell what it exports
         self.net_d_iters = train_opt.get('net_d_iters', 1)
         self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
         # SRGANModel's own setup insists on exactly one `network_d` and `gan_opt`; SRModel's sets up EMA,
@@ -144,6 +145,11 @@ class SFDModel(SRGANModel):
         self.log_dict = self.reduce_loss_dict(loss_dict)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
+        self.trained_iter = current_iter
+
+    def resume_training(self, resume_state):
+        super().resume_training(resume_state)
+        self.trained_iter = resume_state['iter']
 
     def _optimize_discriminators(self, real_gt, sr_features, loss_dict):
         for p in (p for net in self._discriminators() for p in net.parameters()):
@@ -173,7 +179,8 @@ class SFDModel(SRGANModel):
         self.optimizer_d.step()
 
     def save(self, epoch, current_iter):
-        with atomic_torch_save():
+        """BasicSR's checkpoints, written atomically; each network file also records ``iter``, the last trained one."""
+        with atomic_torch_save(record={'iter': self.trained_iter}):
             if hasattr(self, 'net_g_ema'):
                 self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, ['params', 'params_ema'])
             else:
@@ -181,4 +188,5 @@ class SFDModel(SRGANModel):
             for net, label in ((self.net_d, 'net_d'), (self.net_d_tg, 'net_d_tg')):
                 if net is not None:
                     self.save_network(net, label, current_iter)
+        with atomic_torch_save():
             self.save_training_state(epoch, current_iter)

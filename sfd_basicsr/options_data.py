@@ -1,0 +1,44 @@
+"""Dataset options that can be checked before any data is loaded: required keys, enough images for a batch."""
+import inspect
+import math
+import os
+import re
+
+DATAROOT_READ = re.compile(r"""\bopt\[\s*['"](dataroot_\w+)['"]""")
+META_INFO_KEYS = ('meta_info_file', 'meta_info')
+
+
+def required_data_keys(dataset_cls):
+    """``dataroot_*`` keys the dataset reads unconditionally (``opt['dataroot_gt']``), so a missing one is a KeyError."""
+    try:
+        source = inspect.getsource(dataset_cls)
+    except (OSError, TypeError):
+        return []
+    return sorted(set(DATAROOT_READ.findall(source)))
+
+
+def count_training_images(dataset_opt):
+    """Images the dataset will list: meta-info lines, else files in ``dataroot_gt``; None if unknown."""
+    for key in META_INFO_KEYS:
+        path = dataset_opt.get(key)
+        if path and os.path.isfile(path):
+            with open(path) as f:
+                return sum(1 for line in f if line.strip())
+    folder = dataset_opt.get('dataroot_gt') or dataset_opt.get('dataroot_lq')
+    if folder and os.path.isdir(folder):
+        return sum(1 for entry in os.scandir(folder) if entry.is_file())
+    return None
+
+
+def check_training_set_size(dataset_opt, world_size=1):
+    """A message if the training set cannot fill one batch per GPU (BasicSR drops partial batches), else None."""
+    images, batch = count_training_images(dataset_opt), dataset_opt.get('batch_size_per_gpu')
+    if images is None or not batch:
+        return None
+    ratio = dataset_opt.get('dataset_enlarge_ratio', 1)
+    per_gpu = math.ceil(images * ratio / max(1, world_size))
+    if per_gpu >= batch:
+        return None
+    return (f'{batch} per GPU, but the training set has {images} images (x{ratio} dataset_enlarge_ratio, '
+            f'over {world_size} GPU(s): {per_gpu} per GPU), so not one full batch exists and training would run '
+            f'0 iterations. Lower batch_size_per_gpu to {per_gpu} or less, or raise dataset_enlarge_ratio.')
