@@ -103,3 +103,26 @@ def test_the_basicsr_command_stops_before_creating_anything(tmp_path, breaker, k
 def test_missing_options_file_is_named(tmp_path):
     result = run_basicsr(['train', '-opt', 'options/nope.yml'], cwd=tmp_path)
     assert result.returncode == 2 and 'options/nope.yml' in result.stderr
+
+
+def test_clip_weights_that_cannot_be_downloaded_name_the_options_holding_them(tiny_options, monkeypatch):
+    from sfd_basicsr.archs.clip_encoder import EncoderWeightsError, create_clip
+    from sfd_basicsr.pipeline import explain_setup_error
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    with pytest.raises(EncoderWeightsError) as error:
+        create_clip('RN50-quickgelu', 'openai')
+    explained = str(explain_setup_error(error.value, tiny_options[1]))
+    assert explained.startswith('network_d.pretrained / network_d_tg.pretrained: ')
+    assert 'local file path' in explained
+
+
+def test_vgg_weights_that_cannot_be_downloaded_give_one_line_with_the_local_path(tmp_path, monkeypatch):
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)
+    opt['train']['perceptual_opt'] = {'type': 'PerceptualLoss', 'layer_weights': {'conv5_4': 1}, 'vgg_type': 'vgg19',
+                                      'perceptual_weight': 1.0, 'style_weight': 0}
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))  # no VGG file cached there
+    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'vgg.yml', opt)], cwd=tmp_path)
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-3000:]
+    assert last_line.startswith('basicsr train: invalid options: train.perceptual_opt: ')
+    assert str(tmp_path / 'experiments' / 'pretrained_models' / 'vgg19-dcbb9e9d.pth') in last_line

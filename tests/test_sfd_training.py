@@ -50,7 +50,11 @@ def test_auto_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     straight = train('straight', 6)
     resumed = train('resumed', 4)
     assert (resumed / 'training_states' / '4.state').is_file()
+    stale = [resumed / 'models' / '.net_g_6.pth.k2j4_x9a.tmp', resumed / 'training_states' / '.6.state.q0w9e8r7.tmp']
+    for path in stale:  # what a kill during a checkpoint save leaves
+        path.write_bytes(b'partial')
     train('resumed', 6, '--auto_resume')
+    assert not any(path.exists() for path in stale)
 
     straight_losses = logged_losses(read_log(straight, 'train_straight'))
     resumed_log = read_log(resumed, 'train_resumed')
@@ -62,6 +66,7 @@ def test_auto_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
             if key.startswith(('l_', 'out_')):
                 assert abs(resumed_losses[it][key] - value) <= 1e-3 * abs(value) + 1e-6, (it, key)
     for name in ('net_g', 'net_d', 'net_d_tg'):
+        assert torch.load(resumed / 'models' / f'{name}_6.pth')['iter'] == 6  # checkpoints record their iteration
         a = torch.load(straight / 'models' / f'{name}_6.pth')['params']
         b = torch.load(resumed / 'models' / f'{name}_6.pth')['params']
         for key in a:

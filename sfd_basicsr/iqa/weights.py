@@ -9,14 +9,13 @@ An exported file is one ``torch.save`` dict::
 
 It holds no CLIP weights: ``clip_pretrained`` says which ones the scorer loads.
 """
-import glob
 import os
 
 import torch
-import yaml
 
 from ..archs.clip_encoder import decode_backbone_name
 from ..atomic import atomic_write
+from ..experiment import latest_checkpoint, training_options
 
 FORMAT = 'sfd_iqa'
 FORMAT_VERSION = 1
@@ -97,16 +96,6 @@ def _network_params(path, required_key, kind):
     return params, trained_iter
 
 
-def _training_options(experiment):
-    """The options file BasicSR copied into an experiment folder, if there is one."""
-    for path in sorted(glob.glob(os.path.join(experiment, '*.yml'))):
-        with open(path) as f:
-            opt = yaml.safe_load(f)
-        if isinstance(opt, dict) and 'network_d' in opt:
-            return opt
-    return {}
-
-
 def weights_from_checkpoints(featd_path, tgd_path, fusion_weight=DEFAULT_FUSION_WEIGHT,
                              clip_pretrained=FROM_TRAINING_RUN, featd_options=None, tgd_options=None):
     """The exported-format dict built from BasicSR's ``net_d_*.pth`` and ``net_d_tg_*.pth`` files.
@@ -115,7 +104,7 @@ def weights_from_checkpoints(featd_path, tgd_path, fusion_weight=DEFAULT_FUSION_
     (``<experiment>/models/../*.yml``), else ``'openai'``; None is a random encoder (tests). The dict's ``trained_iter`` is the iteration the
     discriminators were saved at (None when the checkpoint does not say).
     """
-    experiment_opt = _training_options(os.path.dirname(os.path.dirname(os.path.abspath(featd_path))))
+    experiment_opt = training_options(os.path.dirname(os.path.dirname(os.path.abspath(featd_path))), 'network_d')
     if clip_pretrained is FROM_TRAINING_RUN:
         clip_pretrained = (experiment_opt.get('network_d') or {}).get('pretrained', DEFAULT_CLIP_PRETRAINED)
     featd_options = featd_options if featd_options is not None else experiment_opt.get('network_d')
@@ -138,17 +127,6 @@ def weights_from_checkpoints(featd_path, tgd_path, fusion_weight=DEFAULT_FUSION_
 
 def _architecture_options(network_opt, keys):
     return {key: network_opt[key] for key in keys if network_opt and key in network_opt}
-
-
-def latest_checkpoint(models_dir, label):
-    latest = os.path.join(models_dir, f'{label}_latest.pth')
-    if os.path.isfile(latest):
-        return latest
-    numbered = [(int(name[len(label) + 1:-4]), name) for name in os.listdir(models_dir)
-                if name.startswith(f'{label}_') and name[len(label) + 1:-4].isdigit()]
-    if not numbered:
-        raise FileNotFoundError(f"No {label}_*.pth checkpoint in '{models_dir}'.")
-    return os.path.join(models_dir, max(numbered)[1])
 
 
 def export_experiment(experiment, output, fusion_weight=DEFAULT_FUSION_WEIGHT, clip_pretrained=FROM_TRAINING_RUN):

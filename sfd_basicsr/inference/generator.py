@@ -1,0 +1,77 @@
+"""Load a super-resolution generator from an experiment folder, a BasicSR checkpoint or any spandrel file."""
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..experiment import latest_checkpoint, training_options
+
+
+class GeneratorLoadError(ValueError):
+    """A model path that is not a loadable generator; the message names it."""
+
+
+@dataclass
+class LoadedGenerator:
+    """A generator ready for inference (eval mode, no gradients) and what is known about it."""
+    module: nn.Module
+    scale: int
+    input_channels: int
+    supports_half: bool
+    source: str  # where the weights came from, for messages and logs
+
+
+def load_generator(model, device='cpu'):
+    """``model``: an experiment folder (``network_g`` from its options, ``params_ema`` when present), a BasicSR
+    ``net_g_*.pth``, or any single weights file spandrel recognises (``.pth``, ``.safetensors``, ...)."""
+    model = os.fspath(model)
+    if os.path.isdir(model):
+        generator = _from_experiment(model)
+    elif os.path.isfile(model):
+        generator = _from_file(model)
+    else:
+        raise GeneratorLoadError(f"Model '{model}' does not exist (expected an experiment folder or a weights file).")
+    generator.module.to(device).eval().requires_grad_(False)
+    return generator
+
+
+def _from_experiment(folder):
+    import sfd_basicsr  # noqa: F401  (basicsr compatibility and registries before building network_g)
+    from basicsr.archs import build_network
+    opt = training_options(folder, 'network_g')
+    if not opt:
+        raise GeneratorLoadError(f"'{folder}' holds no BasicSR options file with network_g (an experiments/<name> "
+                                 'folder has the copy BasicSR makes at the start of training).')
+    models = os.path.join(folder, 'models')
+    try:
+        path = latest_checkpoint(models, 'net_g') if os.path.isdir(models) else None
+    except FileNotFoundError:
+        path = None
+    if path is None:
+        raise GeneratorLoadError(f"'{folder}' has no models/net_g_*.pth checkpoint.")
+    network = build_network(dict(opt['network_g']))
+    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    key = 'params_ema' if 'params_ema' in checkpoint else 'params'
+    try:
+        network.load_state_dict(checkpoint[key], strict=True)
+    except (KeyError, RuntimeError) as error:
+        raise GeneratorLoadError(f"'{path}' does not fit the experiment's network_g: {error}") from None
+    return LoadedGenerator(network, int(opt.get('scale', opt['network_g'].get('scale', 1))),
+                           int(opt['network_g'].get('num_in_ch', 3)), True, f'{path} [{key}]')
+
+
+def _from_file(path):
+    from spandrel import ModelLoader, UnsupportedModelError
+    try:
+        descriptor = ModelLoader(device='cpu').load_from_file(path)
+    except UnsupportedModelError:
+        raise GeneratorLoadError(f"'{path}' is not a generator spandrel recognises (its state dict matches none of "
+                                 'its architectures); for a BasicSR experiment give its folder instead.') from None
+    except Exception as error:
+        raise GeneratorLoadError(f"Cannot read '{path}': {type(error).__name__}: {error}") from None
+    if getattr(descriptor, 'purpose', 'SR') not in ('SR', 'Restoration') or not hasattr(descriptor, 'scale'):
+        raise GeneratorLoadError(f"'{path}' is a {descriptor.architecture.name} model for "
+                                 f'{descriptor.purpose}, not an image-to-image generator.')
+    return LoadedGenerator(descriptor.model, int(descriptor.scale), int(descriptor.input_channels),
+                           bool(descriptor.supports_half), f'{path} [{descriptor.architecture.name}]')
