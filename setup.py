@@ -47,7 +47,7 @@ setup(
     py_modules=['sfd_basicsr_pyiqa_hook'],
     cmdclass={'build_py': BuildWithStartupHook},
     include_package_data=True,
-    python_requires='>=3.9',
+    python_requires='>=3.10',
     install_requires=read_requirements(),
     entry_points={
         'console_scripts': ['basicsr = sfd_basicsr.cli:main', 'sfd-iqa = sfd_basicsr.iqa.cli:main'],

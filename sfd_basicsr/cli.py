@@ -8,10 +8,14 @@ import sys
 USAGE = """usage: basicsr {train,test} -opt FILE [--launcher {none,pytorch,slurm}] [--auto_resume] [--debug]
                             [--force_yml KEY=VALUE ...]
        basicsr demo [--iters N] [--out DIR]
+       basicsr upscale -i IMAGES -o FOLDER -m MODEL [--tile N] [--outscale S] [--half] ...
+       basicsr export -m MODEL -o generator.safetensors
 
   train   BasicSR's train_pipeline (experiments/ under the working directory)
   test    BasicSR's test_pipeline (results/ under the working directory)
-  demo    a short SFD training run on CPU on images that ship with scikit-image"""
+  demo    a short SFD training run on CPU on images that ship with scikit-image
+  upscale run a trained generator on your own images (basicsr upscale -h)
+  export  a trained generator as .safetensors for spandrel / chaiNNer (basicsr export -h)"""
 
 
 def main(prefix=None):
@@ -21,12 +25,18 @@ def main(prefix=None):
         print(USAGE)
         return 0 if words else 2
     command, rest = words[0], words[1:]
-    if command not in ('train', 'test', 'demo'):
+    if command not in ('train', 'test', 'demo', 'upscale', 'export'):
         print(f"basicsr: unknown command '{command}'\n{USAGE}", file=sys.stderr)
         return 2
     if command == 'demo':
         from .demo import main as demo_main
         return demo_main(rest)
+    if command == 'upscale':
+        from .inference.upscale_cli import main as upscale_main
+        return upscale_main(rest)
+    if command == 'export':
+        from .inference.export import main as export_main
+        return export_main(rest)
     if '-opt' in rest and rest.index('-opt') + 1 < len(rest):
         opt_file = rest[rest.index('-opt') + 1]
         if not os.path.isfile(opt_file):

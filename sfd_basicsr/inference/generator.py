@@ -62,16 +62,28 @@ def _from_experiment(folder):
 
 
 def _from_file(path):
-    from spandrel import ModelLoader, UnsupportedModelError
+    from spandrel import ModelLoader
+    return _spandrel_generator(lambda: ModelLoader(device='cpu').load_from_file(path), path)
+
+
+def generator_from_state_dict(state_dict, source):
+    """The generator spandrel recognises in ``state_dict`` (its architecture detected from the key names)."""
+    from spandrel import ModelLoader
+    return _spandrel_generator(lambda: ModelLoader(device='cpu').load_from_state_dict(state_dict), source)
+
+
+def _spandrel_generator(load, source):
+    from spandrel import UnsupportedModelError
     try:
-        descriptor = ModelLoader(device='cpu').load_from_file(path)
+        descriptor = load()
     except UnsupportedModelError:
-        raise GeneratorLoadError(f"'{path}' is not a generator spandrel recognises (its state dict matches none of "
-                                 'its architectures); for a BasicSR experiment give its folder instead.') from None
+        raise GeneratorLoadError(f"'{source}' is not a generator spandrel recognises (its state dict matches none "
+                                 'of its architectures); for a BasicSR experiment give its folder instead.') from None
     except Exception as error:
-        raise GeneratorLoadError(f"Cannot read '{path}': {type(error).__name__}: {error}") from None
+        raise GeneratorLoadError(f"Cannot read '{source}': {type(error).__name__}: {error}") from None
     if getattr(descriptor, 'purpose', 'SR') not in ('SR', 'Restoration') or not hasattr(descriptor, 'scale'):
-        raise GeneratorLoadError(f"'{path}' is a {descriptor.architecture.name} model for "
+        raise GeneratorLoadError(f"'{source}' is a {descriptor.architecture.name} model for "
                                  f'{descriptor.purpose}, not an image-to-image generator.')
+    descriptor.model.eval().requires_grad_(False)
     return LoadedGenerator(descriptor.model, int(descriptor.scale), int(descriptor.input_channels),
-                           bool(descriptor.supports_half), f'{path} [{descriptor.architecture.name}]')
+                           bool(descriptor.supports_half), f'{source} [{descriptor.architecture.name}]')

@@ -1,0 +1,57 @@
+"""``basicsr export``: a trained generator as one ``.safetensors`` file that spandrel (and chaiNNer) load."""
+import argparse
+import sys
+
+import torch
+
+from ..atomic import atomic_write
+from .generator import GeneratorLoadError, generator_from_state_dict, load_generator
+
+CHECK_SIZE = 32  # input side of the round-trip check
+
+
+def export_safetensors(model, output):
+    """Write ``model``'s generator weights (``params_ema`` when present) to ``output``; return the LoadedGenerator.
+
+    The file is checked before it replaces ``output``: spandrel must recognise it and reproduce the
+    generator's output on a random image.
+    """
+    from safetensors.torch import load_file, save_file
+    generator = load_generator(model)
+    tensors = {key: value.detach().cpu().contiguous().clone() for key, value in generator.module.state_dict().items()
+               if value.is_floating_point() or value.dtype in (torch.int64, torch.int32, torch.uint8)}
+    metadata = {'scale': str(generator.scale), 'source': generator.source, 'exported_by': 'sfd_basicsr'}
+
+    def write_and_check(tmp):
+        save_file(tensors, tmp, metadata=metadata)
+        reloaded = generator_from_state_dict(load_file(tmp), output)
+        if reloaded.scale != generator.scale:
+            raise GeneratorLoadError(f'spandrel reads the exported file as x{reloaded.scale}, not x{generator.scale}.')
+        seeded = torch.Generator().manual_seed(0)
+        probe = torch.rand(1, generator.input_channels, CHECK_SIZE, CHECK_SIZE, generator=seeded)
+        with torch.inference_mode():
+            difference = (reloaded.module(probe) - generator.module(probe)).abs().max().item()
+        if difference > 1e-4:
+            raise GeneratorLoadError(f'spandrel rebuilds a different network from the export (max difference '
+                                     f'{difference:.2e}); this architecture cannot be exported for spandrel.')
+
+    atomic_write(output, write_and_check)
+    return generator
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='basicsr export', description=__doc__.splitlines()[0].strip('`'))
+    parser.add_argument('-m', '--model', required=True, help='experiments/<name> folder or generator weights file')
+    parser.add_argument('-o', '--output', required=True, help='the .safetensors file to write')
+    args = parser.parse_args(argv)
+    if not args.output.endswith('.safetensors'):
+        print(f"basicsr export: '{args.output}' should end in .safetensors (the format spandrel and chaiNNer "
+              'detect by name).', file=sys.stderr)
+        return 2
+    try:
+        generator = export_safetensors(args.model, args.output)
+    except (GeneratorLoadError, FileNotFoundError) as error:
+        print(f'basicsr export: {error}', file=sys.stderr)
+        return 2
+    print(f'Exported {generator.source} (x{generator.scale}) to {args.output}')
+    return 0

@@ -1,0 +1,82 @@
+"""Upscale image files: where outputs go, reading and writing them safely, skipping unreadable files."""
+import os
+
+import cv2
+import numpy as np
+
+from ..atomic import atomic_write
+from ..iqa.image_io import list_images
+
+LOSSLESS_EXTENSION = '.png'  # for alpha or 16-bit results that the input's format cannot hold
+
+
+class OutputPathError(ValueError):
+    """Outputs that would overwrite an input or each other."""
+
+
+def output_path(input_path, output_dir, array, suffix='', ext='auto'):
+    stem, in_ext = os.path.splitext(os.path.basename(input_path))
+    out_ext = in_ext.lower() if ext == 'auto' else '.' + ext.lower().lstrip('.')
+    needs_lossless = array.dtype != np.uint8 or (array.ndim == 3 and array.shape[2] == 4)
+    if needs_lossless and out_ext in ('.jpg', '.jpeg', '.webp', '.bmp', '.ppm', '.pgm'):
+        out_ext = LOSSLESS_EXTENSION
+    return os.path.join(output_dir, f'{stem}{suffix}{out_ext}')
+
+
+def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
+    """Refuse, before any work, outputs that would overwrite an input (same folder, no suffix) or collide."""
+    sources = {os.path.realpath(path) for path in inputs}
+    seen = {}
+    for path in inputs:
+        stem, in_ext = os.path.splitext(os.path.basename(path))
+        target = os.path.join(output_dir, f"{stem}{suffix}{in_ext.lower() if ext == 'auto' else '.' + ext}")
+        real = os.path.realpath(target)
+        if real in sources:
+            raise OutputPathError(f"Output '{target}' would overwrite the input '{path}': choose another output "
+                                  'folder or give a --suffix.')
+        if real in seen:
+            raise OutputPathError(f"'{seen[real]}' and '{path}' would both be written to '{target}'; give --ext.")
+        seen[real] = path
+
+
+def read_unchanged(path):
+    data = np.fromfile(path, dtype=np.uint8)
+    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if array is None:
+        raise ValueError(f"'{path}' is not a readable image (empty, truncated or not an image format).")
+    return array
+
+
+def write_image(path, array):
+    ok, data = cv2.imencode(os.path.splitext(path)[1], array)
+    if not ok:
+        raise ValueError(f"cannot encode the result as '{os.path.splitext(path)[1]}' for '{path}'.")
+    atomic_write(path, lambda tmp: data.tofile(tmp))
+
+
+def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=None, progress=True):
+    """Upscale an image file or every image of a folder into ``output_dir``.
+
+    Returns ``(written, failures)``: output paths, and ``(input, reason)`` for files that were skipped.
+    """
+    from tqdm import tqdm
+    inputs = list_images(target)
+    planned_outputs(inputs, output_dir, suffix, ext)
+    sources = {os.path.realpath(path) for path in inputs}
+    os.makedirs(output_dir, exist_ok=True)
+    written, failures = [], []
+    for path in tqdm(inputs, unit='image', desc='upscale', disable=not progress):
+        try:
+            array = read_unchanged(path)
+            result = upscaler.upscale_array(array, outscale)
+            destination = output_path(path, output_dir, result, suffix, ext)
+            if os.path.realpath(destination) in sources:  # a format switch to PNG can land on another input
+                raise ValueError(f"its output '{destination}' would overwrite an input; give --suffix.")
+            write_image(destination, result)
+        except (ValueError, OSError, cv2.error) as error:
+            failures.append((path, str(error)))
+            tqdm.write(f'upscale: skipped {path}: {error}')
+            continue
+        written.append(destination)
+    return written, failures
+

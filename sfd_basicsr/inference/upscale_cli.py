@@ -1,0 +1,44 @@
+"""``basicsr upscale``: run a trained generator on your own images."""
+import argparse
+import sys
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog='basicsr upscale', description='Upscale images with a trained generator.')
+    parser.add_argument('-i', '--input', required=True, help='image file or folder')
+    parser.add_argument('-o', '--output', required=True, help='output folder (never an input file)')
+    parser.add_argument('-m', '--model', required=True,
+                        help='experiments/<name> folder, a BasicSR net_g_*.pth, or any weights file spandrel '
+                        'recognises (.pth, .safetensors)')
+    parser.add_argument('--tile', type=int, default=0, help='largest input tile side; 0: whole image (default)')
+    parser.add_argument('--tile-pad', type=int, default=16, help='context pixels around each tile (default 16)')
+    parser.add_argument('--outscale', type=float, default=None, help='final scale (default: the network\'s)')
+    parser.add_argument('--half', action='store_true', help='float16 on CUDA')
+    parser.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cuda if available)')
+    parser.add_argument('--suffix', default='', help='added to output names, e.g. _x4')
+    parser.add_argument('--ext', default='auto', help="output format: auto (the input's; PNG where it cannot "
+                        'hold alpha or 16 bits), png, jpg, ...')
+    parser.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from .files import OutputPathError, upscale_files
+    from .generator import GeneratorLoadError, load_generator
+    from .upscaler import Upscaler
+    try:
+        generator = load_generator(args.model)
+        upscaler = Upscaler(generator, args.device, args.tile, args.tile_pad, args.half)
+        print(f'basicsr upscale: {generator.source}, x{generator.scale}, on {upscaler.device}', file=sys.stderr)
+        written, failures = upscale_files(upscaler, args.input, args.output, args.suffix, args.ext, args.outscale,
+                                          progress=not args.quiet)
+    except (GeneratorLoadError, OutputPathError, FileNotFoundError, ValueError) as error:
+        print(f'basicsr upscale: {error}', file=sys.stderr)
+        return 2
+    print(f'basicsr upscale: wrote {len(written)} image(s) to {args.output}', file=sys.stderr)
+    if failures:
+        print(f'basicsr upscale: {len(failures)} file(s) skipped: ' + ', '.join(path for path, _ in failures),
+              file=sys.stderr)
+        return 1
+    return 0

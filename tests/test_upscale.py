@@ -1,0 +1,178 @@
+"""`basicsr upscale` / `basicsr export`: any generator file, exact outputs, tiles, every image kind, safe writes."""
+import os
+import re
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+from basicsr.archs.rrdbnet_arch import RRDBNet
+
+from sfd_basicsr.inference import GeneratorLoadError, Upscaler, load_generator
+from sfd_basicsr.inference.export import export_safetensors
+from training_helpers import run_basicsr
+
+SHARED_INPUTS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, 'shared', 'data', 'realesrgan_inputs')
+# spandrel's ESRGAN detection assumes ESRGAN's 32 growth channels (as every released RRDBNet has)
+TINY_RRDB = {'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 2, 'num_grow_ch': 32, 'scale': 4}
+
+
+def tiny_rrdbnet(seed=0):
+    torch.manual_seed(seed)
+    net = RRDBNet(**TINY_RRDB).eval()
+    with torch.no_grad():  # a random RRDBNet's residual branch is ~0; make every weight matter
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return net
+
+
+def esrgan_key_names(state_dict):
+    """BasicSR RRDBNet keys renamed as in the original ESRGAN / KAIR releases (the SFD authors' format)."""
+    renamed = {}
+    for key, value in state_dict.items():
+        key = re.sub(r'^body\.(\d+)\.rdb(\d)\.', r'RRDB_trunk.\1.RDB\2.', key)
+        key = re.sub(r'^conv_body\.', 'trunk_conv.', key)
+        key = key.replace('conv_up1.', 'upconv1.').replace('conv_up2.', 'upconv2.').replace('conv_hr.', 'HRconv.')
+        renamed[key] = value
+    return renamed
+
+
+@pytest.fixture(scope='module')
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp('models')
+    ema, plain = tiny_rrdbnet(0), tiny_rrdbnet(1)
+    experiment = root / 'experiments' / 'sfd_x4'
+    (experiment / 'models').mkdir(parents=True)
+    (experiment / 'train_sfd_x4.yml').write_text(yaml.safe_dump({'scale': 4, 'network_g': {'type': 'RRDBNet',
+                                                                                          **TINY_RRDB}}))
+    torch.save({'params': plain.state_dict(), 'params_ema': ema.state_dict(), 'iter': 5},
+               experiment / 'models' / 'net_g_5.pth')
+    shutil.copy(experiment / 'models' / 'net_g_5.pth', root / 'net_g_5.pth')
+    torch.save(esrgan_key_names(ema.state_dict()), root / 'RRDB_SFD_x4.pth')
+    return {'reference': ema, 'experiment': experiment, 'basicsr_checkpoint': root / 'net_g_5.pth',
+            'esrgan_release': root / 'RRDB_SFD_x4.pth', 'root': root}
+
+
+@pytest.mark.parametrize('source', ['experiment', 'basicsr_checkpoint', 'esrgan_release'])
+def test_every_model_source_gives_basicsrs_rrdbnet_output(models, source):
+    generator = load_generator(models[source])
+    assert generator.scale == 4
+    image = torch.rand(1, 3, 24, 40)
+    with torch.no_grad():
+        expected = models['reference'](image).clamp(0, 1)  # params_ema, not params
+    assert (Upscaler(generator, 'cpu').upscale_tensor(image) - expected).abs().max() <= 1e-5
+
+
+def test_export_gives_a_safetensors_file_spandrel_loads_with_the_same_output(models, tmp_path):
+    exported = tmp_path / 'sfd_x4.safetensors'
+    export_safetensors(models['experiment'], exported)
+    from spandrel import ModelLoader
+    descriptor = ModelLoader().load_from_file(str(exported))
+    assert descriptor.scale == 4
+    image = torch.rand(1, 3, 20, 28)
+    with torch.no_grad():
+        assert (descriptor.model(image) - models['reference'](image)).abs().max() <= 1e-5
+
+
+def test_export_refuses_a_network_spandrel_would_rebuild_differently(tmp_path):
+    experiment = tmp_path / 'odd'
+    (experiment / 'models').mkdir(parents=True)
+    odd = dict(TINY_RRDB, num_grow_ch=4)  # spandrel assumes 32 growth channels
+    (experiment / 'o.yml').write_text(yaml.safe_dump({'scale': 4, 'network_g': {'type': 'RRDBNet', **odd}}))
+    torch.save({'params': RRDBNet(**odd).state_dict()}, experiment / 'models' / 'net_g_1.pth')
+    with pytest.raises(GeneratorLoadError):
+        export_safetensors(experiment, tmp_path / 'odd.safetensors')
+    assert not (tmp_path / 'odd.safetensors').exists() and os.listdir(tmp_path) == ['odd']
+
+
+def test_tiles_with_enough_padding_match_the_whole_image(models):
+    generator = load_generator(models['esrgan_release'])
+    image = torch.rand(1, 3, 70, 90)
+    whole = Upscaler(generator, 'cpu').upscale_tensor(image)
+    padded = Upscaler(generator, 'cpu', tile=32, tile_pad=24).upscale_tensor(image)
+    unpadded = Upscaler(generator, 'cpu', tile=32, tile_pad=0).upscale_tensor(image)
+    assert (padded - whole).abs().max() <= 1e-5
+    assert (unpadded - whole).abs().max() > 1e-3  # seams, which the padding removes
+
+
+@pytest.fixture(scope='module')
+def upscaler(models):
+    return Upscaler(load_generator(models['experiment']), 'cpu')
+
+
+def test_grey_alpha_16_bit_and_outscale(upscaler):
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (12, 10), dtype=np.uint8)
+    assert upscaler.upscale_array(grey).shape == (48, 40)
+    bgra = rng.integers(0, 256, (12, 10, 4), dtype=np.uint8)
+    out = upscaler.upscale_array(bgra)
+    assert out.shape == (48, 40, 4) and out.dtype == np.uint8
+    expected_alpha = cv2.resize(bgra[..., 3].astype(np.float32) / 255, (40, 48), interpolation=cv2.INTER_CUBIC)
+    assert np.abs(out[..., 3] / 255. - np.clip(expected_alpha, 0, 1)).max() <= 1 / 255
+    deep = (rng.random((12, 10, 3)) * 65535).astype(np.uint16)
+    out16 = upscaler.upscale_array(deep)
+    assert out16.dtype == np.uint16
+    as_float = upscaler.upscale_array(deep.astype(np.float32) / 65535)
+    assert np.abs(out16 / 65535. - as_float).max() <= 1 / 65535  # 16 bits kept, not squeezed through 8
+    assert upscaler.upscale_array(grey, outscale=2).shape == (24, 20)
+
+
+def test_half_precision_on_cpu_warns_and_stays_float32(models):
+    with pytest.warns(UserWarning, match='CUDA'):
+        assert Upscaler(load_generator(models['experiment']), 'cpu', half=True).dtype == torch.float32
+
+
+def write_inputs(folder):
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    cv2.imwrite(str(folder / 'photo.png'), rng.integers(0, 256, (16, 20, 3), dtype=np.uint8))
+    cv2.imwrite(str(folder / 'grey.png'), rng.integers(0, 256, (16, 20), dtype=np.uint8))
+    cv2.imwrite(str(folder / 'deep.png'), rng.integers(0, 65536, (16, 20, 4), dtype=np.uint16))
+    (folder / 'broken.jpg').write_bytes(b'\xff\xd8 not a jpeg')
+
+
+def test_upscale_command_writes_every_readable_image_and_names_the_others(models, tmp_path):
+    inputs, outputs = tmp_path / 'in', tmp_path / 'out'
+    write_inputs(inputs)
+    result = run_basicsr(['upscale', '-i', str(inputs), '-o', str(outputs), '-m', str(models['experiment']), '-q',
+                          '--tile', '8'], cwd=tmp_path)
+    assert result.returncode == 1 and 'broken.jpg' in result.stderr and 'Traceback' not in result.stderr
+    assert sorted(os.listdir(outputs)) == ['deep.png', 'grey.png', 'photo.png']
+    deep = cv2.imread(str(outputs / 'deep.png'), cv2.IMREAD_UNCHANGED)
+    assert deep.shape == (64, 80, 4) and deep.dtype == np.uint16
+    assert cv2.imread(str(outputs / 'grey.png'), cv2.IMREAD_UNCHANGED).shape == (64, 80)
+
+
+def test_upscale_command_never_writes_over_an_input(models, tmp_path):
+    inputs = tmp_path / 'in'
+    write_inputs(inputs)
+    before = {name: (inputs / name).read_bytes() for name in os.listdir(inputs)}
+    result = run_basicsr(['upscale', '-i', str(inputs), '-o', str(inputs), '-m', str(models['basicsr_checkpoint'])],
+                         cwd=tmp_path)
+    assert result.returncode == 2 and 'would overwrite the input' in result.stderr
+    assert {name: (inputs / name).read_bytes() for name in os.listdir(inputs)} == before
+
+
+def test_a_model_file_that_is_no_generator_is_named(tmp_path):
+    path = tmp_path / 'notes.pth'
+    torch.save({'weights': torch.zeros(3)}, path)
+    result = run_basicsr(['upscale', '-i', str(tmp_path), '-o', str(tmp_path / 'o'), '-m', str(path)], cwd=tmp_path)
+    assert result.returncode == 2 and str(path) in result.stderr and 'Traceback' not in result.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED_INPUTS), reason='../shared/data/realesrgan_inputs is not beside the repo')
+def test_real_grey_alpha_and_16_bit_files(upscaler, tmp_path):
+    from sfd_basicsr.inference.files import upscale_files
+    for name in ('wolf_gray.jpg', 'children-alpha.png', 'tree_alpha_16bit.png'):
+        source = cv2.imread(os.path.join(SHARED_INPUTS, name), cv2.IMREAD_UNCHANGED)
+        small = cv2.resize(source, (source.shape[1] // 8, source.shape[0] // 8), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(tmp_path / name), small)
+    written, failures = upscale_files(Upscaler(upscaler.generator, 'cpu', tile=32), str(tmp_path),
+                                      str(tmp_path / 'out'), progress=False)
+    assert not failures
+    kinds = {os.path.basename(p): cv2.imread(p, cv2.IMREAD_UNCHANGED) for p in written}
+    assert kinds['wolf_gray.jpg'].ndim == 2
+    assert kinds['children-alpha.png'].shape[2] == 4
+    assert kinds['tree_alpha_16bit.png'].dtype == np.uint16 and kinds['tree_alpha_16bit.png'].shape[2] == 4
