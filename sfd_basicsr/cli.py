@@ -10,12 +10,14 @@ USAGE = """usage: basicsr {train,test} -opt FILE [--launcher {none,pytorch,slurm
        basicsr demo [--iters N] [--out DIR]
        basicsr upscale -i IMAGES -o FOLDER -m MODEL [--tile N] [--outscale S] [--half] ...
        basicsr export -m MODEL -o generator.safetensors
+       basicsr evaluate -m MODEL --data NAME=GT[:LQ] ... [--metrics lpips niqe ...] [-o FOLDER]
 
   train   BasicSR's train_pipeline (experiments/ under the working directory)
   test    BasicSR's test_pipeline (results/ under the working directory)
   demo    a short SFD training run on CPU on images that ship with scikit-image
   upscale run a trained generator on your own images (basicsr upscale -h)
-  export  a trained generator as .safetensors for spandrel / chaiNNer (basicsr export -h)"""
+  export  a trained generator as .safetensors for spandrel / chaiNNer (basicsr export -h)
+  evaluate  PSNR/SSIM-Y and pyiqa metrics of a generator over test sets, as a table (basicsr evaluate -h)"""
 
 
 def main(prefix=None):
@@ -25,7 +27,7 @@ def main(prefix=None):
         print(USAGE)
         return 0 if words else 2
     command, rest = words[0], words[1:]
-    if command not in ('train', 'test', 'demo', 'upscale', 'export'):
+    if command not in ('train', 'test', 'demo', 'upscale', 'export', 'evaluate'):
         print(f"basicsr: unknown command '{command}'\n{USAGE}", file=sys.stderr)
         return 2
     if command == 'demo':
@@ -37,6 +39,9 @@ def main(prefix=None):
     if command == 'export':
         from .inference.export import main as export_main
         return export_main(rest)
+    if command == 'evaluate':
+        from .inference.evaluate import main as evaluate_main
+        return evaluate_main(rest)
     if '-opt' in rest and rest.index('-opt') + 1 < len(rest):
         opt_file = rest[rest.index('-opt') + 1]
         if not os.path.isfile(opt_file):

@@ -166,7 +166,12 @@ def check_options(opt):
         _check_dataset(opt, phase, dataset_opt)
     _check_losses(opt.get('train') or {})
     for name, metric_opt in ((opt.get('val') or {}).get('metrics') or {}).items():
-        _registered(METRIC_REGISTRY, 'metric', f'val.metrics.{name}.type', metric_opt.get('type'))
+        metric = _registered(METRIC_REGISTRY, 'metric', f'val.metrics.{name}.type', metric_opt.get('type'))
+        if hasattr(metric, 'prepare'):  # metrics that can fail (downloads) say so now, not at the first validation
+            try:
+                metric.prepare(metric_opt)
+            except (ValueError, RuntimeError) as error:
+                raise OptionsError(f'val.metrics.{name}: {error}') from None
     path_opt = opt.get('path') or {}
     _check_paths(path_opt, 'path.', [k for k in path_opt if k.startswith('pretrain_network') or k == 'resume_state'])
     return opt

@@ -2,6 +2,7 @@
 
     sfd-iqa score -t images/ [--weights sfd_iqa.pth] [--maps maps/] [--csv scores.csv]
     sfd-iqa export experiments/<name> -o sfd_iqa.pth [--fusion-weight 0.5]
+    sfd-iqa correlate --images DIR --mos mos.csv [--metrics sfd_iqa niqe piqe ...]
 
 ``pyiqa sfd_iqa -t images/`` gives the same scores; this command also reads 16-bit files at full
 precision, keeps going past unreadable files, and draws quality maps.
@@ -110,6 +111,8 @@ def build_parser():
     e.add_argument('--clip-pretrained', default=None,
                    help='CLIP weights scorers should load (default: those of the training options)')
     e.set_defaults(run=export)
+    from .correlate import add_parser as add_correlate
+    add_correlate(commands)
     return parser
 
 

@@ -1,0 +1,136 @@
+"""``sfd-iqa correlate``: how well no-reference metrics agree with human opinion on an image set with MOS.
+
+    sfd-iqa correlate --images tid2013/distorted_images --mos mos.csv --metrics sfd_iqa niqe piqe clipiqa
+    sfd-iqa correlate --dataset tid2013 --data-root datasets/ --metrics sfd_iqa piqe
+
+Prints SROCC, PLCC and KRCC (pyiqa's correlation functions) and seconds per image for each metric. Scores
+of lower-is-better metrics are negated first, so every correlation reads "higher is better". A metric that
+cannot be built here (weights missing offline) is listed as unavailable with the reason.
+"""
+import csv
+import os
+import time
+
+NAME_COLUMNS = ('image_name', 'image', 'img_name', 'name', 'filename', 'file', 'dis_img_path')
+SCORE_COLUMNS = ('mos', 'dmos', 'score', 'mos_zscore', 'mos_label')
+DEFAULT_METRICS = ('sfd_iqa', 'niqe', 'piqe', 'clipiqa', 'qualiclip')
+
+
+def read_mos_csv(path, images_dir, name_column=None, score_column=None):
+    """``[(image_path, mos), ...]`` for the rows of ``path`` whose image is in ``images_dir``, and the rows missing."""
+    with open(path, newline='') as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"'{path}' has no rows.")
+    header = {name.lower(): name for name in rows[0]}
+    name_column = name_column or next((header[n] for n in NAME_COLUMNS if n in header), list(rows[0])[0])
+    score_column = score_column or next((header[n] for n in SCORE_COLUMNS if n in header), None)
+    if score_column is None or name_column not in rows[0] or score_column not in rows[0]:
+        raise ValueError(f"'{path}': cannot tell the image-name and score columns apart ({list(rows[0])}); give "
+                         '--name-column and --score-column.')
+    pairs, missing = [], []
+    for row in rows:
+        image = os.path.join(images_dir, os.path.basename(row[name_column]))
+        (pairs if os.path.isfile(image) else missing).append((image, float(row[score_column])))
+    return pairs, missing
+
+
+def pyiqa_dataset_pairs(name, data_root):
+    """``[(image_path, mos), ...]`` of a pyiqa dataset kept under ``data_root`` (meta-info file included)."""
+    import pyiqa
+    dataset = pyiqa.load_dataset(name, data_root=data_root)
+    # no-reference sets list [image, mos], full-reference ones [reference, image, mos]
+    return [(str(row[-2]), float(row[-1])) for row in dataset.paths_mos], []
+
+
+def correlate(pairs, metrics, device=None, weights=None, progress=True):
+    """``({metric: {'srocc', 'plcc', 'krcc', 'seconds_per_image'}}, {metric: reason}, {metric: [scores]})``."""
+    import numpy as np
+    import torch
+    from pyiqa.metrics.correlation_coefficient import calculate_krcc, calculate_plcc, calculate_srcc
+    from tqdm import tqdm
+
+    from ..metrics import MetricUnavailable, pyiqa_metric
+    from .image_io import read_image
+    if len(pairs) < 3:
+        raise ValueError(f'correlations need at least 3 images with MOS; found {len(pairs)}.')
+    mos = np.array([score for _, score in pairs])
+    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    results, unavailable, scores = {}, {}, {}
+    for metric in metrics:
+        options = {'pretrained_model_path': weights} if metric == 'sfd_iqa' and weights else {}
+        try:
+            scorer = pyiqa_metric(metric, device, **options)
+        except MetricUnavailable as error:
+            unavailable[metric] = str(error)
+            continue
+        values, started = [], time.perf_counter()
+        for path, _ in tqdm(pairs, desc=metric, unit='image', disable=not progress):
+            with torch.no_grad():
+                values.append(scorer(read_image(path).to(device)).item())
+        seconds = (time.perf_counter() - started) / len(pairs)
+        oriented = -np.array(values) if scorer.lower_better else np.array(values)
+        scores[metric] = values
+        results[metric] = {'srocc': float(calculate_srcc(oriented, mos)), 'plcc': float(calculate_plcc(oriented, mos)),
+                           'krcc': float(calculate_krcc(oriented, mos)), 'seconds_per_image': seconds}
+    return results, unavailable, scores
+
+
+def table(results, unavailable, count):
+    lines = [f'{count} images; lower-is-better metrics negated before correlating.', '',
+             '| metric | SROCC | PLCC | KRCC | s/image |', '|---|---:|---:|---:|---:|']
+    for metric, row in results.items():
+        lines.append(f"| {metric} | {row['srocc']:.4f} | {row['plcc']:.4f} | {row['krcc']:.4f} | "
+                     f"{row['seconds_per_image']:.3f} |")
+    for metric, reason in unavailable.items():
+        lines.append(f'| {metric} | unavailable | | | |')
+    notes = [f'- {metric}: {reason}' for metric, reason in unavailable.items()]
+    return '\n'.join(lines + ([''] + notes if notes else []))
+
+
+def write_scores_csv(path, pairs, scores):
+    from ..atomic import atomic_write
+
+    def write(tmp):
+        with open(tmp, 'w', newline='') as f:
+            writer = csv.writer(f)
+            writer.writerow(['image', 'mos'] + list(scores))
+            for i, (image, mos) in enumerate(pairs):
+                writer.writerow([image, mos] + [f'{scores[m][i]:.6f}' for m in scores])
+
+    atomic_write(path, write)
+
+
+def add_parser(commands):
+    c = commands.add_parser('correlate', help='SROCC/PLCC/KRCC of NR metrics against MOS on an image set')
+    source = c.add_mutually_exclusive_group(required=True)
+    source.add_argument('--images', help='folder of images named in the MOS file')
+    source.add_argument('--dataset', help='a pyiqa dataset name (with --data-root holding it and its meta_info)')
+    c.add_argument('--mos', help='CSV with an image-name column and a MOS column (with --images)')
+    c.add_argument('--name-column', default=None, help='image-name column of the MOS file (default: detected)')
+    c.add_argument('--score-column', default=None, help='score column of the MOS file (default: mos, dmos, score)')
+    c.add_argument('--data-root', default='./datasets', help='where the pyiqa dataset is (with --dataset)')
+    c.add_argument('--metrics', nargs='*', default=list(DEFAULT_METRICS), help='pyiqa NR metrics')
+    c.add_argument('--weights', default=None, help='SFD-IQA weights file (default: $SFD_IQA_WEIGHTS, then pyiqa\'s)')
+    c.add_argument('--device', default=None, help='cpu, cuda, ... (default: cuda if available)')
+    c.add_argument('--csv', default=None, help='write every image\'s scores to this CSV')
+    c.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
+    c.set_defaults(run=run)
+
+
+def run(args):
+    import sys
+    if args.images:
+        if not args.mos:
+            raise ValueError('--images needs --mos (a CSV of image names and MOS).')
+        pairs, missing = read_mos_csv(args.mos, args.images, args.name_column, args.score_column)
+        if missing:
+            print(f"sfd-iqa correlate: {len(missing)} image(s) of '{args.mos}' are not in '{args.images}'; "
+                  f'using the {len(pairs)} present.', file=sys.stderr)
+    else:
+        pairs, _ = pyiqa_dataset_pairs(args.dataset, args.data_root)
+    results, unavailable, scores = correlate(pairs, args.metrics, args.device, args.weights, not args.quiet)
+    print(table(results, unavailable, len(pairs)))
+    if args.csv:
+        write_scores_csv(args.csv, pairs, scores)
+    return 0

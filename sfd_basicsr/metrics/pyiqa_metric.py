@@ -1,0 +1,89 @@
+"""``calculate_pyiqa``: any pyiqa metric (lpips, dists, niqe, musiq, clipiqa, sfd_iqa, ...) as a BasicSR metric.
+
+In an options file::
+
+    val:
+      metrics:
+        lpips: {type: calculate_pyiqa, metric: lpips, crop_border: 4}
+        musiq: {type: calculate_pyiqa, metric: musiq}
+
+Full-reference metrics compare with the GT, no-reference ones score the SR image alone. Each metric is
+built once per process and device. ``better`` defaults to pyiqa's ``lower_better``.
+"""
+import threading
+
+import numpy as np
+import torch
+from basicsr.metrics.metric_util import reorder_image
+from basicsr.utils.registry import METRIC_REGISTRY
+
+from ..registry import register
+
+_METRICS = {}
+_LOCK = threading.Lock()
+
+
+class MetricUnavailable(RuntimeError):
+    """A pyiqa metric that cannot be built here (unknown name, weights that cannot be downloaded, ...)."""
+
+
+def _default_device(device):
+    return torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+
+
+def pyiqa_metric(metric, device=None, **options):
+    """The pyiqa metric ``metric`` built with ``options``, once per process and device."""
+    import sfd_basicsr  # noqa: F401  (registers sfd_iqa with pyiqa)
+    import pyiqa
+    device = _default_device(device)
+    key = (metric, str(device), tuple(sorted((k, repr(v)) for k, v in options.items())))
+    with _LOCK:
+        if key not in _METRICS:
+            if metric not in pyiqa.list_models():
+                raise MetricUnavailable(f"'{metric}' is not a pyiqa metric; see pyiqa.list_models().")
+            try:
+                _METRICS[key] = pyiqa.create_metric(metric, device=device, **options)
+            except Exception as error:  # noqa: BLE001  (weights missing offline, bad options: say which and why)
+                reason = str(error).splitlines()[0] if str(error) else ''
+                raise MetricUnavailable(f"pyiqa metric '{metric}' cannot be built: {type(error).__name__}: "
+                                        f'{reason}') from error
+    return _METRICS[key]
+
+
+def _to_tensor(img, crop_border, input_order):
+    img = reorder_image(img, input_order=input_order)
+    if crop_border:
+        img = img[crop_border:-crop_border, crop_border:-crop_border]
+    peak = 65535. if img.dtype == np.uint16 else 255. if img.dtype == np.uint8 else 1.
+    rgb = img.astype(np.float32)[..., ::-1] / peak if img.ndim == 3 else np.repeat(img[..., None], 3, 2) / peak
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].clamp(0, 1)
+
+
+@register(METRIC_REGISTRY)
+def calculate_pyiqa(img, img2=None, metric=None, crop_border=0, input_order='HWC', device=None, better=None,
+                    **options):
+    """pyiqa's ``metric`` of ``img`` (against ``img2`` for full-reference metrics); images as BasicSR passes
+    them: BGR, HWC, uint8 (or uint16 / float in [0, 1]). ``options`` go to ``pyiqa.create_metric``."""
+    if metric is None:
+        raise ValueError("calculate_pyiqa needs the option 'metric' (a pyiqa metric name, e.g. lpips).")
+    scorer = pyiqa_metric(metric, device, **options)
+    target = _to_tensor(img, crop_border, input_order).to(_default_device(device))
+    with torch.no_grad():
+        if scorer.metric_mode == 'FR':
+            if img2 is None:
+                raise ValueError(f"'{metric}' is a full-reference metric: it needs the GT image.")
+            return scorer(target, _to_tensor(img2, crop_border, input_order).to(target.device)).item()
+        return scorer(target).item()
+
+
+def prepare(opt):
+    """Options-check hook: build the metric now, so a missing download fails before training; fill ``better``."""
+    options = {k: v for k, v in opt.items() if k not in ('type', 'crop_border', 'input_order', 'better', 'metric',
+                                                         'device')}
+    if 'metric' not in opt:
+        raise ValueError("missing 'metric' (a pyiqa metric name, e.g. lpips)")
+    scorer = pyiqa_metric(opt['metric'], opt.get('device'), **options)
+    opt.setdefault('better', 'lower' if scorer.lower_better else 'higher')
+
+
+calculate_pyiqa.prepare = prepare

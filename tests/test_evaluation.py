@@ -1,0 +1,141 @@
+"""Paper-style evaluation: pyiqa metrics inside BasicSR, `basicsr evaluate` tables, `sfd-iqa correlate`."""
+import csv
+import os
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from scipy import stats
+
+from sfd_basicsr.metrics import MetricUnavailable, calculate_pyiqa, pyiqa_metric
+from sfd_basicsr.options_check import OptionsError, check_options
+from test_upscale import models  # noqa: F401  (fixture: tiny generators in every file format)
+from training_helpers import run_basicsr, tiny_train_options
+
+SHARED = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, 'shared', 'data')
+needs_shared = pytest.mark.skipif(not os.path.isdir(SHARED), reason='../shared/data is not beside the repo')
+
+
+def bgr(name, size):
+    return cv2.resize(cv2.cvtColor(getattr(skimage.data, name)(), cv2.COLOR_RGB2BGR), size)
+
+
+def test_pyiqa_metric_in_basicsr_is_full_or_no_reference_and_built_once():
+    import pyiqa
+    sr, gt = bgr('astronaut', (96, 96)), bgr('astronaut', (96, 96))
+    sr = cv2.GaussianBlur(sr, (5, 5), 2)
+    to_tensor = lambda a: torch.from_numpy(a[..., ::-1].astype(np.float32) / 255).permute(2, 0, 1)[None]  # noqa
+    expected_psnr = pyiqa.create_metric('psnr', device='cpu')(to_tensor(sr), to_tensor(gt)).item()
+    assert calculate_pyiqa(sr, gt, metric='psnr', device='cpu') == pytest.approx(expected_psnr, abs=1e-4)
+    with pytest.raises(ValueError, match='needs the GT'):
+        calculate_pyiqa(sr, metric='psnr', device='cpu')
+    piqe = calculate_pyiqa(sr, gt, metric='piqe', device='cpu')  # no-reference: the GT is not used
+    assert piqe == pytest.approx(calculate_pyiqa(sr, None, metric='piqe', device='cpu'))
+    assert pyiqa_metric('piqe', 'cpu') is pyiqa_metric('piqe', 'cpu')
+
+
+def test_options_check_builds_pyiqa_metrics_early_and_fills_better(tmp_path):
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
+    opt['val']['metrics'] = {'piqe': {'type': 'calculate_pyiqa', 'metric': 'piqe', 'crop_border': 4}}
+    check_options(opt)
+    assert opt['val']['metrics']['piqe']['better'] == 'lower'  # pyiqa's lower_better, for BasicSR's best-model log
+    opt['val']['metrics'] = {'niqe': {'type': 'calculate_pyiqa', 'metric': 'niqe'}}  # its weights need a download
+    with pytest.raises(OptionsError, match=r"^val\.metrics\.niqe: pyiqa metric 'niqe' cannot be built"):
+        check_options(opt)
+    with pytest.raises(MetricUnavailable, match='not a pyiqa metric'):
+        pyiqa_metric('nonsense')
+
+
+@needs_shared
+def test_bicubic_lr_made_from_gt_equals_the_official_set5_lr():
+    from sfd_basicsr.inference.evaluate import bicubic_lr
+    gt = cv2.imread(os.path.join(SHARED, 'set5_x4', 'GTmod12', 'bird.png'))
+    official = cv2.imread(os.path.join(SHARED, 'set5_x4', 'LRbicx4', 'bird.png'))
+    assert np.array_equal(bicubic_lr(gt, 4)[1], official)
+
+
+def test_evaluate_command_writes_the_table_with_unavailable_metrics_noted(models, tmp_path):  # noqa: F811
+    gt_dir = tmp_path / 'gt'
+    gt_dir.mkdir()
+    for name in ('chelsea', 'coffee'):
+        cv2.imwrite(str(gt_dir / f'{name}.png'), bgr(name, (66, 50)))  # not a multiple of 4: cropped
+    out = tmp_path / 'eval'
+    result = run_basicsr(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics',
+                          'psnr', 'piqe', 'lpips', '-o', str(out), '-q'], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = (out / 'results.md').read_text()
+    assert '| mini | 2 |' in table and "lpips: unavailable (pyiqa metric 'lpips' cannot be built" in table
+    rows = {(r['test_set'], r['metric']): r for r in csv.DictReader(open(out / 'results.csv'))}
+    assert rows[('mini', 'lpips')]['value'] == '' and rows[('mini', 'piqe')]['value']
+    # PSNR-Y recomputed independently: BasicSR's function on the model's output for the bicubic LR
+    from basicsr.metrics import calculate_psnr
+
+    from sfd_basicsr.inference import Upscaler, load_generator
+    from sfd_basicsr.inference.evaluate import bicubic_lr
+    upscaler = Upscaler(load_generator(models['experiment']), 'cpu')
+    psnrs = []
+    for name in ('chelsea', 'coffee'):
+        gt, lr = bicubic_lr(cv2.imread(str(gt_dir / f'{name}.png')), 4)
+        psnrs.append(calculate_psnr(upscaler.upscale_array(lr), gt, 4, test_y_channel=True))
+    assert float(rows[('mini', 'PSNR-Y')]['value']) == pytest.approx(np.mean(psnrs), abs=1e-5)
+
+
+def distortion_set(folder):
+    """Photos blurred at five levels; MOS = 5 - level (what a viewer would say, roughly)."""
+    folder.mkdir()
+    rows = []
+    for name in ('astronaut', 'coffee', 'chelsea'):
+        image = bgr(name, (160, 128))
+        for level in range(5):
+            blurred = cv2.GaussianBlur(image, (0, 0), 0.1 + 1.2 * level) if level else image
+            cv2.imwrite(str(folder / f'{name}_{level}.png'), blurred)
+            rows.append((f'{name}_{level}.png', 5 - level))
+    with open(folder / 'mos.csv', 'w', newline='') as f:
+        csv.writer(f).writerows([('image_name', 'mos')] + rows)
+    return folder / 'mos.csv'
+
+
+def test_correlations_are_pyiqas_on_oriented_scores(tmp_path):
+    from sfd_basicsr.iqa.correlate import correlate, read_mos_csv
+    mos_file = distortion_set(tmp_path / 'blur')
+    pairs, missing = read_mos_csv(mos_file, tmp_path / 'blur')
+    assert len(pairs) == 15 and not missing
+    results, unavailable, scores = correlate(pairs, ['piqe', 'niqe'], 'cpu', progress=False)
+    assert 'niqe' in unavailable and 'cannot be built' in unavailable['niqe']
+    mos = [m for _, m in pairs]
+    oriented = -np.array(scores['piqe'])  # lower is better for PIQE
+    assert results['piqe']['srocc'] == pytest.approx(stats.spearmanr(oriented, mos)[0], abs=1e-9)
+    assert results['piqe']['krcc'] == pytest.approx(stats.kendalltau(oriented, mos)[0], abs=1e-9)
+    assert results['piqe']['plcc'] == pytest.approx(stats.pearsonr(oriented, mos)[0], abs=1e-9)
+    assert results['piqe']['seconds_per_image'] > 0
+
+
+@needs_shared
+def test_correlate_command_on_the_tid2013_subset_and_as_a_pyiqa_dataset(tmp_path):
+    import subprocess
+    import sys
+    subset = os.path.join(SHARED, 'tid2013_subset')
+    command = [os.path.join(os.path.dirname(sys.executable), 'sfd-iqa'), 'correlate', '--metrics', 'piqe', 'niqe', '-q']
+    env = dict(os.environ, HF_HUB_OFFLINE='1')
+    by_csv = subprocess.run(command + ['--images', os.path.join(subset, 'dist'), '--mos',
+                                       os.path.join(subset, 'mos_present.csv')],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert by_csv.returncode == 0, by_csv.stderr[-2000:]
+    assert '3 images' in by_csv.stdout and '| piqe |' in by_csv.stdout and '| niqe | unavailable' in by_csv.stdout
+    # the same three images laid out as pyiqa's TID2013 dataset under a local data_root
+    root = tmp_path / 'datasets'
+    (root / 'meta_info').mkdir(parents=True)
+    shutil.copytree(os.path.join(subset, 'dist'), root / 'tid2013' / 'distorted_images')
+    shutil.copytree(os.path.join(subset, 'ref'), root / 'tid2013' / 'reference_images')
+    rows = list(csv.DictReader(open(os.path.join(subset, 'mos_present.csv'))))
+    with open(root / 'meta_info' / 'meta_info_TID2013Dataset.csv', 'w', newline='') as f:
+        csv.writer(f).writerows([('ref_name', 'dist_name', 'mos')] +
+                                [(r['ref_image'], r['image_name'], r['mos']) for r in rows])
+    by_dataset = subprocess.run(command + ['--dataset', 'tid2013', '--data-root', str(root)],
+                                capture_output=True, text=True, env=env, timeout=300)
+    assert by_dataset.returncode == 0, by_dataset.stderr[-2000:]
+    piqe_line = [line for line in by_csv.stdout.splitlines() if line.startswith('| piqe |')][0]
+    assert piqe_line in by_dataset.stdout
