@@ -9,7 +9,7 @@ META_INFO_KEYS = ('meta_info_file', 'meta_info')
 
 
 def required_data_keys(dataset_cls):
-    """``dataroot_*`` keys the dataset reads unconditionally (``opt['dataroot_gt']``), so a missing one is a KeyError."""
+    """``dataroot_*`` keys the dataset reads as ``opt['dataroot_gt']``: a missing one would be a KeyError."""
     try:
         source = inspect.getsource(dataset_cls)
     except (OSError, TypeError):

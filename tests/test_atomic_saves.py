@@ -63,6 +63,7 @@ def test_an_interrupted_checkpoint_save_keeps_the_previous_files(trained_model, 
         for name in after:  # the files saved before the crash are complete new versions
             torch.load(root / sub / name, weights_only=False)
 
+
 def test_an_interrupted_export_keeps_the_previous_file(tmp_path, monkeypatch):
     exported = random_sfd_iqa_weights(tmp_path)[2]
     previous = exported.read_bytes()

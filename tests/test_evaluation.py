@@ -137,5 +137,5 @@ def test_correlate_command_on_the_tid2013_subset_and_as_a_pyiqa_dataset(tmp_path
     by_dataset = subprocess.run(command + ['--dataset', 'tid2013', '--data-root', str(root)],
                                 capture_output=True, text=True, env=env, timeout=300)
     assert by_dataset.returncode == 0, by_dataset.stderr[-2000:]
-    piqe_line = [line for line in by_csv.stdout.splitlines() if line.startswith('| piqe |')][0]
-    assert piqe_line in by_dataset.stdout
+    correlations = [line for line in by_csv.stdout.splitlines() if line.startswith('| piqe |')][0].rsplit('|', 2)[0]
+    assert correlations in by_dataset.stdout  # the same SROCC, PLCC, KRCC (seconds per image differ)

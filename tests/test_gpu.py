@@ -42,3 +42,13 @@ def test_training_and_auto_resume_on_the_gpu(tmp_path):
     result = run_basicsr(['train', '-opt', opt_file, '--auto_resume'], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / 'experiments' / 'sfd_tiny' / 'models' / 'net_d_tg_4.pth').is_file()
+
+
+def test_upscale_on_the_gpu_in_half_precision_matches_the_cpu():
+    from sfd_basicsr.inference import LoadedGenerator, Upscaler
+    from test_upscale import tiny_rrdbnet
+    image = torch.rand(1, 3, 40, 56)
+    cpu = Upscaler(LoadedGenerator(tiny_rrdbnet(), 4, 3, True, 'tiny'), 'cpu').upscale_tensor(image)
+    half = Upscaler(LoadedGenerator(tiny_rrdbnet(), 4, 3, True, 'tiny'), 'cuda', tile=24, half=True)
+    assert half.dtype == torch.float16
+    assert (half.upscale_tensor(image) - cpu).abs().max() < 2 / 255

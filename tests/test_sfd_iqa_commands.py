@@ -62,8 +62,8 @@ def test_sfd_iqa_command_reports_bad_files_scores_the_rest_and_draws_maps(traine
     folder = tmp_path / 'mixed'
     shutil.copytree(images, folder)
     (folder / 'broken.png').write_bytes(b'\x89PNG not really')
-    (folder / 'tiny.png').write_bytes(cv2.imencode('.png', cv2.resize(cv2.imread(str(images / 'coffee.png')),
-                                                                       (20, 20)))[1].tobytes())
+    tiny = cv2.resize(cv2.imread(str(images / 'coffee.png')), (20, 20))
+    (folder / 'tiny.png').write_bytes(cv2.imencode('.png', tiny)[1].tobytes())
     result = run([os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(folder), '--weights', str(exported), '--maps',
                   str(tmp_path / 'maps'), '--csv', str(tmp_path / 'scores.csv'), '-q'], cwd=root)
     assert result.returncode == 1

@@ -50,6 +50,7 @@ def test_unequal_tiles_are_area_weighted_and_margins_never_counted(tmp_path):
                    for y0, y1 in rows for x0, x1 in cols) / red.numel()
     torch.testing.assert_close(net(image)[0], expected, rtol=0, atol=1e-5)
 
+
 def test_a_tile_seen_with_its_margin_is_closer_to_the_whole_image_map(tmp_path):
     path = str(random_sfd_iqa_weights(tmp_path)[2])
     image = astronaut(512)

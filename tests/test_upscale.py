@@ -45,8 +45,8 @@ def models(tmp_path_factory):
     ema, plain = tiny_rrdbnet(0), tiny_rrdbnet(1)
     experiment = root / 'experiments' / 'sfd_x4'
     (experiment / 'models').mkdir(parents=True)
-    (experiment / 'train_sfd_x4.yml').write_text(yaml.safe_dump({'scale': 4, 'network_g': {'type': 'RRDBNet',
-                                                                                          **TINY_RRDB}}))
+    options = {'scale': 4, 'network_g': {'type': 'RRDBNet', **TINY_RRDB}}
+    (experiment / 'train_sfd_x4.yml').write_text(yaml.safe_dump(options))
     torch.save({'params': plain.state_dict(), 'params_ema': ema.state_dict(), 'iter': 5},
                experiment / 'models' / 'net_g_5.pth')
     shutil.copy(experiment / 'models' / 'net_g_5.pth', root / 'net_g_5.pth')

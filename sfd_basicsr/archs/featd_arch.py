@@ -1,5 +1,4 @@
 """Feat-D: a pixel-wise discriminator on the middle features of a frozen CLIP image encoder (SPEC 3)."""
-import torch
 import torch.nn.functional as F
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn

@@ -62,8 +62,7 @@ def evaluate(upscaler, test_sets, metrics, progress=True):
     from basicsr.metrics import calculate_psnr, calculate_ssim
     from tqdm import tqdm
 
-    from ..metrics import MetricUnavailable, pyiqa_metric
-    from .files import read_unchanged
+    from ..metrics import MetricUnavailable, calculate_pyiqa, pyiqa_metric
     scale = upscaler.scale
     scorers, unavailable = {}, {}
     for metric in metrics:
@@ -85,7 +84,6 @@ def evaluate(upscaler, test_sets, metrics, progress=True):
             sample = {'PSNR-Y': calculate_psnr(sr, gt, scale, test_y_channel=True),
                       'SSIM-Y': calculate_ssim(sr, gt, scale, test_y_channel=True)}
             for metric in scorers:
-                from ..metrics import calculate_pyiqa
                 sample[metric] = calculate_pyiqa(sr, gt, metric=metric, crop_border=scale, device=upscaler.device)
             for column, value in sample.items():
                 values.setdefault(column, []).append(value)

@@ -4,8 +4,7 @@ import os
 import cv2
 import numpy as np
 
-from ..atomic import atomic_write
-from ..iqa.image_io import list_images
+from ..iqa.image_io import list_images, read_unchanged, write_image
 
 LOSSLESS_EXTENSION = '.png'  # for alpha or 16-bit results that the input's format cannot hold
 
@@ -14,9 +13,13 @@ class OutputPathError(ValueError):
     """Outputs that would overwrite an input or each other."""
 
 
+def _extension(input_path, ext):
+    return os.path.splitext(input_path)[1].lower() if ext == 'auto' else '.' + ext.lower().lstrip('.')
+
+
 def output_path(input_path, output_dir, array, suffix='', ext='auto'):
-    stem, in_ext = os.path.splitext(os.path.basename(input_path))
-    out_ext = in_ext.lower() if ext == 'auto' else '.' + ext.lower().lstrip('.')
+    stem = os.path.splitext(os.path.basename(input_path))[0]
+    out_ext = _extension(input_path, ext)
     needs_lossless = array.dtype != np.uint8 or (array.ndim == 3 and array.shape[2] == 4)
     if needs_lossless and out_ext in ('.jpg', '.jpeg', '.webp', '.bmp', '.ppm', '.pgm'):
         out_ext = LOSSLESS_EXTENSION
@@ -28,8 +31,8 @@ def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
     sources = {os.path.realpath(path) for path in inputs}
     seen = {}
     for path in inputs:
-        stem, in_ext = os.path.splitext(os.path.basename(path))
-        target = os.path.join(output_dir, f"{stem}{suffix}{in_ext.lower() if ext == 'auto' else '.' + ext}")
+        stem = os.path.splitext(os.path.basename(path))[0]
+        target = os.path.join(output_dir, f'{stem}{suffix}{_extension(path, ext)}')
         real = os.path.realpath(target)
         if real in sources:
             raise OutputPathError(f"Output '{target}' would overwrite the input '{path}': choose another output "
@@ -37,21 +40,6 @@ def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
         if real in seen:
             raise OutputPathError(f"'{seen[real]}' and '{path}' would both be written to '{target}'; give --ext.")
         seen[real] = path
-
-
-def read_unchanged(path):
-    data = np.fromfile(path, dtype=np.uint8)
-    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if array is None:
-        raise ValueError(f"'{path}' is not a readable image (empty, truncated or not an image format).")
-    return array
-
-
-def write_image(path, array):
-    ok, data = cv2.imencode(os.path.splitext(path)[1], array)
-    if not ok:
-        raise ValueError(f"cannot encode the result as '{os.path.splitext(path)[1]}' for '{path}'.")
-    atomic_write(path, lambda tmp: data.tofile(tmp))
 
 
 def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=None, progress=True):
@@ -79,4 +67,3 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
             continue
         written.append(destination)
     return written, failures
-

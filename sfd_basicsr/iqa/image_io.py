@@ -38,14 +38,30 @@ def to_rgb_float(array, source='image'):
     raise ImageReadError(f'{source}: {channels} channels; expected grey, RGB or RGBA.')
 
 
-def read_image(path):
-    """``(1, 3, H, W)`` float tensor of the image at ``path``."""
+def read_unchanged(path):
+    """The file's pixels as stored (grey, BGR or BGRA; 8-bit, 16-bit or float), as ``cv2.IMREAD_UNCHANGED``."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Image file '{path}' does not exist.")
-    data = np.fromfile(path, dtype=np.uint8)
+    data = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: it cannot open non-ASCII paths on Windows
     array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if array is None:
         raise ImageReadError(f"'{path}' is not a readable image (empty, truncated or not an image format).")
+    return array
+
+
+def write_image(path, array):
+    """Encode ``array`` in the format of ``path``'s extension and write it atomically."""
+    from ..atomic import atomic_write
+    extension = os.path.splitext(path)[1]
+    ok, data = cv2.imencode(extension, array)
+    if not ok:
+        raise ImageReadError(f"cannot encode an image as '{extension}' for '{path}'.")
+    atomic_write(path, lambda tmp: data.tofile(tmp))
+
+
+def read_image(path):
+    """``(1, 3, H, W)`` float tensor of the image at ``path``."""
+    array = read_unchanged(path)
     image = to_rgb_float(array, source=path)
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
 

@@ -1,8 +1,10 @@
 """Quality-map pictures: the image, its Feat-D realness overlay, a labelled colour bar and the score."""
+import os
+
 import cv2
 import numpy as np
 
-from ..atomic import atomic_write
+from .image_io import write_image
 
 DEFAULT_MAX_SIDE = 1024  # each panel's longest side; a 8K input would otherwise give a 16K-wide PNG
 MIN_HEIGHT = 128  # room for the colour bar's labels
@@ -49,8 +51,5 @@ def quality_map_picture(image, quality_map, score, max_side=DEFAULT_MAX_SIDE):
 
 
 def write_png(path, picture):
-    """Write a picture as PNG atomically."""
-    ok, data = cv2.imencode('.png', picture)
-    if not ok:
-        raise OSError(f"Could not encode the quality map for '{path}'.")
-    atomic_write(path, lambda tmp: data.tofile(tmp))
+    """Write a picture as PNG atomically, whatever ``path``'s extension."""
+    write_image(os.path.splitext(path)[0] + '.png', picture)

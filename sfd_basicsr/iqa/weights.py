@@ -101,7 +101,8 @@ def weights_from_checkpoints(featd_path, tgd_path, fusion_weight=DEFAULT_FUSION_
     """The exported-format dict built from BasicSR's ``net_d_*.pth`` and ``net_d_tg_*.pth`` files.
 
     ``clip_pretrained`` defaults to the CLIP weights of the training options found beside the checkpoints
-    (``<experiment>/models/../*.yml``), else ``'openai'``; None is a random encoder (tests). The dict's ``trained_iter`` is the iteration the
+    (``<experiment>/models/../*.yml``), else ``'openai'``; None is a random encoder (tests). The dict's
+    ``trained_iter`` is the iteration the
     discriminators were saved at (None when the checkpoint does not say).
     """
     experiment_opt = training_options(os.path.dirname(os.path.dirname(os.path.abspath(featd_path))), 'network_d')
@@ -134,8 +135,8 @@ def export_experiment(experiment, output, fusion_weight=DEFAULT_FUSION_WEIGHT, c
     models_dir = os.path.join(experiment, 'models')
     if not os.path.isdir(models_dir):
         raise FileNotFoundError(f"'{experiment}' is not an SFD experiment folder (no models/ inside).")
-    weights = weights_from_checkpoints(latest_checkpoint(models_dir, 'net_d'), latest_checkpoint(models_dir, 'net_d_tg'),
-                                       fusion_weight, clip_pretrained)
+    featd, tgd = latest_checkpoint(models_dir, 'net_d'), latest_checkpoint(models_dir, 'net_d_tg')
+    weights = weights_from_checkpoints(featd, tgd, fusion_weight, clip_pretrained)
     if weights['trained_iter'] == 0:
         raise WeightsError(f"'{experiment}' holds untrained discriminators (saved at iteration 0): its training ran "
                            'no iteration. Check the training log, train, then export.')
