@@ -12,11 +12,11 @@ USAGE = """usage: basicsr {train,test} -opt FILE [--launcher {none,pytorch,slurm
        basicsr export -m MODEL -o generator.safetensors
        basicsr evaluate -m MODEL --data NAME=GT[:LQ] ... [--metrics lpips niqe ...] [-o FOLDER]
 
-  train   BasicSR's train_pipeline (experiments/ under the working directory)
-  test    BasicSR's test_pipeline (results/ under the working directory)
-  demo    a short SFD training run on CPU on images that ship with scikit-image
-  upscale run a trained generator on your own images (basicsr upscale -h)
-  export  a trained generator as .safetensors for spandrel / chaiNNer (basicsr export -h)
+  train     BasicSR's train_pipeline (experiments/ under the working directory)
+  test      BasicSR's test_pipeline (results/ under the working directory)
+  demo      a short SFD training run on CPU on images that ship with scikit-image
+  upscale   run a trained generator on your own images (basicsr upscale -h)
+  export    a trained generator as .safetensors for spandrel / chaiNNer (basicsr export -h)
   evaluate  PSNR/SSIM-Y and pyiqa metrics of a generator over test sets, as a table (basicsr evaluate -h)"""
 
 

@@ -33,13 +33,14 @@ def _registered(registry, kind, key, name):
 
 
 def _options_read_by(module_names):
-    """Top-level option names that these modules' source reads as ``opt['x']`` / ``opt.get('x')``."""
+    """Top-level option names these modules' source reads as ``opt['x']`` / ``opt.get('x')``; None if a
+    module's source cannot be read (a compiled install), since the names it reads are then unknown."""
     keys = set()
     for name in module_names:
         try:
             keys.update(OPTION_READ.findall(inspect.getsource(sys.modules[name])))
-        except (KeyError, OSError, TypeError):  # no source (compiled install): that module adds nothing
-            continue
+        except (KeyError, OSError, TypeError):
+            return None
     return keys
 
 
@@ -48,7 +49,8 @@ def _pipeline_keys():
     import importlib
     for name in PIPELINE_MODULES:
         importlib.import_module(name)
-    return frozenset(_options_read_by(PIPELINE_MODULES))
+    keys = _options_read_by(PIPELINE_MODULES)
+    return None if keys is None else frozenset(keys)
 
 
 def _model_modules(model_cls):
@@ -65,7 +67,10 @@ def _model_modules(model_cls):
 
 
 def _check_top_level_keys(opt, model_cls):
-    known = _pipeline_keys() | _options_read_by(_model_modules(model_cls))
+    pipeline_keys, model_keys = _pipeline_keys(), _options_read_by(_model_modules(model_cls))
+    if pipeline_keys is None or model_keys is None:
+        return  # without the source, unknown keys cannot be told from keys the code reads
+    known = pipeline_keys | model_keys
     for key in opt:
         if key in known or key.startswith('network_'):
             continue

@@ -52,13 +52,15 @@ def models(tmp_path_factory):
     shutil.copy(experiment / 'models' / 'net_g_5.pth', root / 'net_g_5.pth')
     torch.save(esrgan_key_names(ema.state_dict()), root / 'RRDB_SFD_x4.pth')
     return {'reference': ema, 'experiment': experiment, 'basicsr_checkpoint': root / 'net_g_5.pth',
+            'checkpoint_in_experiment': experiment / 'models' / 'net_g_5.pth',
             'esrgan_release': root / 'RRDB_SFD_x4.pth', 'root': root}
 
 
-@pytest.mark.parametrize('source', ['experiment', 'basicsr_checkpoint', 'esrgan_release'])
+@pytest.mark.parametrize('source', ['experiment', 'checkpoint_in_experiment', 'basicsr_checkpoint', 'esrgan_release'])
 def test_every_model_source_gives_basicsrs_rrdbnet_output(models, source):
     generator = load_generator(models[source])
     assert generator.scale == 4
+    assert ('[params_ema]' in generator.source) == (source in ('experiment', 'checkpoint_in_experiment'))
     image = torch.rand(1, 3, 24, 40)
     with torch.no_grad():
         expected = models['reference'](image).clamp(0, 1)  # params_ema, not params

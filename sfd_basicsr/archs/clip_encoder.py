@@ -344,7 +344,8 @@ def check_encoder_options(model_name, pretrained, layers=None):
     if pretrained not in tags:
         raise ValueError(f"pretrained: '{pretrained}' is neither a file nor an open_clip tag of {model_name} "
                          f'(tags: {tags}).')
-    if os.environ.get('HF_HUB_OFFLINE') == '1' and cached_pretrained_file(model_name, pretrained) is None:
+    offline = os.environ.get('HF_HUB_OFFLINE', '').upper() in ('1', 'ON', 'YES', 'TRUE')  # huggingface_hub's spellings
+    if offline and cached_pretrained_file(model_name, pretrained) is None:
         url = open_clip.get_pretrained_url(model_name, pretrained) or f"open_clip's '{pretrained}' weights"
         raise ValueError(f"pretrained: the '{pretrained}' weights of {model_name} are not on this machine and "
                          f'HF_HUB_OFFLINE=1 forbids downloading them; fetch {url} elsewhere and set pretrained to '

@@ -24,10 +24,13 @@ class LoadedGenerator:
 
 def load_generator(model, device='cpu'):
     """``model``: an experiment folder (``network_g`` from its options, ``params_ema`` when present), a BasicSR
-    ``net_g_*.pth``, or any single weights file spandrel recognises (``.pth``, ``.safetensors``, ...)."""
+    ``net_g_*.pth`` (built from its experiment's options when it sits in ``experiments/<name>/models``), or any
+    single weights file spandrel recognises (``.pth``, ``.safetensors``, ...)."""
     model = os.fspath(model)
     if os.path.isdir(model):
         generator = _from_experiment(model)
+    elif os.path.isfile(model) and _own_experiment(model):  # experiments/<name>/models/net_g_*.pth
+        generator = _from_experiment(_own_experiment(model), model)
     elif os.path.isfile(model):
         generator = _from_file(model)
     else:
@@ -36,7 +39,17 @@ def load_generator(model, device='cpu'):
     return generator
 
 
-def _from_experiment(folder):
+def _own_experiment(path):
+    """The experiment folder of a checkpoint in its ``models/`` folder, if its options name network_g."""
+    models = os.path.dirname(os.path.abspath(path))
+    experiment = os.path.dirname(models)
+    if os.path.basename(models) == 'models' and training_options(experiment, 'network_g'):
+        return experiment
+    return None
+
+
+def _from_experiment(folder, path=None):
+    """BasicSR builds the options' network_g; ``path`` (default: the latest net_g) gives the weights."""
     import sfd_basicsr  # noqa: F401  (basicsr compatibility and registries before building network_g)
     from basicsr.archs import build_network
     opt = training_options(folder, 'network_g')
@@ -45,7 +58,7 @@ def _from_experiment(folder):
                                  'folder has the copy BasicSR makes at the start of training).')
     models = os.path.join(folder, 'models')
     try:
-        path = latest_checkpoint(models, 'net_g') if os.path.isdir(models) else None
+        path = path or (latest_checkpoint(models, 'net_g') if os.path.isdir(models) else None)
     except FileNotFoundError:
         path = None
     if path is None:
