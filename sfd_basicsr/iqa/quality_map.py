@@ -44,10 +44,18 @@ def quality_map_picture(image, quality_map, score, max_side=DEFAULT_MAX_SIDE):
     realness = _fit(quality_map[0, 0].clamp(0, 1).cpu().numpy().astype(np.float32), max_side, cv2.INTER_AREA)
     heat = cv2.applyColorMap((realness * 255).round().astype(np.uint8), cv2.COLORMAP_JET)
     body = np.concatenate([bgr, cv2.addWeighted(bgr, 0.5, heat, 0.5, 0), _colour_bar(bgr.shape[0])], axis=1)
-    header = np.full((30, body.shape[1], 3), 255, np.uint8)
-    caption = f'SFD-IQA {score:.4f} (higher = better)   overlay: Feat-D realness'
-    cv2.putText(header, caption, (6, 20), FONT, 0.5, BLACK, 1, cv2.LINE_AA)
-    return np.concatenate([header, body], axis=0)
+    return np.concatenate([_header(body.shape[1], score), body], axis=0)
+
+
+def _header(width, score):
+    """The score line; on narrow pictures split in two so nothing is cut off."""
+    parts = [f'SFD-IQA {score:.4f} (higher = better)', 'overlay: Feat-D realness']
+    one_line = '   '.join(parts)
+    lines = [one_line] if cv2.getTextSize(one_line, FONT, 0.5, 1)[0][0] + 12 <= width else parts
+    header = np.full((8 + 22 * len(lines), width, 3), 255, np.uint8)
+    for i, line in enumerate(lines):
+        cv2.putText(header, line, (6, 20 + 22 * i), FONT, 0.5, BLACK, 1, cv2.LINE_AA)
+    return header
 
 
 def write_png(path, picture):
