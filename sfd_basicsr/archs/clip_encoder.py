@@ -85,10 +85,7 @@ def create_clip(model_name, pretrained):
         path = os.path.expanduser(pretrained)
         logger.info(f'CLIP encoder {model_name}: loading weights from {path}')
         return _load_weights_file(model_name, path)
-    tags = open_clip.list_pretrained_tags_by_model(model_name)
-    if pretrained not in tags:
-        raise ValueError(f"'{pretrained}' is neither a file nor an open_clip weight tag of {model_name} "
-                         f'(tags: {tags}).')
+    _check_weight_tag(model_name, pretrained)
     try:
         return open_clip.create_model(model_name, pretrained=pretrained)
     except Exception as error:
@@ -96,6 +93,12 @@ def create_clip(model_name, pretrained):
             f"Could not get the '{pretrained}' weights of CLIP {model_name}: {type(error).__name__}: {error}. "
             f'Without network access, download {open_clip.get_pretrained_url(model_name, pretrained) or "them"} '
             "on another machine and set 'pretrained' to the local file path.") from error
+
+
+def _check_weight_tag(model_name, tag):
+    tags = open_clip.list_pretrained_tags_by_model(model_name)
+    if tag not in tags:
+        raise ValueError(f"'{tag}' is neither a file nor an open_clip weight tag of {model_name} (tags: {tags}).")
 
 
 def cached_pretrained_file(model_name, tag):
@@ -340,10 +343,10 @@ def check_encoder_options(model_name, pretrained, layers=None):
         if not os.path.isfile(os.path.expanduser(pretrained)):
             raise ValueError(f"pretrained: CLIP weights file '{pretrained}' does not exist.")
         return
-    tags = open_clip.list_pretrained_tags_by_model(model_name)
-    if pretrained not in tags:
-        raise ValueError(f"pretrained: '{pretrained}' is neither a file nor an open_clip tag of {model_name} "
-                         f'(tags: {tags}).')
+    try:
+        _check_weight_tag(model_name, pretrained)
+    except ValueError as error:
+        raise ValueError(f'pretrained: {error}') from None
     offline = os.environ.get('HF_HUB_OFFLINE', '').upper() in ('1', 'ON', 'YES', 'TRUE')  # huggingface_hub's spellings
     if offline and cached_pretrained_file(model_name, pretrained) is None:
         url = open_clip.get_pretrained_url(model_name, pretrained) or f"open_clip's '{pretrained}' weights"

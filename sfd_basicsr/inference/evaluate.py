@@ -43,17 +43,21 @@ def bicubic_lr(gt, scale):
 
 
 def _pairs(gt_dir, lq_dir):
+    """``(gt, lq)`` paths: the LR image of the same name, else the first whose name starts with the GT's stem."""
     from ..iqa.image_io import list_images
+    lq_paths = list_images(lq_dir) if lq_dir else []
     for gt_path in list_images(gt_dir):
+        if not lq_dir:
+            yield gt_path, None
+            continue
         name = os.path.basename(gt_path)
-        lq_path = os.path.join(lq_dir, name) if lq_dir else None
-        if lq_path and not os.path.isfile(lq_path):
-            stem = os.path.splitext(name)[0]
-            matches = [p for p in list_images(lq_dir) if os.path.splitext(os.path.basename(p))[0].startswith(stem)]
-            lq_path = matches[0] if matches else None
-            if lq_path is None:
-                raise FileNotFoundError(f"No LR image for '{gt_path}' in '{lq_dir}'.")
-        yield gt_path, lq_path
+        stem = os.path.splitext(name)[0]
+        same_name = os.path.join(lq_dir, name)
+        matches = [same_name] if same_name in lq_paths else [
+            p for p in lq_paths if os.path.splitext(os.path.basename(p))[0].startswith(stem)]
+        if not matches:
+            raise FileNotFoundError(f"No LR image for '{gt_path}' in '{lq_dir}'.")
+        yield gt_path, matches[0]
 
 
 def evaluate(upscaler, test_sets, metrics, progress=True):

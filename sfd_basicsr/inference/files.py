@@ -27,7 +27,10 @@ def output_path(input_path, output_dir, array, suffix='', ext='auto'):
 
 
 def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
-    """Refuse, before any work, outputs that would overwrite an input (same folder, no suffix) or collide."""
+    """Refuse, before any work, outputs that would overwrite an input (same folder, no suffix) or collide.
+
+    Returns the inputs' real paths, for the per-file check once the output format is known.
+    """
     sources = {os.path.realpath(path) for path in inputs}
     seen = {}
     for path in inputs:
@@ -40,6 +43,7 @@ def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
         if real in seen:
             raise OutputPathError(f"'{seen[real]}' and '{path}' would both be written to '{target}'; give --ext.")
         seen[real] = path
+    return sources
 
 
 def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=None, progress=True):
@@ -49,8 +53,7 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
     """
     from tqdm import tqdm
     inputs = list_images(target)
-    planned_outputs(inputs, output_dir, suffix, ext)
-    sources = {os.path.realpath(path) for path in inputs}
+    sources = planned_outputs(inputs, output_dir, suffix, ext)
     os.makedirs(output_dir, exist_ok=True)
     written, failures = [], []
     for path in tqdm(inputs, unit='image', desc='upscale', disable=not progress):

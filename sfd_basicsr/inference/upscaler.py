@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 import torch
 
+from ..iqa.image_io import pixel_peak
+
 
 class Upscaler:
     """Runs ``generator`` (a ``LoadedGenerator``) on whole images or in tiles.
@@ -59,14 +61,7 @@ class Upscaler:
         uint16 keep their bit depth, float images stay float. ``outscale`` resizes the result to that
         factor of the input (Lanczos) when it differs from the network's scale.
         """
-        if array.dtype == np.uint8:
-            peak = 255.
-        elif array.dtype == np.uint16:
-            peak = 65535.
-        elif np.issubdtype(array.dtype, np.floating):
-            peak = 1.
-        else:
-            raise ValueError(f'unsupported pixel type {array.dtype}; expected 8-bit, 16-bit or float.')
+        peak = pixel_peak(array.dtype)
         image = array.astype(np.float32) / peak
         grey = image.ndim == 2 or image.shape[2] == 1
         alpha = image[..., 3] if image.ndim == 3 and image.shape[2] == 4 else None

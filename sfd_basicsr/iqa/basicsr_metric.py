@@ -2,11 +2,10 @@
 import threading
 
 import torch
-from basicsr.metrics.metric_util import reorder_image
 from basicsr.utils.registry import METRIC_REGISTRY
 
 from ..registry import register
-from .image_io import to_rgb_float
+from .image_io import basicsr_image_to_tensor
 from .sfd_iqa_arch import DEFAULT_TILE_SIZE, SFDIQA
 from .weights import resolve_weights_path
 
@@ -34,9 +33,6 @@ def calculate_sfd_iqa(img, crop_border=0, input_order='HWC', pretrained_model_pa
     Other keys BasicSR passes (``img2``, ``better``) are ignored: the metric needs no reference.
     """
     net = cached_sfd_iqa(pretrained_model_path, fusion_weight, clip_pretrained, tile_size, device)
-    img = reorder_image(img, input_order=input_order)
-    if crop_border:
-        img = img[crop_border:-crop_border, crop_border:-crop_border]
-    tensor = torch.from_numpy(to_rgb_float(img).copy()).permute(2, 0, 1)[None]
+    tensor = basicsr_image_to_tensor(img, crop_border, input_order)
     with torch.no_grad():
         return net(tensor.to(next(net.parameters()).device)).item()

@@ -12,20 +12,24 @@ class ImageReadError(ValueError):
     """A file that is not a readable image."""
 
 
+def pixel_peak(dtype, source='image'):
+    """The value of full intensity for a pixel type: 255 (8-bit), 65535 (16-bit) or 1 (float)."""
+    if dtype == np.uint8:
+        return 255.
+    if dtype == np.uint16:
+        return 65535.
+    if np.issubdtype(dtype, np.floating):
+        return 1.
+    raise ImageReadError(f'{source}: unsupported pixel type {dtype}; expected 8-bit, 16-bit or float.')
+
+
 def to_rgb_float(array, source='image'):
     """HxW, HxWx1, HxWx3 (BGR) or HxWx4 (BGRA) uint8/uint16/float array -> HxWx3 RGB float32 in [0, 1].
 
     Grey is repeated to three channels; an alpha channel is dropped (the colour values are scored as
     stored, not composited on a background); 16-bit images keep their full precision.
     """
-    if array.dtype == np.uint8:
-        image = array.astype(np.float32) / 255.
-    elif array.dtype == np.uint16:
-        image = array.astype(np.float32) / 65535.
-    elif np.issubdtype(array.dtype, np.floating):
-        image = np.clip(array.astype(np.float32), 0, 1)
-    else:
-        raise ImageReadError(f'{source}: unsupported pixel type {array.dtype}; expected 8-bit, 16-bit or float.')
+    image = np.clip(array.astype(np.float32) / pixel_peak(array.dtype, source), 0, 1)
     if image.ndim == 2:
         image = image[..., None]
     channels = image.shape[2]
@@ -57,6 +61,15 @@ def write_image(path, array):
     if not ok:
         raise ImageReadError(f"cannot encode an image as '{extension}' for '{path}'.")
     atomic_write(path, lambda tmp: data.tofile(tmp))
+
+
+def basicsr_image_to_tensor(img, crop_border=0, input_order='HWC'):
+    """An image as BasicSR's metrics receive it (BGR, HWC or CHW, 8/16-bit or float) -> ``(1, 3, H, W)`` RGB."""
+    from basicsr.metrics.metric_util import reorder_image
+    img = reorder_image(img, input_order=input_order)
+    if crop_border:
+        img = img[crop_border:-crop_border, crop_border:-crop_border]
+    return torch.from_numpy(np.ascontiguousarray(to_rgb_float(img))).permute(2, 0, 1)[None]
 
 
 def read_image(path):

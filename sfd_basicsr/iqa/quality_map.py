@@ -9,7 +9,7 @@ from .image_io import write_image
 DEFAULT_MAX_SIDE = 1024  # each panel's longest side; a 8K input would otherwise give a 16K-wide PNG
 MIN_HEIGHT = 128  # room for the colour bar's labels
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+BLACK = (0, 0, 0)
 
 
 def _fit(array, max_side, interpolation):

@@ -102,8 +102,7 @@ def weights_from_checkpoints(featd_path, tgd_path, fusion_weight=DEFAULT_FUSION_
 
     ``clip_pretrained`` defaults to the CLIP weights of the training options found beside the checkpoints
     (``<experiment>/models/../*.yml``), else ``'openai'``; None is a random encoder (tests). The dict's
-    ``trained_iter`` is the iteration the
-    discriminators were saved at (None when the checkpoint does not say).
+    ``trained_iter`` is the iteration the discriminators were saved at (None when the checkpoint does not say).
     """
     experiment_opt = training_options(os.path.dirname(os.path.dirname(os.path.abspath(featd_path))), 'network_d')
     if clip_pretrained is FROM_TRAINING_RUN:

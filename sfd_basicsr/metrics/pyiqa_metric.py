@@ -12,11 +12,10 @@ built once per process and device. ``better`` defaults to pyiqa's ``lower_better
 """
 import threading
 
-import numpy as np
 import torch
-from basicsr.metrics.metric_util import reorder_image
 from basicsr.utils.registry import METRIC_REGISTRY
 
+from ..iqa.image_io import basicsr_image_to_tensor
 from ..registry import register
 
 _METRICS = {}
@@ -50,15 +49,6 @@ def pyiqa_metric(metric, device=None, **options):
     return _METRICS[key]
 
 
-def _to_tensor(img, crop_border, input_order):
-    img = reorder_image(img, input_order=input_order)
-    if crop_border:
-        img = img[crop_border:-crop_border, crop_border:-crop_border]
-    peak = 65535. if img.dtype == np.uint16 else 255. if img.dtype == np.uint8 else 1.
-    rgb = img.astype(np.float32)[..., ::-1] / peak if img.ndim == 3 else np.repeat(img[..., None], 3, 2) / peak
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].clamp(0, 1)
-
-
 @register(METRIC_REGISTRY)
 def calculate_pyiqa(img, img2=None, metric=None, crop_border=0, input_order='HWC', device=None, better=None,
                     **options):
@@ -67,12 +57,12 @@ def calculate_pyiqa(img, img2=None, metric=None, crop_border=0, input_order='HWC
     if metric is None:
         raise ValueError("calculate_pyiqa needs the option 'metric' (a pyiqa metric name, e.g. lpips).")
     scorer = pyiqa_metric(metric, device, **options)
-    target = _to_tensor(img, crop_border, input_order).to(_default_device(device))
+    target = basicsr_image_to_tensor(img, crop_border, input_order).to(_default_device(device))
     with torch.no_grad():
         if scorer.metric_mode == 'FR':
             if img2 is None:
                 raise ValueError(f"'{metric}' is a full-reference metric: it needs the GT image.")
-            return scorer(target, _to_tensor(img2, crop_border, input_order).to(target.device)).item()
+            return scorer(target, basicsr_image_to_tensor(img2, crop_border, input_order).to(target.device)).item()
         return scorer(target).item()
 
 
