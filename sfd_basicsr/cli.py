@@ -7,6 +7,7 @@ import sys
 
 USAGE = """usage: basicsr {train,test} -opt FILE [--launcher {none,pytorch,slurm}] [--auto_resume] [--debug]
                             [--force_yml KEY=VALUE ...]
+       torchrun --nproc_per_node=N $(which basicsr) train -opt FILE --launcher pytorch
        basicsr demo [--iters N] [--out DIR]
        basicsr upscale -i IMAGES -o FOLDER -m MODEL [--tile N] [--outscale S] [--half] ...
        basicsr export -m MODEL -o generator.safetensors
@@ -20,9 +21,22 @@ USAGE = """usage: basicsr {train,test} -opt FILE [--launcher {none,pytorch,slurm
   evaluate  PSNR/SSIM-Y and pyiqa metrics of a generator over test sets, as a table (basicsr evaluate -h)"""
 
 
+def _take_local_rank(words):
+    """Drop the ``--local-rank=N`` that ``python -m torch.distributed.launch`` puts first (BasicSR 1.4.2 only knows
+    ``--local_rank``, BasicSR issue #626); its value goes to ``LOCAL_RANK``, where torchrun puts it."""
+    kept = []
+    for word in words:
+        name, _, value = word.partition('=')
+        if name in ('--local-rank', '--local_rank') and value.isdigit():
+            os.environ.setdefault('LOCAL_RANK', value)
+        else:
+            kept.append(word)
+    return kept
+
+
 def main(prefix=None):
     """Entry point. ``prefix`` holds words to put before the command line (``python -m`` wrappers)."""
-    words = list(prefix or []) + sys.argv[1:]
+    words = _take_local_rank(list(prefix or []) + sys.argv[1:])
     if not words or words[0] in ('-h', '--help'):
         print(USAGE)
         return 0 if words else 2

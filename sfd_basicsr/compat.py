@@ -1,13 +1,17 @@
-"""The one place where sfd_basicsr adapts BasicSR 1.4.2 to current torchvision.
+"""The one place where sfd_basicsr adapts BasicSR 1.4.2 to current torchvision and to CPU-only machines.
 
 BasicSR 1.4.2 (the last PyPI release) imports ``torchvision.transforms.functional_tensor``, a module
 torchvision removed in 0.17; the same functions live on as ``torchvision.transforms._functional_tensor``.
 Importing this module (``import sfd_basicsr`` does it first) aliases the old name to the new module,
 so ``import basicsr`` works afterwards. Nothing is patched when the old module still exists.
+
+``basicsr_distributed_on_any_device`` (used by the ``basicsr train|test`` pipelines) is the other patch:
+BasicSR's distributed set-up on machines without CUDA, scoped to the block it is used in.
 """
 import importlib
 import importlib.util
 import sys
+from contextlib import contextmanager
 
 LEGACY_MODULE = 'torchvision.transforms.functional_tensor'
 CURRENT_MODULE = 'torchvision.transforms._functional_tensor'
@@ -25,3 +29,39 @@ def alias_torchvision_functional_tensor():
 
 
 alias_torchvision_functional_tensor()
+
+
+@contextmanager
+def basicsr_distributed_on_any_device(dist_params=None):
+    """Within the block, BasicSR's distributed training runs without CUDA too (gloo on CPU).
+
+    BasicSR 1.4.2 hard-codes CUDA in two places, both replaced here and restored on exit:
+    - ``basicsr.utils.options.init_dist`` (called by ``parse_options``) sets the CUDA device to
+      ``rank % torch.cuda.device_count()``, a ZeroDivisionError without GPUs, and passes the options'
+      ``dist_params`` only to SLURM launches. Ours (``distributed.init_dist``) keeps BasicSR's set-up where
+      CUDA exists, otherwise joins with gloo, and applies ``dist_params`` (backend, timeout) to every launcher.
+    - ``BaseModel.model_to_device`` wraps DDP with ``device_ids=[torch.cuda.current_device()]``; ours gives
+      the network's own device, none on the CPU. Every model that inherits it (SRGANModel, ESRGANModel,
+      ours) is affected, nothing else.
+    """
+    from basicsr.models.base_model import BaseModel
+    from basicsr.utils import options
+    from torch.nn.parallel import DataParallel
+
+    from .distributed import init_dist, wrap_ddp
+    original_init_dist, original_model_to_device = options.init_dist, BaseModel.model_to_device
+
+    def init_dist_on_any_device(launcher, **kwargs):
+        init_dist(launcher, basicsr_init_dist=original_init_dist, **{**(dist_params or {}), **kwargs})
+
+    def model_to_device(self, net):
+        net = net.to(self.device)
+        if self.opt['dist']:
+            return wrap_ddp(net, self.opt.get('find_unused_parameters', False))
+        return DataParallel(net) if self.opt['num_gpu'] > 1 else net
+
+    options.init_dist, BaseModel.model_to_device = init_dist_on_any_device, model_to_device
+    try:
+        yield
+    finally:
+        options.init_dist, BaseModel.model_to_device = original_init_dist, original_model_to_device

@@ -9,9 +9,13 @@ pipeline runs, nothing else:
   CPU-only machine resumes too, and looks under the experiment's own folder. It also removes the
   temporary files a killed checkpoint save left behind.
 
+Both run inside ``compat.basicsr_distributed_on_any_device``, so ``--launcher pytorch`` (torchrun) trains on
+CPU-only machines with gloo, and ``dist_params`` (backend, timeout) applies to every launcher.
+
 Weights that cannot be downloaded while the networks are built (CLIP, BasicSR's VGG) stop the run with
 one line naming the option and the local file to give instead.
 """
+import argparse
 import os
 import sys
 import traceback
@@ -19,6 +23,7 @@ from os import path as osp
 from urllib.error import URLError
 
 import torch
+import yaml
 
 import sfd_basicsr  # noqa: F401  (compatibility shim and registrations before basicsr's pipelines)
 from basicsr import test as basicsr_test
@@ -29,6 +34,8 @@ from basicsr.utils.options import parse_options
 
 from .archs.clip_encoder import EncoderWeightsError
 from .atomic import remove_stale_temp_files
+from .compat import basicsr_distributed_on_any_device
+from .distributed import DistributedSetupError
 from .options_check import OptionsError, check_options
 
 VGG_FILE = 'vgg19-dcbb9e9d.pth'
@@ -41,7 +48,27 @@ def parse_and_check_options(root_path, is_train=True):
     return opt, args
 
 
+def distributed_options(argv=None):
+    """The options file's ``dist_params``, read before BasicSR's ``parse_options`` joins the process group."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('-opt')
+    opt_file = parser.parse_known_args(argv)[0].opt
+    if not opt_file or not osp.isfile(opt_file):
+        return {}
+    try:
+        with open(opt_file) as f:
+            opt = yaml.safe_load(f)
+    except yaml.YAMLError as error:
+        raise OptionsError(f"{opt_file}: not valid YAML ({' '.join(str(error).split())}).") from None
+    params = opt.get('dist_params') if isinstance(opt, dict) else None
+    if params is not None and not isinstance(params, dict):
+        raise OptionsError(f'dist_params: expected a mapping such as {{backend: gloo, timeout: 600}}, got {params!r}.')
+    return params or {}
+
+
 def _remove_interrupted_saves(opt):
+    if opt['rank'] != 0:  # rank 0 writes the checkpoints, and is the one to clean up after them
+        return
     for folder in ('models', 'training_states'):
         path = osp.join(opt['path']['experiments_root'], folder)
         removed = remove_stale_temp_files(path)
@@ -104,7 +131,10 @@ def train(root_path=None):
     basicsr_train.load_resume_state = load_resume_state
     _checked.clear()
     try:
-        basicsr_train.train_pipeline(root_path or os.getcwd())
+        with basicsr_distributed_on_any_device(distributed_options()):
+            basicsr_train.train_pipeline(root_path or os.getcwd())
+    except DistributedSetupError as error:
+        raise OptionsError(str(error)) from None
     except Exception as error:
         explained = explain_setup_error(error, _checked.get('opt') or {})
         if explained is None:
@@ -115,4 +145,8 @@ def train(root_path=None):
 def test(root_path=None):
     """``basicsr test -opt FILE``: results under ``results/<name>`` of the working directory."""
     basicsr_test.parse_options = parse_and_check_options
-    basicsr_test.test_pipeline(root_path or os.getcwd())
+    try:
+        with basicsr_distributed_on_any_device(distributed_options()):
+            basicsr_test.test_pipeline(root_path or os.getcwd())
+    except DistributedSetupError as error:
+        raise OptionsError(str(error)) from None

@@ -13,7 +13,7 @@ from scipy import stats
 from sfd_basicsr.metrics import MetricUnavailable, calculate_pyiqa, pyiqa_metric
 from sfd_basicsr.options_check import OptionsError, check_options
 from test_upscale import models  # noqa: F401  (fixture: tiny generators in every file format)
-from training_helpers import run_basicsr, tiny_train_options
+from training_helpers import command_path, run_basicsr, tiny_train_options, torchrun
 
 SHARED = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, 'shared', 'data')
 needs_shared = pytest.mark.skipif(not os.path.isdir(SHARED), reason='../shared/data is not beside the repo')
@@ -81,6 +81,27 @@ def test_evaluate_command_writes_the_table_with_unavailable_metrics_noted(models
         gt, lr = bicubic_lr(cv2.imread(str(gt_dir / f'{name}.png')), 4)
         psnrs.append(calculate_psnr(upscaler.upscale_array(lr), gt, 4, test_y_channel=True))
     assert float(rows[('mini', 'PSNR-Y')]['value']) == pytest.approx(np.mean(psnrs), abs=1e-5)
+
+
+@pytest.mark.slow
+def test_evaluate_under_torchrun_gives_the_single_process_table(models, tmp_path):  # noqa: F811
+    gt_dir = tmp_path / 'gt'
+    gt_dir.mkdir()
+    for name in ('chelsea', 'coffee', 'astronaut'):
+        cv2.imwrite(str(gt_dir / f'{name}.png'), bgr(name, (48, 40)))
+    args = ['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', 'piqe', '-q',
+            '--device', 'cpu']
+    single = run_basicsr(args + ['-o', str(tmp_path / 'one')], cwd=tmp_path)
+    assert single.returncode == 0, single.stderr[-3000:]
+    split = torchrun([command_path('basicsr')] + args + ['-o', str(tmp_path / 'two')], cwd=tmp_path)
+    assert split.returncode == 0, split.stderr[-3000:]
+    assert 'mini: 3 image(s) on 2 processes (2, 1)' in split.stderr
+    rows = {run: {(r['test_set'], r['metric']): r['value']
+                  for r in csv.DictReader(open(tmp_path / run / 'results.csv'))} for run in ('one', 'two')}
+    assert set(rows['one']) == set(rows['two']) == {('mini', 'PSNR-Y'), ('mini', 'SSIM-Y'), ('mini', 'piqe')}
+    for key, value in rows['one'].items():
+        assert float(rows['two'][key]) == pytest.approx(float(value), rel=1e-5), key
+    assert '| mini | 3 |' in (tmp_path / 'two' / 'results.md').read_text()
 
 
 def distortion_set(folder):

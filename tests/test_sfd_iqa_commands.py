@@ -1,4 +1,5 @@
 """SFD-IQA end to end: train, export, score with `pyiqa`, `create_metric`, `sfd-iqa` and BasicSR."""
+import csv
 import os
 import re
 import shutil
@@ -10,7 +11,7 @@ import pytest
 import skimage.data
 import torch
 
-from training_helpers import run_basicsr, tiny_train_options, write_options
+from training_helpers import command_path, run_basicsr, tiny_train_options, torchrun, write_options
 
 BIN = os.path.dirname(sys.executable)
 
@@ -81,6 +82,29 @@ def test_sfd_iqa_command_reports_bad_files_scores_the_rest_and_draws_maps(traine
     assert bar[0, 2] > 100 > bar[0, 0] and bar[-1, 0] > 100 > bar[-1, 2]
     csv_text = (tmp_path / 'scores.csv').read_text()
     assert 'broken.png' in csv_text and 'coffee.png' in csv_text
+
+
+@pytest.mark.slow
+def test_score_under_torchrun_splits_the_files_and_rank_0_reports_them_all(trained, tmp_path):
+    root, exported, images = trained
+    args = ['score', '-t', str(images), '--weights', str(exported), '-q', '--device', 'cpu']
+    single = run([command_path('sfd-iqa')] + args + ['--csv', str(tmp_path / 'one.csv')], cwd=tmp_path)
+    assert single.returncode == 0, single.stderr[-3000:]
+    split = torchrun([command_path('sfd-iqa')] + args + ['--csv', str(tmp_path / 'two.csv'), '--maps',
+                                                         str(tmp_path / 'maps')], cwd=tmp_path)
+    assert split.returncode == 0, split.stderr[-3000:]
+    assert '3 image(s) on 2 processes (2, 1)' in split.stderr
+    lines = [line.split('\t') for line in split.stdout.splitlines() if '\t' in line]
+    expected = [line.split('\t') for line in single.stdout.splitlines() if '\t' in line]
+    assert [name for name, _ in lines] == [name for name, _ in expected], 'printed once, in the files\' order'
+    for (_, got), (_, want) in zip(lines, expected):
+        assert float(got) == pytest.approx(float(want), abs=1e-5)
+    read = {name: list(csv.reader(open(tmp_path / name))) for name in ('one.csv', 'two.csv')}
+    assert [r[0] for r in read['one.csv']] == [r[0] for r in read['two.csv']]
+    for a, b in zip(read['one.csv'][1:], read['two.csv'][1:]):
+        assert float(b[1]) == pytest.approx(float(a[1]), abs=1e-5)
+    maps = sorted(f'{name}_sfd_map.png' for name in ('astronaut', 'chelsea', 'coffee'))
+    assert sorted(os.listdir(tmp_path / 'maps')) == maps
 
 
 def test_pyiqa_command_stops_at_a_bad_file_in_one_line_naming_it(trained, tmp_path):

@@ -3,7 +3,10 @@ import os
 
 import yaml
 
-from training_helpers import logged_losses, paired_dataset, psnr_checkpoint, run_basicsr, write_options
+import pytest
+
+from training_helpers import command_path, logged_losses, paired_dataset, psnr_checkpoint, run_basicsr, torchrun, \
+    write_options
 from sfd_basicsr.demo import write_bicubic_pairs
 
 OPTIONS = os.path.join(os.path.dirname(__file__), os.pardir, 'options', 'train_sfd_realesrgan_x4plus.yml')
@@ -58,3 +61,16 @@ def test_loss_targets_follow_the_usm_options(tmp_path):
     model.gt, model.gt_usm = torch.zeros(1), torch.ones(1)
     pixel, percep, real = model.loss_targets()
     assert pixel is model.gt_usm and percep is model.gt_usm and real is model.gt
+
+
+@pytest.mark.slow
+def test_realworld_sfd_trains_with_two_processes_under_torchrun(tmp_path):
+    opt = tiny_realworld_options(tmp_path)
+    opt['queue_size'] = 2  # a multiple of each process's batch of 1
+    opt['datasets']['train']['batch_size_per_gpu'] = 1
+    result = torchrun([command_path('basicsr'), 'train', '-opt', write_options(tmp_path / 'real.yml', opt),
+                       '--launcher', 'pytorch'], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = next((tmp_path / 'experiments' / 'sfd_real_tiny').glob('train_*.log')).read_text()
+    assert 'World size (gpu number): 2' in log and sorted(logged_losses(log)) == [1, 2, 3, 4]
+    assert log.count('# niqe:') == 2

@@ -12,7 +12,7 @@ from basicsr.archs.rrdbnet_arch import RRDBNet
 
 from sfd_basicsr.inference import GeneratorLoadError, Upscaler, load_generator
 from sfd_basicsr.inference.export import export_safetensors
-from training_helpers import run_basicsr
+from training_helpers import command_path, run_basicsr, torchrun
 
 SHARED_INPUTS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, 'shared', 'data', 'realesrgan_inputs')
 # spandrel's ESRGAN detection assumes ESRGAN's 32 growth channels (as every released RRDBNet has)
@@ -178,3 +178,28 @@ def test_real_grey_alpha_and_16_bit_files(upscaler, tmp_path):
     assert kinds['wolf_gray.jpg'].ndim == 2
     assert kinds['children-alpha.png'].shape[2] == 4
     assert kinds['tree_alpha_16bit.png'].dtype == np.uint16 and kinds['tree_alpha_16bit.png'].shape[2] == 4
+
+
+@pytest.mark.slow
+def test_upscale_under_torchrun_splits_the_files_and_writes_what_one_process_writes(models, tmp_path):
+    import skimage.data
+    inputs = tmp_path / 'in'
+    inputs.mkdir()
+    names = ['astronaut', 'coffee', 'chelsea', 'rocket', 'camera']
+    for name in names:
+        image = getattr(skimage.data, name)()
+        cv2.imwrite(str(inputs / f'{name}.png'), cv2.resize(image, (20, 16), interpolation=cv2.INTER_AREA))
+    single = run_basicsr(['upscale', '-i', str(inputs), '-o', str(tmp_path / 'one'), '-m', str(models['experiment']),
+                          '-q', '--device', 'cpu'], cwd=tmp_path)
+    assert single.returncode == 0, single.stderr[-3000:]
+    split = torchrun([command_path('basicsr'), 'upscale', '-i', str(inputs), '-o', str(tmp_path / 'two'), '-m',
+                      str(models['experiment']), '-q', '--device', 'cpu'], cwd=tmp_path)
+    assert split.returncode == 0, split.stderr[-3000:]
+    assert 'wrote 5 image(s)' in split.stderr and 'on 2 processes (3, 2)' in split.stderr
+    assert split.stderr.count('wrote 5 image(s)') == 1, 'rank 0 reports for both'
+    assert sorted(os.listdir(tmp_path / 'two')) == sorted(os.listdir(tmp_path / 'one')) == sorted(
+        f'{n}.png' for n in names)
+    for name in names:
+        one = cv2.imread(str(tmp_path / 'one' / f'{name}.png')).astype(int)
+        two = cv2.imread(str(tmp_path / 'two' / f'{name}.png')).astype(int)
+        assert one.shape == (64, 80, 3) and np.abs(one - two).max() <= 1, name

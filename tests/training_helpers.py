@@ -54,6 +54,20 @@ def run_basicsr(args, cwd, timeout=600):
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def torchrun(args, cwd, nproc=2, env=None, timeout=300, **popen):
+    """``torchrun --standalone --nproc_per_node=N ARGS`` (a free port on 127.0.0.1); ``popen`` options: don't wait."""
+    command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', *args]
+    env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1', **(env or {}))
+    if popen:
+        return subprocess.Popen(command, cwd=cwd, env=env, **popen)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def command_path(name):
+    """An installed console script of this environment (``basicsr``, ``sfd-iqa``), as torchrun needs a file."""
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
 def logged_losses(log_text):
     """``{iter: {key: value}}`` from BasicSR's training log lines."""
     losses = {}

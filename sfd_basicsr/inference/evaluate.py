@@ -60,12 +60,17 @@ def _pairs(gt_dir, lq_dir):
         yield gt_path, matches[0]
 
 
-def evaluate(upscaler, test_sets, metrics, progress=True):
-    """``{set: {column: value}}`` and ``{metric: reason}`` for metrics that could not be built."""
+def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1):
+    """``{set: {column: value}}`` and ``{metric: reason}`` for metrics that could not be built.
+
+    ``rank`` of ``world`` processes (a torchrun launch) scores its share of each set's images
+    (``distributed.shard``); every rank returns the results of all of them.
+    """
     import cv2
     from basicsr.metrics import calculate_psnr, calculate_ssim
     from tqdm import tqdm
 
+    from ..distributed import gather, shard
     from ..metrics import MetricUnavailable, calculate_pyiqa, pyiqa_metric
     scale = upscaler.scale
     scorers, unavailable = {}, {}
@@ -76,8 +81,9 @@ def evaluate(upscaler, test_sets, metrics, progress=True):
             unavailable[metric] = str(error)
     results = {}
     for name, gt_dir, lq_dir in test_sets:
-        values, started, count = {}, time.perf_counter(), 0
-        for gt_path, lq_path in tqdm(list(_pairs(gt_dir, lq_dir)), desc=name, unit='image', disable=not progress):
+        samples, started = {}, time.perf_counter()
+        share = shard(enumerate(_pairs(gt_dir, lq_dir)), rank, world)
+        for index, (gt_path, lq_path) in tqdm(share, desc=name, unit='image', disable=not progress):
             gt = cv2.imread(gt_path, cv2.IMREAD_COLOR)
             if lq_path is None:
                 gt, lq = bicubic_lr(gt, scale)
@@ -89,12 +95,15 @@ def evaluate(upscaler, test_sets, metrics, progress=True):
                       'SSIM-Y': calculate_ssim(sr, gt, scale, test_y_channel=True)}
             for metric in scorers:
                 sample[metric] = calculate_pyiqa(sr, gt, metric=metric, crop_border=scale, device=upscaler.device)
-            for column, value in sample.items():
-                values.setdefault(column, []).append(value)
-            count += 1
-        results[name] = {column: float(np.mean(v)) for column, v in values.items()}
-        results[name]['images'] = count
-        results[name]['seconds'] = time.perf_counter() - started
+            samples[index] = sample
+        shares = gather((samples, time.perf_counter() - started), world)
+        samples = {index: sample for share, _ in shares for index, sample in share.items()}
+        ordered = [samples[index] for index in sorted(samples)]  # the single-process order, so means agree
+        results[name] = {column: float(np.mean([s[column] for s in ordered])) for column in ordered[0]} \
+            if ordered else {}
+        results[name]['images'] = len(ordered)
+        results[name]['seconds'] = max(seconds for _, seconds in shares)
+        results[name]['images_per_process'] = [len(share) for share, _ in shares]
     return results, unavailable, {m: s.lower_better for m, s in scorers.items()}
 
 
@@ -137,15 +146,24 @@ def main(argv=None):
     parser.add_argument('--device', default=None, help='cpu, cuda, ... (default: cuda if available)')
     parser.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
     args = parser.parse_args(argv)
+    from ..distributed import join_for_inference
     from .generator import GeneratorLoadError, load_generator
     from .upscaler import Upscaler
+    rank, world = join_for_inference()  # under torchrun each process scores a share; rank 0 writes the tables
     try:
         test_sets = [parse_test_set(text) for text in args.data]
         upscaler = Upscaler(load_generator(args.model), args.device, tile=args.tile)
-        results, unavailable, lower_better = evaluate(upscaler, test_sets, args.metrics, progress=not args.quiet)
+        results, unavailable, lower_better = evaluate(upscaler, test_sets, args.metrics,
+                                                      progress=not args.quiet and rank == 0, rank=rank, world=world)
     except (GeneratorLoadError, FileNotFoundError, ValueError) as error:
         print(f'basicsr evaluate: {error}', file=sys.stderr)
         return 2
+    if rank != 0:
+        return 0
+    if world > 1:
+        for name, row in results.items():
+            print(f"basicsr evaluate: {name}: {row['images']} image(s) on {world} processes "
+                  f"({', '.join(map(str, row['images_per_process']))})", file=sys.stderr)
     print(write_reports(args.output, results, unavailable, lower_better, args.metrics, args.model))
     print(f"basicsr evaluate: wrote {os.path.join(args.output, 'results.md')} and results.csv", file=sys.stderr)
     return 0

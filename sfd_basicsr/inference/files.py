@@ -46,17 +46,21 @@ def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
     return sources
 
 
-def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=None, progress=True):
+def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=None, progress=True, rank=0, world=1):
     """Upscale an image file or every image of a folder into ``output_dir``.
 
-    Returns ``(written, failures)``: output paths, and ``(input, reason)`` for files that were skipped.
+    ``rank`` of ``world`` processes upscales its share of the files (``distributed.shard``); the output checks
+    cover all of them. Returns ``(written, failures)``: output paths, and ``(input, reason)`` for files that
+    were skipped.
     """
     from tqdm import tqdm
+
+    from ..distributed import shard
     inputs = list_images(target)
     sources = planned_outputs(inputs, output_dir, suffix, ext)
     os.makedirs(output_dir, exist_ok=True)
     written, failures = [], []
-    for path in tqdm(inputs, unit='image', desc='upscale', disable=not progress):
+    for path in tqdm(shard(inputs, rank, world), unit='image', desc='upscale', disable=not progress):
         try:
             array = read_unchanged(path)
             result = upscaler.upscale_array(array, outscale)

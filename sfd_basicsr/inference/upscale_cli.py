@@ -24,19 +24,28 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from ..distributed import gather, join_for_inference, unshard
     from .files import OutputPathError, upscale_files
     from .generator import GeneratorLoadError, load_generator
     from .upscaler import Upscaler
+    rank, world = join_for_inference()
     try:
         generator = load_generator(args.model)
         upscaler = Upscaler(generator, args.device, args.tile, args.tile_pad, args.half)
-        print(f'basicsr upscale: {generator.source}, x{generator.scale}, on {upscaler.device}', file=sys.stderr)
-        written, failures = upscale_files(upscaler, args.input, args.output, args.suffix, args.ext, args.outscale,
-                                          progress=not args.quiet)
+        if rank == 0:
+            print(f'basicsr upscale: {generator.source}, x{generator.scale}, on {upscaler.device}'
+                  + (f' and {world - 1} more process(es)' if world > 1 else ''), file=sys.stderr)
+        share = upscale_files(upscaler, args.input, args.output, args.suffix, args.ext, args.outscale,
+                              progress=not args.quiet and rank == 0, rank=rank, world=world)
     except (GeneratorLoadError, OutputPathError, FileNotFoundError, ValueError) as error:
         print(f'basicsr upscale: {error}', file=sys.stderr)
         return 2
-    print(f'basicsr upscale: wrote {len(written)} image(s) to {args.output}', file=sys.stderr)
+    shares = gather(share, world)
+    written, failures = unshard([w for w, _ in shares]), [f for _, fs in shares for f in fs]
+    if rank != 0:
+        return 1 if failures else 0
+    per_process = f" on {world} processes ({', '.join(str(len(w) + len(f)) for w, f in shares)})" if world > 1 else ''
+    print(f'basicsr upscale: wrote {len(written)} image(s) to {args.output}{per_process}', file=sys.stderr)
     if failures:
         print(f'basicsr upscale: {len(failures)} file(s) skipped: ' + ', '.join(path for path, _ in failures),
               file=sys.stderr)

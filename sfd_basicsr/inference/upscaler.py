@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..distributed import default_device
 from ..iqa.image_io import pixel_peak
 
 
@@ -23,7 +24,7 @@ class Upscaler:
     def __init__(self, generator, device=None, tile=0, tile_pad=16, half=False):
         if tile < 0 or tile_pad < 0:
             raise ValueError(f'tile and tile_pad must be >= 0; got {tile} and {tile_pad}.')
-        self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        self.device = default_device(device)
         self.generator, self.scale = generator, generator.scale
         self.tile, self.tile_pad = tile, tile_pad
         self.dtype = torch.float32

@@ -4,6 +4,7 @@ import threading
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
+from ..distributed import default_device
 from ..registry import register
 from .image_io import basicsr_image_to_tensor
 from .sfd_iqa_arch import DEFAULT_TILE_SIZE, SFDIQA
@@ -16,7 +17,7 @@ _LOCK = threading.Lock()
 def cached_sfd_iqa(pretrained_model_path=None, fusion_weight=None, clip_pretrained=None,
                    tile_size=DEFAULT_TILE_SIZE, device=None):
     """One SFD-IQA network per (weights, options, device) in this process."""
-    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    device = default_device(device)
     key = (resolve_weights_path(pretrained_model_path), fusion_weight, clip_pretrained, tile_size, str(device))
     with _LOCK:
         if key not in _NETWORKS:

@@ -19,10 +19,12 @@ import torch
 def score(args):
     from tqdm import tqdm
 
+    from ..distributed import default_device, gather, join_for_inference, shard
     from .image_io import ImageReadError, list_images, read_image
     from .quality_map import quality_map_picture, write_png
     from .sfd_iqa_arch import SFDIQA
-    device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    rank, world = join_for_inference()  # under torchrun each process scores a share; rank 0 reports them all
+    device = default_device(args.device)
     net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
                  tile_size=args.tile_size).to(device)
     paths = list_images(args.target)
@@ -31,8 +33,8 @@ def score(args):
         return 1
     if args.maps:
         os.makedirs(args.maps, exist_ok=True)
-    results, failures = [], []
-    for path in tqdm(paths, unit='image', desc='sfd_iqa', disable=args.quiet):
+    scores, failures = {}, []
+    for path in tqdm(shard(paths, rank, world), unit='image', desc='sfd_iqa', disable=args.quiet or rank != 0):
         try:
             image = read_image(path).to(device)
             with torch.no_grad():
@@ -41,11 +43,20 @@ def score(args):
             failures.append((path, str(error)))
             tqdm.write(f'sfd-iqa: skipped {path}: {error}', file=sys.stderr)
             continue
-        results.append((path, value.item()))
+        scores[path] = value.item()
         if args.maps:
             stem = os.path.splitext(os.path.basename(path))[0]
             picture = quality_map_picture(image, quality_map, value.item(), args.map_size)
             write_png(os.path.join(args.maps, f'{stem}_sfd_map.png'), picture)
+    shares = gather((scores, failures), world)
+    scores = {path: value for share, _ in shares for path, value in share.items()}
+    failures = sorted((f for _, share in shares for f in share), key=lambda f: paths.index(f[0]))
+    if rank != 0:
+        return 1 if failures else 0
+    if world > 1:
+        counts = ', '.join(str(len(share) + len(failed)) for share, failed in shares)
+        print(f'sfd-iqa: {len(paths)} image(s) on {world} processes ({counts})', file=sys.stderr)
+    results = [(path, scores[path]) for path in paths if path in scores]
     for path, value in results:
         print(f'{path}\t{value:.6f}')
     if results:

@@ -50,12 +50,13 @@ def correlate(pairs, metrics, device=None, weights=None, progress=True):
     from pyiqa.metrics.correlation_coefficient import calculate_krcc, calculate_plcc, calculate_srcc
     from tqdm import tqdm
 
+    from ..distributed import default_device
     from ..metrics import MetricUnavailable, pyiqa_metric
     from .image_io import read_image
     if len(pairs) < 3:
         raise ValueError(f'correlations need at least 3 images with MOS; found {len(pairs)}.')
     mos = np.array([score for _, score in pairs])
-    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    device = default_device(device)
     results, unavailable, scores = {}, {}, {}
     for metric in metrics:
         options = {'pretrained_model_path': weights} if metric == 'sfd_iqa' and weights else {}

@@ -15,6 +15,7 @@ import threading
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
+from ..distributed import default_device
 from ..iqa.image_io import basicsr_image_to_tensor
 from ..registry import register
 
@@ -27,7 +28,7 @@ class MetricUnavailable(RuntimeError):
 
 
 def _default_device(device):
-    return torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    return default_device(device)
 
 
 def pyiqa_metric(metric, device=None, **options):

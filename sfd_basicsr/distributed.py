@@ -1,0 +1,118 @@
+"""Several processes on any machine: the process group, its backend and device, and splitting work by rank.
+
+Training keeps BasicSR's distributed code (``EnlargedSampler``, ``reduce_loss_dict``, ``master_only``,
+``get_dist_info``, DDP); ``compat.basicsr_distributed_on_any_device`` routes BasicSR's two CUDA-only
+steps (``init_dist``, ``model_to_device``) through the functions here. The inference commands use
+``shard`` and ``gather`` so that under ``torchrun`` every rank does a disjoint share of the files and
+rank 0 reports for all of them.
+"""
+import datetime
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+
+BACKENDS = ('nccl', 'gloo')
+
+
+class DistributedSetupError(ValueError):
+    """A launcher or ``dist_params`` setting this machine cannot honour; the message names it."""
+
+
+def default_backend():
+    """``nccl`` where CUDA is, ``gloo`` (which runs on CPU) elsewhere."""
+    return 'nccl' if torch.cuda.is_available() else 'gloo'
+
+
+def _timeout(seconds):
+    if seconds is None:
+        return {}
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise DistributedSetupError(f'dist_params.timeout: {seconds!r} is not a positive number of seconds.')
+    return {'timeout': datetime.timedelta(seconds=seconds)}
+
+
+def init_dist(launcher, backend=None, timeout=None, basicsr_init_dist=None, **kwargs):
+    """Join the process group ``launcher`` describes, with ``backend`` (default: ``default_backend()``).
+
+    ``timeout`` (seconds) bounds how long a collective waits for a rank that stopped answering. On CUDA
+    the set-up is BasicSR's own (``basicsr_init_dist``: one device per rank); without CUDA only
+    ``torchrun``'s environment (``--launcher pytorch``) is supported, since BasicSR's SLURM set-up
+    derives the local rank from the number of GPUs.
+    """
+    backend = backend or default_backend()
+    if backend not in BACKENDS:
+        raise DistributedSetupError(f"dist_params.backend: '{backend}' is not one of {list(BACKENDS)}.")
+    if backend == 'nccl' and not torch.cuda.is_available():
+        # BasicSR's options files all say nccl (which 1.4.2 only applies to SLURM): run them on CPUs as they are
+        if launched_world()[0] == 0:
+            print("basicsr: dist_params.backend 'nccl' needs CUDA, which this machine lacks: using gloo.",
+                  file=sys.stderr)
+        backend = 'gloo'
+    kwargs.update(_timeout(timeout))
+    if torch.cuda.is_available():
+        if basicsr_init_dist is None:
+            from basicsr.utils.dist_util import init_dist as basicsr_init_dist
+        return basicsr_init_dist(launcher, backend=backend, **kwargs)
+    if launcher != 'pytorch':
+        raise DistributedSetupError(f"--launcher {launcher}: on a machine without CUDA only '--launcher pytorch' "
+                                    '(torchrun) is supported; under SLURM, run torchrun inside srun.')
+    if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ:
+        raise DistributedSetupError('--launcher pytorch: RANK and WORLD_SIZE are not set; start the command with '
+                                    'torchrun --nproc_per_node=N $(which basicsr) train ...')
+    kwargs.pop('port', None)  # a SLURM option
+    dist.init_process_group(backend=backend, **kwargs)
+
+
+def wrap_ddp(net, find_unused_parameters=False):
+    """``net`` (already on its device) in DistributedDataParallel: on its GPU, or on the CPU without device ids."""
+    device = next(net.parameters(), torch.empty(0)).device
+    device_ids = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == 'cuda' else None
+    return torch.nn.parallel.DistributedDataParallel(net, device_ids=device_ids,
+                                                     find_unused_parameters=find_unused_parameters)
+
+
+def launched_world():
+    """``(rank, world_size)`` of a ``torchrun`` launch (from its environment), ``(0, 1)`` otherwise."""
+    return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
+
+
+def default_device(device=None):
+    """The device a command runs on: ``device`` if given; else this rank's GPU (``LOCAL_RANK``), else the CPU."""
+    if device:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count())
+    return torch.device('cpu')
+
+
+def join_for_inference():
+    """Under ``torchrun``, join a gloo group (it only carries results, on any device); ``(rank, world_size)``."""
+    rank, world = launched_world()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    return rank, world
+
+
+def shard(items, rank, world):
+    """The deterministic share of ``items`` for ``rank``: every ``world``-th item from position ``rank``."""
+    return list(items)[rank::world]
+
+
+def gather(value, world):
+    """Every rank's ``value``, in rank order, on every rank (``[value]`` for a single process)."""
+    if world == 1:
+        return [value]
+    values = [None] * world
+    dist.all_gather_object(values, value)
+    return values
+
+
+def unshard(shares):
+    """Undo ``shard``: lists from ranks 0..N-1 back into the original order."""
+    merged = []
+    for position in range(max((len(s) for s in shares), default=0)):
+        merged.extend(share[position] for share in shares if position < len(share))
+    return merged

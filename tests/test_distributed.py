@@ -1,0 +1,297 @@
+"""Training with several processes on CPU (gloo), the code path multi-GPU users take, through torchrun."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from training_helpers import command_path, logged_losses, paired_dataset, psnr_checkpoint, run_basicsr, \
+    tiny_train_options, torchrun, write_options
+from sfd_basicsr.demo import write_bicubic_pairs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKER = os.path.join(HERE, 'distributed_worker.py')
+FOUR_IMAGES = ['astronaut', 'rocket', 'coffee', 'chelsea']
+
+
+def basicsr_script():
+    return command_path('basicsr')
+
+
+def fixed_batches_options(root, batch_size, model='SFDModel'):
+    """Four 64 px images, each batch whole images (no crop, no flip): a batch is a set of files, nothing random."""
+    opt = tiny_train_options(root, name=f'dist_{model}', iters=100, with_val=False, warm_start=False)
+    hr, lr = write_bicubic_pairs(os.path.join(root, 'four'), FOUR_IMAGES, 64)
+    train = paired_dataset('four', hr, lr, 'train', gt_size=64, batch_size=batch_size)
+    train.update({'use_hflip': False, 'use_rot': False})
+    opt['datasets']['train'] = train
+    opt['path']['pretrain_network_g'] = psnr_checkpoint(str(root))
+    if model != 'SFDModel':  # stock BasicSR GAN models with our discriminators dropped in as network_d
+        opt['model_type'] = model
+        tgd = opt.pop('network_d_tg')
+        if model == 'ESRGANModel':
+            opt['network_d'] = tgd
+        if model == 'SeD-U':  # the SeD baseline as it ships: SRGANModel with SeDUNetDiscriminator
+            opt['model_type'] = 'SRGANModel'
+            opt['network_d'] = {'type': 'SeDUNetDiscriminator', 'clip_model': tgd['clip_model'],
+                                'pretrained': None, 'num_feat': 8}
+        opt['train'].pop('featd_opt'), opt['train'].pop('tgd_opt')
+        opt['train']['gan_opt'] = {'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1}
+    return opt
+
+
+def run_worker(root, opt, iters, nproc):
+    out = root / f'worker_{nproc}'
+    out.mkdir()
+    opt_file = write_options(root / f'worker_{nproc}.yml', opt)
+    if nproc == 1:
+        env = dict(os.environ, HF_HUB_OFFLINE='1')
+        result = subprocess.run([sys.executable, WORKER, str(out), str(iters), '-opt', opt_file], cwd=root, env=env,
+                                capture_output=True, text=True, timeout=300)
+    else:
+        result = torchrun([WORKER, str(out), str(iters), '-opt', opt_file, '--launcher', 'pytorch'], cwd=root,
+                          nproc=nproc)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return [torch.load(out / f'rank{r}.pt') for r in range(nproc)]
+
+
+@pytest.fixture(scope='module')
+def two_rank_sfd_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp('two_ranks')
+    return root, run_worker(root, fixed_batches_options(root, batch_size=1), iters=3, nproc=2)
+
+
+def assert_networks_equal(a, b, names, exact=True):
+    for name in names:
+        assert set(a[name]) == set(b[name]), name
+        for key in a[name]:
+            if exact:
+                assert torch.equal(a[name][key], b[name][key]), f'{name}.{key} differs between ranks'
+            else:
+                torch.testing.assert_close(b[name][key], a[name][key], rtol=1e-4, atol=1e-7, msg=f'{name}.{key}')
+
+
+@pytest.mark.slow
+def test_every_rank_holds_identical_networks_prompts_and_text_cache(two_rank_sfd_run):
+    _, (rank0, rank1) = two_rank_sfd_run
+    assert (rank0['rank'], rank0['world_size'], rank1['rank']) == (0, 2, 1)
+    names = ['net_g', 'net_g_ema', 'net_d', 'net_d_tg']
+    assert all(rank0['after'][0][f'{n}.wrapper'] == 'DistributedDataParallel' for n in ('net_g', 'net_d', 'net_d_tg'))
+    assert {'prompts.ctx', 'text_cache'} <= set(rank0['after'][-1]['net_d_tg'])
+    for it in range(3):
+        assert_networks_equal(rank0['after'][it], rank1['after'][it], names)
+    first, last = rank0['after'][0], rank0['after'][-1]
+    for name in names:  # the ranks agree on networks that did train
+        assert any(not torch.equal(first[name][k], last[name][k]) for k in first[name]), f'{name} never changed'
+
+
+@pytest.mark.slow
+def test_each_rank_reads_a_different_shard_of_every_epoch(two_rank_sfd_run):
+    _, (rank0, rank1) = two_rank_sfd_run
+    by_epoch = {}
+    for record in (rank0, rank1):
+        for epoch, files in record['seen']:
+            by_epoch.setdefault(epoch, []).append(tuple(files))
+    epoch0 = by_epoch[0]
+    assert len(epoch0) == 4, 'two batches of one image on each of two ranks'
+    assert sorted(f for batch in epoch0 for f in batch) == sorted(f'{n}.png' for n in FOUR_IMAGES)
+    assert set(f for _, fs in rank0['seen'] if _ == 0 for f in fs).isdisjoint(
+        f for _, fs in rank1['seen'] if _ == 0 for f in fs)
+
+
+@pytest.mark.slow
+def test_two_ranks_of_batch_b_update_like_one_process_of_batch_2b(two_rank_sfd_run):
+    root, (rank0, rank1) = two_rank_sfd_run
+    single_root = root / 'single'
+    single_root.mkdir()
+    (single,) = run_worker(single_root, fixed_batches_options(single_root, batch_size=2), iters=1, nproc=1)
+    assert single['seen'][0][1] == sorted(rank0['seen'][0][1] + rank1['seen'][0][1]), 'same samples in step 1'
+    names = ['net_g', 'net_g_ema', 'net_d', 'net_d_tg', 'net_g.grad', 'net_d.grad', 'net_d_tg.grad']
+    assert single['after'][0]['net_g.wrapper'] == 'RRDBNet'
+    assert_networks_equal(single['after'][0], rank0['after'][0], names, exact=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('model', ['SRGANModel', 'ESRGANModel', 'SeD-U'])
+def test_stock_gan_models_with_semantic_discriminators_stay_in_sync(tmp_path, model):
+    rank0, rank1 = run_worker(tmp_path, fixed_batches_options(tmp_path, batch_size=1, model=model), iters=2, nproc=2)
+    assert rank0['after'][0]['net_d.wrapper'] == 'DistributedDataParallel'
+    assert_networks_equal(rank0['after'][-1], rank1['after'][-1], ['net_g', 'net_g_ema', 'net_d'])
+
+
+def audited_train(tmp_path, opt_file, *flags, nproc=2):
+    """``torchrun basicsr train``, with every file each rank opens under ``tmp_path`` recorded."""
+    audit = tmp_path.parent / f'{tmp_path.name}_audit'
+    env = {'PYTHONPATH': os.pathsep.join([os.path.join(HERE, 'rank_audit'), os.environ.get('PYTHONPATH', '')]),
+           'RANK_AUDIT_ROOT': str(tmp_path), 'RANK_AUDIT_OUT': str(audit)}
+    result = torchrun([basicsr_script(), 'train', '-opt', opt_file, '--launcher', 'pytorch', *flags], cwd=tmp_path,
+                      nproc=nproc, env=env)
+    events = {}
+    for rank in range(nproc):
+        with open(audit / f'rank{rank}.txt') as f:
+            events[rank] = [line.split('\t') for line in f.read().splitlines() if line]
+    return result, events
+
+
+@pytest.mark.slow
+def test_basicsr_train_under_torchrun_writes_and_validates_on_rank_0_only(tmp_path):
+    opt = tiny_train_options(tmp_path, iters=4)
+    opt['val']['val_freq'] = 2
+    opt_file = write_options(tmp_path / 'train.yml', opt)
+    result, events = audited_train(tmp_path, opt_file)
+    assert result.returncode == 0, result.stderr[-4000:]
+    experiment = tmp_path / 'experiments' / 'sfd_tiny'
+    logs = sorted(experiment.glob('train_sfd_tiny_*.log'))
+    assert len(logs) == 1
+    log = logs[0].read_text()
+    assert 'World size (gpu number): 2' in log
+    assert log.count('# psnr:') == 3, 'validation at iterations 2 and 4 and after training, once each'
+    assert sorted(logged_losses(log)) == [1, 2, 3, 4]
+    for name in ('net_g_2.pth', 'net_g_4.pth', 'net_d_tg_latest.pth'):
+        assert (experiment / 'models' / name).is_file()
+    written = [path for kind, path in events[1] if kind != 'read']
+    assert not [p for p in written if str(experiment) in p], f'rank 1 wrote {written}'
+    val_reads = {rank: [p for kind, p in events[rank] if kind == 'read' and '/val/' in p] for rank in (0, 1)}
+    assert val_reads[1] == [], 'rank 1 validated'
+    for image in ('chelsea', 'coffee'):  # each validation reads each HR and LR image once, on rank 0
+        assert sum(p.endswith(f'/hr/{image}.png') for p in val_reads[0]) == 3
+    assert any(str(experiment / 'models') in p for kind, p in events[0] if kind != 'read')
+
+
+@pytest.mark.slow
+def test_auto_resume_with_two_processes_continues_like_an_uninterrupted_run(tmp_path):
+    def train(name, iters, *flags):
+        opt = tiny_train_options(tmp_path, name=name, iters=4, deterministic_data=True, with_val=False)
+        opt_file = write_options(tmp_path / f'{name}.yml', opt)
+        result = torchrun([basicsr_script(), 'train', '-opt', opt_file, '--launcher', 'pytorch',
+                           '--force_yml', f'train:total_iter={iters}', *flags], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-4000:]
+        return tmp_path / 'experiments' / name
+
+    straight = train('straight', 4)
+    resumed = train('resumed', 2)
+    train('resumed', 4, '--auto_resume')
+    read = {run: logged_losses(''.join(p.read_text() for p in sorted(run.glob('train_*.log'))))
+            for run in (straight, resumed)}
+    assert sorted(read[resumed]) == [1, 2, 3, 4]
+    for it in (3, 4):
+        for key, value in read[straight][it].items():
+            if key.startswith(('l_', 'out_')):
+                assert abs(read[resumed][it][key] - value) <= 1e-3 * abs(value) + 1e-6, (it, key)
+    for name in ('net_g', 'net_d', 'net_d_tg'):
+        a = torch.load(straight / 'models' / f'{name}_4.pth')['params']
+        b = torch.load(resumed / 'models' / f'{name}_4.pth')['params']
+        for key in a:
+            torch.testing.assert_close(b[key], a[key], rtol=1e-4, atol=1e-6, msg=f'{name}.{key}')
+
+
+def _rank_pid(rank, marker, deadline):
+    """The pid of the training process whose environment has ``RANK=rank`` and ``marker`` (read from /proc)."""
+    wanted = {f'RANK={rank}'.encode(), marker.encode()}
+    while time.time() < deadline:
+        for entry in os.listdir('/proc'):
+            try:
+                with open(f'/proc/{entry}/environ', 'rb') as f:
+                    environ = set(f.read().split(b'\0'))
+                with open(f'/proc/{entry}/cmdline', 'rb') as f:
+                    training = b'train' in f.read().split(b'\0')
+            except (OSError, ValueError):
+                continue
+            if training and wanted <= environ:
+                return int(entry)
+        time.sleep(0.2)
+    raise AssertionError(f'no rank {rank} process started')
+
+
+@pytest.mark.slow
+def test_a_rank_that_dies_ends_the_run_naming_it_and_keeps_complete_checkpoints(tmp_path):
+    opt = tiny_train_options(tmp_path, iters=10000, with_val=False)
+    opt_file = write_options(tmp_path / 'long.yml', opt)
+    marker = f'SFD_TEST_RUN={tmp_path.name}'
+    launcher = torchrun([basicsr_script(), 'train', '-opt', opt_file, '--launcher', 'pytorch'], cwd=tmp_path,
+                        env=dict([marker.split('=')]), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    models = tmp_path / 'experiments' / 'sfd_tiny' / 'models'
+    try:
+        victim = _rank_pid(1, marker, time.time() + 120)
+        deadline = time.time() + 180
+        while not (models / 'net_g_4.pth').is_file() and time.time() < deadline:
+            time.sleep(0.2)
+        assert (models / 'net_g_4.pth').is_file(), 'training never reached its second checkpoint'
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.time()
+        output, _ = launcher.communicate(timeout=120)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert time.time() - killed_at < 120
+    assert launcher.returncode != 0
+    assert 'rank: 1' in output and 'Signal 9' in output, output[-3000:]
+    checkpoints = list(models.glob('*.pth'))
+    assert checkpoints
+    for path in checkpoints:  # every checkpoint left on disk is whole
+        assert 'params' in torch.load(path)
+
+
+@pytest.mark.slow
+def test_deprecated_torch_distributed_launch_is_accepted(tmp_path):
+    opt_file = write_options(tmp_path / 'o.yml', tiny_train_options(tmp_path, iters=1, with_val=False))
+    env = dict(os.environ, HF_HUB_OFFLINE='1')
+    result = subprocess.run([sys.executable, '-m', 'torch.distributed.launch', '--standalone', '--nproc_per_node=2',
+                             basicsr_script(), 'train', '-opt', opt_file, '--launcher', 'pytorch'], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (tmp_path / 'experiments' / 'sfd_tiny' / 'models' / 'net_g_latest.pth').is_file()
+
+
+@pytest.mark.slow
+def test_nccl_on_a_machine_without_cuda_falls_back_to_gloo_and_bad_backends_are_refused(tmp_path):
+    opt = tiny_train_options(tmp_path, iters=1, with_val=False)
+    assert opt['dist_params']['backend'] == 'nccl'  # as in BasicSR's own options files
+    result = torchrun([basicsr_script(), 'train', '-opt', write_options(tmp_path / 'o.yml', opt), '--launcher',
+                       'pytorch'], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "'nccl' needs CUDA" in result.stderr and result.stderr.count("'nccl' needs CUDA") == 1
+    opt['dist_params']['backend'] = 'mpi'
+    bad = run_basicsr(['train', '-opt', write_options(tmp_path / 'bad.yml', opt), '--launcher', 'pytorch'],
+                      cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "dist_params.backend: 'mpi' is not one of ['nccl', 'gloo']" in bad.stderr
+    assert 'Traceback' not in bad.stderr
+
+
+def test_launcher_pytorch_without_torchrun_says_how_to_start_it(tmp_path):
+    opt = tiny_train_options(tmp_path, iters=1, with_val=False, warm_start=False)
+    opt_file = write_options(tmp_path / 'o.yml', opt)
+    result = run_basicsr(['train', '-opt', opt_file, '--launcher', 'pytorch'], cwd=tmp_path)
+    assert result.returncode == 2
+    assert 'RANK and WORLD_SIZE are not set' in result.stderr and 'torchrun --nproc_per_node' in result.stderr
+    assert not (tmp_path / 'experiments').exists()
+
+
+@pytest.mark.parametrize('items, world, expected', [
+    (list('abcde'), 2, [['a', 'c', 'e'], ['b', 'd']]),
+    (list('abc'), 4, [['a'], ['b'], ['c'], []]),
+    (list('abcd'), 1, [['a', 'b', 'c', 'd']]),
+])
+def test_shards_are_disjoint_cover_everything_and_unshard_restores_the_order(items, world, expected):
+    from sfd_basicsr.distributed import shard, unshard
+    shares = [shard(items, rank, world) for rank in range(world)]
+    assert shares == expected
+    assert unshard(shares) == items
+
+
+def test_distributed_settings_this_machine_cannot_honour_are_refused_by_name(monkeypatch):
+    from sfd_basicsr.distributed import DistributedSetupError, default_device, init_dist
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(DistributedSetupError, match=r'dist_params.timeout: -5 is not a positive number'):
+        init_dist('pytorch', backend='gloo', timeout=-5)
+    with pytest.raises(DistributedSetupError, match=r'--launcher slurm: on a machine without CUDA only'):
+        init_dist('slurm', backend='gloo')
+    monkeypatch.delenv('RANK', raising=False)
+    with pytest.raises(DistributedSetupError, match='RANK and WORLD_SIZE are not set'):
+        init_dist('pytorch')
+    monkeypatch.setenv('LOCAL_RANK', '1')
+    assert default_device() == torch.device('cpu') and default_device('cuda:3') == torch.device('cuda', 3)
