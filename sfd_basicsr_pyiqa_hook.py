@@ -8,7 +8,8 @@ is imported only when the metric is built. The same ``register_arch`` is the ``p
 
 The ``pyiqa`` command (``pyiqa.pyiqa_cmd``) scores a folder in a loop of its own that stops at the first
 error with a traceback; for ``sfd_iqa`` the hook turns that into one line naming the file and pointing to
-``sfd-iqa score``, which skips such files and scores the rest.
+``sfd-iqa score``, which skips such files and scores the rest; weights that are missing or cannot be read
+end it in the one line that says how to give them.
 """
 import sys
 
@@ -61,8 +62,13 @@ def wrap_command(command_module):
         return
 
     def create(metric_name, *args, **kwargs):
-        metric = create_metric(metric_name, *args, **kwargs)
-        return _FileNamingMetric(metric) if metric_name == METRIC_NAME else metric
+        if metric_name != METRIC_NAME:
+            return create_metric(metric_name, *args, **kwargs)
+        try:
+            return _FileNamingMetric(create_metric(metric_name, *args, **kwargs))
+        except (OSError, ValueError) as error:  # missing or unreadable weights: their one-line advice, no traceback
+            sys.stderr.write(f'pyiqa {METRIC_NAME}: {error}\n')
+            raise SystemExit(2) from None
 
     create.names_files = True
     command_module.create_metric = create

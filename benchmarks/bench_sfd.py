@@ -5,8 +5,10 @@
 
 Training: seconds per ``optimize_parameters`` for one generator and patch size with (a) BasicSR's
 ``UNetDiscriminatorSN`` (SRGANModel, vanilla GAN), (b) Feat-D only, (c) TG-D only, (d) full SFD, and
-(e) SeD-U, and the floor: the generator's forward/backward plus exactly one encoder forward+backward on
-SR and one forward on GT. SFD-IQA: images per second against the encoder's forward alone on the same input, with
+(e) SeD-U self-conditioned in SRGANModel, (f) SeD-P and (g) SeD-U as SeD trains them (``SeDModel``: real and
+fake under the GT's semantics), and the floors: SFD's, the generator's forward/backward plus exactly one encoder
+forward+backward on SR and one forward on GT; SeD's, the generator's forward/backward plus one encoder forward
+on GT (SeD never encodes SR). SFD-IQA: images per second against the encoder's forward alone on the same input, with
 BasicSR's NIQE as a reference point (pyiqa's ``niqe`` downloads its parameters; BasicSR ships them).
 Each configuration runs in its own process, so peak memory is its own. CLIP is random-initialised
 (same cost as OpenAI's weights); the perceptual loss is left out everywhere (VGG weights need a download).
@@ -28,7 +30,7 @@ PRESETS = {
     'full': {'g': {'num_feat': 64, 'num_block': 23, 'num_grow_ch': 32}, 'gt_size': 256, 'batch': 8, 'runs': 20,
              'iqa_sizes': [(384, 512), (768, 1024), (3000, 4000)], 'iqa_runs': 10},
 }
-TRAIN_CASES = ['unet', 'featd', 'tgd', 'sfd', 'sedu', 'floor']
+TRAIN_CASES = ['unet', 'featd', 'tgd', 'sfd', 'sedu', 'sedp_hr', 'sedu_hr', 'floor', 'sed_floor']
 ENCODER = {'clip_model': 'RN50-quickgelu', 'pretrained': None}
 
 
@@ -41,10 +43,10 @@ def train_options(case, preset):
         'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0},
     }
     opt = {'scale': 4, 'is_train': True, 'dist': False, 'network_g': g, 'path': {}, 'train': train}
-    if case in ('unet', 'sedu'):
+    if case in ('unet', 'sedu', 'sedp_hr', 'sedu_hr'):
         network_d = ({'type': 'UNetDiscriminatorSN', 'num_in_ch': 3} if case == 'unet' else
-                     {'type': 'SeDUNetDiscriminator', **ENCODER})
-        opt.update(model_type='SRGANModel', network_d=network_d)
+                     {'type': 'SeDPatchDiscriminator' if case == 'sedp_hr' else 'SeDUNetDiscriminator', **ENCODER})
+        opt.update(model_type='SeDModel' if case.endswith('_hr') else 'SRGANModel', network_d=network_d)
         train['gan_opt'] = {'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1}
     else:
         opt.update(model_type='SFDModel', network_d={'type': 'FeatD', **ENCODER},
@@ -98,7 +100,7 @@ def run_train_case(case, args, device):
     import torch.nn.functional as F
     from basicsr.models import build_model
     preset = PRESETS[args.preset]
-    opt = train_options('sfd' if case == 'floor' else case, preset)
+    opt = train_options({'floor': 'sfd', 'sed_floor': 'sedu_hr'}.get(case, case), preset)
     opt['num_gpu'] = 1 if device.type == 'cuda' else 0
     model = build_model(opt)
     size = preset['gt_size']
@@ -116,6 +118,18 @@ def run_train_case(case, args, device):
                 loss = F.l1_loss(output, model.gt) + sum(f.float().mean() for f in features.values())
                 with torch.no_grad():
                     encoder(model.gt, layers=layers, embedding=True)
+            loss.backward()
+            model.optimizer_g.step()
+    elif case == 'sed_floor':
+        discriminator = model.get_bare_model(model.net_d)
+
+        def step():
+            model.optimizer_g.zero_grad()
+            with autocast(args, device):
+                output = model.net_g(model.lq)
+                loss = F.l1_loss(output, model.gt)
+                with torch.no_grad():
+                    discriminator.semantic(model.gt)
             loss.backward()
             model.optimizer_g.step()
     else:
@@ -241,14 +255,18 @@ def render(args, train, iqa, elapsed):
              f'{" --bf16" if args.bf16 else ""}` on {machine(args.device)}; {elapsed / 60:.1f} min.', '',
              f'Training step: RRDBNet {g["num_feat"]}/{g["num_block"]}/{g["num_grow_ch"]} x4, GT patch '
              f'{preset["gt_size"]}, batch {preset["batch"]}, median of {preset["runs"]} steps after {args.warmup} '
-             'warm-up.', '', f'| configuration | s / step | vs (a) | vs floor | {memory} (MB) |',
+             'warm-up.', '',
+             f'| configuration | s / step | vs (a) | vs its floor (SeD rows: SeD floor) | {memory} (MB) |',
              '|---|---|---|---|---|']
     names = {'unet': '(a) UNetDiscriminatorSN, SRGANModel', 'featd': '(b) Feat-D only', 'tgd': '(c) TG-D only',
              'sfd': '(d) full SFD', 'sedu': '(e) SeD-U (self-conditioned), SRGANModel',
-             'floor': 'floor: G fwd/bwd + 1 encoder fwd/bwd (SR) + 1 fwd (GT)'}
-    base, floor = train['unet']['seconds'], train['floor']['seconds']
+             'sedp_hr': '(f) SeD-P, HR-conditioned (SeDModel)', 'sedu_hr': '(g) SeD-U, HR-conditioned (SeDModel)',
+             'floor': 'SFD floor: G fwd/bwd + 1 encoder fwd/bwd (SR) + 1 fwd (GT)',
+             'sed_floor': 'SeD floor: G fwd/bwd + 1 encoder fwd (GT)'}
+    base = train['unet']['seconds']
     for case in TRAIN_CASES:
         r = train[case]
+        floor = train['sed_floor' if case.startswith('sed') else 'floor']['seconds']
         lines.append(f'| {names[case]} | {r["seconds"]:.4f} | {r["seconds"] / base:.2f} | '
                      f'{r["seconds"] / floor:.2f} | {r["peak_mb"]:.0f} |')
     if not iqa:

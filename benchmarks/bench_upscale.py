@@ -2,6 +2,7 @@
 
     python benchmarks/bench_upscale.py                         # CPU, small RRDBNet (minutes)
     python benchmarks/bench_upscale.py --device cuda --preset full
+    python benchmarks/bench_upscale.py --large-only                # peak memory of a 5000x4000 image in tiles
 
 Cases per input size (512x384 and 1920x1080): the network's plain forward on a ready tensor (the floor),
 `Upscaler.upscale_array` on a uint8 BGR image whole (untiled) and in 256 px tiles with 16 px padding.
@@ -85,6 +86,64 @@ def measure(case, preset, device, size, repeats):
     raise RuntimeError(f'benchmark case {case} {size} failed (exit code {process.exitcode}); see its output above.')
 
 
+LARGE_SIZE, LARGE_TILE = (5000, 4000), 512
+LARGE_NET = {'num_feat': 8, 'num_block': 1, 'num_grow_ch': 32}  # memory is the image's, not the network's
+
+
+def run_large(queue, with_write, folder, tile):
+    """Peak RSS of ``upscale_array`` (and of writing the PNG, as ``basicsr upscale`` does) on a 5000x4000 photo."""
+    import cv2
+    import skimage.data
+    import torch
+
+    import sfd_basicsr  # noqa: F401
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+    from sfd_basicsr.inference import LoadedGenerator, Upscaler
+    from sfd_basicsr.iqa.image_io import write_image
+    torch.manual_seed(0)
+    net = RRDBNet(3, 3, scale=4, **LARGE_NET).eval().requires_grad_(False)
+    image = cv2.resize(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR), LARGE_SIZE,
+                       interpolation=cv2.INTER_CUBIC)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    result = Upscaler(LoadedGenerator(net, 4, 3, True, 'bench'), 'cpu', tile, TILE_PAD).upscale_array(image)
+    if with_write:
+        write_image(os.path.join(folder, 'large.png'), result)
+    queue.put({'seconds': time.perf_counter() - started, 'output_mib': result.nbytes / 2**20,
+               'before_mib': before, 'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def large_section(args):
+    import tempfile
+    context = multiprocessing.get_context('spawn')
+    rows, folder = [], tempfile.mkdtemp()
+    for tile, with_write in ((LARGE_TILE, False), (LARGE_TILE, True), (LARGE_TILE // 2, True)):
+        queue = context.Queue()
+        process = context.Process(target=run_large, args=(queue, with_write, folder, tile))
+        process.start()
+        result = queue.get()
+        process.join()
+        goal = 1.5 * result['output_mib'] + 1024
+        added = result['peak_mib'] - result['before_mib']
+        rows.append(f"| {'upscale_array + PNG write' if with_write else 'upscale_array'} | {tile} "
+                    f"| {result['seconds']:.0f} | {result['output_mib']:.0f} | {result['before_mib']:.0f} "
+                    f"| {result['peak_mib']:.0f} | {added:.0f} | {goal:.0f} "
+                    f"| {'yes' if result['peak_mib'] <= goal else 'no'} / {'yes' if added <= goal else 'no'} |")
+        print(json.dumps(result), flush=True)
+    text = '\n'.join([
+        f'### Tiled upscaling of a {LARGE_SIZE[0]}x{LARGE_SIZE[1]} image (cpu)', '',
+        f'{machine("cpu")}. `benchmarks/bench_upscale.py --large-only`: astronaut resized to {LARGE_SIZE[0]}x'
+        f'{LARGE_SIZE[1]} (uint8 BGR), x4 RRDBNet {LARGE_NET} (memory is the image\'s, not the network\'s), '
+        f'{TILE_PAD} px tile padding, each case in a fresh process. Goal: peak RSS under 1.5x the output array plus '
+        '1 GiB; "met" says whether the whole process\'s peak and the memory upscaling adds to the process (peak '
+        'minus the RSS before, which is the libraries and the input) are under it.', '',
+        '| case | tile | seconds | output array MiB | RSS before MiB | peak RSS MiB | added MiB | goal MiB '
+        '| met (peak / added) |', '|---|---:|---:|---:|---:|---:|---:|---:|---|', *rows])
+    print(text)
+    if not args.no_write:
+        write_section('upscale-large-cpu', text)
+
+
 def seam_errors(preset, device, size=(512, 384), tile=TILE, pads=(0, 8, 16, 32)):
     """Largest |tiled - whole| in 8-bit levels by padding, on a smooth photo (random noise would exaggerate)."""
     import cv2
@@ -117,7 +176,10 @@ def main():
     parser.add_argument('--seams-only', action='store_true', help='only the tile-seam measurement')
     parser.add_argument('--seam-size', default='512x384', help='image size (WxH) for the seam measurement')
     parser.add_argument('--seam-tile', type=int, default=TILE, help='tile size for the seam measurement')
+    parser.add_argument('--large-only', action='store_true', help='only the 5000x4000 tiled peak-memory measurement')
     args = parser.parse_args()
+    if args.large_only:
+        return large_section(args)
     cuda = args.device.startswith('cuda')
     preset = args.preset or ('full' if cuda else 'small')
     if args.seams_only:

@@ -31,10 +31,5 @@ def write_section(name, markdown):
     block = f'{begin}\n{markdown.strip()}\n{end}'
     pattern = re.compile(re.escape(begin) + '.*?' + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + '\n\n' + block + '\n'
-    from sfd_basicsr.atomic import atomic_write
-
-    def write(tmp):
-        with open(tmp, 'w') as f:
-            f.write(text)
-
-    atomic_write(DOC, write)
+    from sfd_basicsr.atomic import atomic_write_text
+    atomic_write_text(DOC, text)

@@ -1,13 +1,23 @@
-"""Atomic writes: a file is either its complete new version or untouched, never half written."""
+"""Durable atomic writes: a file is its complete new version or untouched, never half written, never silently short.
+
+The data goes to a temporary file in the target's folder through a file object, is flushed and fsynced,
+its size checked, then renamed over the target and the folder fsynced. On any error the temporary file is
+removed and ``OutputWriteError`` says, in one line, which file and why (a full disk with how much was
+needed and is free, a read-only folder, a missing permission).
+"""
+import errno
+import io
 import os
 import re
+import shutil
 import tempfile
-from contextlib import contextmanager
 
-import torch
-
-# mkstemp names made by atomic_write: '.<target name>.<8 random characters>.tmp'
+# mkstemp names made here: '.<target name>.<8 random characters>.tmp'
 TEMP_NAME = re.compile(r'^\..+\.[a-z0-9_]{8}\.tmp$')
+
+
+class OutputWriteError(Exception):
+    """An output that could not be written whole; the message names the file and the cause."""
 
 
 def _current_umask():
@@ -16,22 +26,109 @@ def _current_umask():
     return mask
 
 
-def atomic_write(path, write):
-    """Call ``write(tmp_path)``, then move the temporary file over ``path`` in one rename.
+def _megabytes(size):
+    return f'{size / 2**20:.1f} MB'
 
-    The file gets the mode a plain ``open(path, 'w')`` would give (0666 less the umask), not mkstemp's 0600.
+
+def describe_write_error(error, path, size=None):
+    """One line for an ``OSError`` met while writing ``path`` (``size`` bytes, when known)."""
+    folder = os.path.dirname(os.path.abspath(path)) or '.'
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        try:
+            free = _megabytes(shutil.disk_usage(folder).free)
+        except OSError:
+            free = 'unknown'
+        needed = f'{_megabytes(size)} needed, ' if size is not None else ''
+        return f"cannot write '{path}': no space left on device ({needed}{free} free in {folder})."
+    if error.errno == errno.EROFS:
+        return f"cannot write '{path}': {folder} is on a read-only file system."
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return f"cannot write '{path}': no permission to write in {folder}."
+    if error.errno == errno.ENOENT:
+        return f"cannot write '{path}': the folder {folder} does not exist."
+    return f"cannot write '{path}': {error.strerror or error}."
+
+
+def _fsync_folder(folder):
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, write, expected_size=None):
+    """Call ``write(tmp_path)``, make it durable, then move it over ``path`` in one rename.
+
+    ``expected_size``: bytes the file must have (a short file is refused). The file gets the mode a plain
+    ``open(path, 'w')`` would give (0666 less the umask), not mkstemp's 0600.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp', dir=folder)
+    try:
+        fd, tmp_path = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp', dir=folder)
+    except OSError as error:
+        raise OutputWriteError(describe_write_error(error, path, expected_size)) from None
     os.close(fd)
     try:
         write(tmp_path)
+        with open(tmp_path, 'rb+') as f:
+            os.fsync(f.fileno())
+            written = os.fstat(f.fileno()).st_size
+        if expected_size is not None and written != expected_size:
+            raise OutputWriteError(f"cannot write '{path}': {written} of {expected_size} bytes reached the disk.")
         os.chmod(tmp_path, 0o666 & ~_current_umask())
         os.replace(tmp_path, path)
+        _fsync_folder(folder)
+    except OSError as error:
+        raise OutputWriteError(describe_write_error(error, path, expected_size)) from None
     finally:
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
+
+
+def atomic_write_bytes(path, data):
+    """``data`` (bytes-like) as the whole new content of ``path``."""
+    view = memoryview(data).cast('B')
+
+    def write(tmp):
+        with open(tmp, 'wb') as f:
+            f.write(view)
+            f.flush()
+
+    atomic_write(path, write, expected_size=view.nbytes)
+
+
+def atomic_write_text(path, text):
+    """``text`` (UTF-8) as the whole new content of ``path``."""
+    atomic_write_bytes(path, text.encode('utf-8'))
+
+
+def atomic_write_csv(path, rows):
+    """``rows`` (lists of cells) as a CSV file, written whole."""
+    import csv
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def atomic_torch_save(obj, path):
+    """``torch.save(obj, path)``, serialised in memory first so that its exact size is checked on disk."""
+    import torch
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getbuffer())
+
+
+def check_writable_folder(folder, option):
+    """Make ``folder`` if needed and prove a file can be created in it, before any work; else one line."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        reason = describe_write_error(error, os.path.join(folder, '<file>')).split(': ', 1)[1]
+        raise OutputWriteError(f"{option} '{folder}': {reason}") from None
 
 
 def remove_stale_temp_files(folder):
@@ -40,27 +137,8 @@ def remove_stale_temp_files(folder):
         return []
     stale = [name for name in os.listdir(folder) if TEMP_NAME.match(name)]
     for name in stale:
-        os.remove(os.path.join(folder, name))
+        try:
+            os.remove(os.path.join(folder, name))
+        except FileNotFoundError:
+            pass
     return stale
-
-
-@contextmanager
-def atomic_torch_save(record=None):
-    """Within the block, ``torch.save`` to a path is atomic, also inside BasicSR's own save methods.
-
-    ``record``: entries added to every dict saved in the block (BasicSR's checkpoints are dicts of state dicts).
-    """
-    original = torch.save
-
-    def save(obj, f, *args, **kwargs):
-        if record and isinstance(obj, dict):
-            obj = {**obj, **record}
-        if isinstance(f, (str, os.PathLike)):
-            return atomic_write(f, lambda tmp: original(obj, tmp, *args, **kwargs))
-        return original(obj, f, *args, **kwargs)
-
-    torch.save = save
-    try:
-        yield
-    finally:
-        torch.save = original

@@ -7,6 +7,7 @@ import sys
 
 USAGE = """usage: basicsr {train,test} -opt FILE [--launcher {none,pytorch,slurm}] [--auto_resume] [--debug]
                             [--force_yml KEY=VALUE ...]
+       basicsr check -opt FILE [--force_yml KEY=VALUE ...]
        torchrun --nproc_per_node=N $(which basicsr) train -opt FILE --launcher pytorch
        basicsr demo [--iters N] [--out DIR]
        basicsr upscale -i IMAGES -o FOLDER -m MODEL [--tile N] [--outscale S] [--half] ...
@@ -15,6 +16,7 @@ USAGE = """usage: basicsr {train,test} -opt FILE [--launcher {none,pytorch,slurm
 
   train     BasicSR's train_pipeline (experiments/ under the working directory)
   test      BasicSR's test_pipeline (results/ under the working directory)
+  check     check an options file as train would (paths, types, keys, checkpoints), without training
   demo      a short SFD training run on CPU on images that ship with scikit-image
   upscale   run a trained generator on your own images (basicsr upscale -h)
   export    a trained generator as .safetensors for spandrel / chaiNNer (basicsr export -h)
@@ -41,7 +43,7 @@ def main(prefix=None):
         print(USAGE)
         return 0 if words else 2
     command, rest = words[0], words[1:]
-    if command not in ('train', 'test', 'demo', 'upscale', 'export', 'evaluate'):
+    if command not in ('train', 'test', 'check', 'demo', 'upscale', 'export', 'evaluate'):
         print(f"basicsr: unknown command '{command}'\n{USAGE}", file=sys.stderr)
         return 2
     if command == 'demo':
@@ -61,14 +63,21 @@ def main(prefix=None):
         if not os.path.isfile(opt_file):
             print(f"basicsr {command}: options file '{opt_file}' does not exist.", file=sys.stderr)
             return 2
+    from .atomic import OutputWriteError
     from .options_check import OptionsError
-    from .pipeline import test, train
+    from .pipeline import check, test, train
     sys.argv = [f'basicsr {command}'] + rest  # BasicSR's own argument parser reads sys.argv
     try:
-        (train if command == 'train' else test)()
+        {'train': train, 'test': test, 'check': check}[command]()
     except OptionsError as error:
         print(f'basicsr {command}: invalid options: {error}', file=sys.stderr)
         return 2
+    except OutputWriteError as error:
+        print(f'basicsr {command}: stopped: {error} The files saved before are complete and unchanged.',
+              file=sys.stderr)
+        return 1
+    if command == 'check':
+        print(f"basicsr check: {rest[rest.index('-opt') + 1] if '-opt' in rest else 'the options'}: no problem found.")
     return 0
 
 

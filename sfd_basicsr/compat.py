@@ -5,8 +5,9 @@ torchvision removed in 0.17; the same functions live on as ``torchvision.transfo
 Importing this module (``import sfd_basicsr`` does it first) aliases the old name to the new module,
 so ``import basicsr`` works afterwards. Nothing is patched when the old module still exists.
 
-``basicsr_distributed_on_any_device`` (used by the ``basicsr train|test`` pipelines) is the other patch:
-BasicSR's distributed set-up on machines without CUDA, scoped to the block it is used in.
+The ``basicsr train|test`` pipelines also run inside two scoped patches, each restored on exit:
+``basicsr_distributed_on_any_device`` (BasicSR's distributed set-up on machines without CUDA) and
+``validation_metrics_that_cannot_end_training`` (a metric failing on one image is logged, not fatal).
 """
 import importlib
 import importlib.util
@@ -65,3 +66,33 @@ def basicsr_distributed_on_any_device(dist_params=None):
         yield
     finally:
         options.init_dist, BaseModel.model_to_device = original_init_dist, original_model_to_device
+
+
+@contextmanager
+def validation_metrics_that_cannot_end_training():
+    """Within the block, a validation metric that raises on one image gives NaN there instead of ending the run.
+
+    BasicSR's ``SRModel.nondist_validation`` (SRGAN/ESRGAN/Real-ESRGAN and our models validate through it)
+    calls ``calculate_metric`` per image; NIQE's SVD fails on a near-constant output (any early generator)
+    and a pyiqa metric can lack its weights, and the exception ended training mid-loop with no
+    ``net_g_latest.pth``. Here the failure is logged with the metric and the reason, that image's value is
+    NaN (so the dataset's mean reads ``nan``: unavailable), and training goes on.
+    """
+    from basicsr.models import sr_model
+    from basicsr.utils import get_root_logger
+    original = sr_model.calculate_metric
+
+    def calculate_metric(data, opt):
+        try:
+            return original(data, opt)
+        except Exception as error:  # noqa: BLE001  (any metric failure: log it, keep training)
+            reason = ' '.join(str(error).split())[:200]
+            get_root_logger().warning(f"Validation metric {opt.get('type')} unavailable for an image "
+                                      f'({type(error).__name__}: {reason}); it counts as nan, training goes on.')
+            return float('nan')
+
+    sr_model.calculate_metric = calculate_metric
+    try:
+        yield
+    finally:
+        sr_model.calculate_metric = original

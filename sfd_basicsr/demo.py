@@ -81,8 +81,9 @@ def demo_options(data_dir, iters, pretrained, name='sfd_demo', warm_start=True):
     # NIQE needs several 96 px blocks
     val_hr, val_lr = write_bicubic_pairs(os.path.join(data_dir, 'val'), VAL_IMAGES, 384)
     encoder = {'clip_model': 'RN50-quickgelu', 'pretrained': pretrained}
-    network_g = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 16, 'num_block': 2,
-                 'num_grow_ch': 8, 'scale': 4}
+    # ESRGAN's 32 growth channels, so that `basicsr export` (spandrel, chaiNNer) takes the demo's generator too
+    network_g = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 16, 'num_block': 1,
+                 'num_grow_ch': 32, 'scale': 4}
     return {
         'name': name, 'model_type': 'SFDModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 0,
         'datasets': {

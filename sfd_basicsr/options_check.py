@@ -8,6 +8,7 @@ import sys
 
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
+from .checkpoint_file import CheckpointReadError, read_checkpoint
 from .options_data import check_training_set_size, required_data_keys
 
 SCALE_ARGUMENTS = ('scale', 'upscale', 'upscale_factor')
@@ -161,10 +162,33 @@ def _check_losses(train_opt):
             raise OptionsError(f"train.{name}.gan_type: '{gan_type}' is not one of {list(GAN_TYPES)}.")
 
 
+CUDA_ONLY_MODELS = {  # BasicSR models that build CUDA tensors whatever num_gpu says, and what runs anywhere
+    'RealESRGANModel': 'SFDRealModel (the same degradations, on any device)',
+    'RealESRNetModel': 'SFDRealModel with train.featd_opt and train.tgd_opt removed (a PSNR model on any device)',
+}
+
+
+def _check_device(opt, model_name):
+    import torch
+    if torch.cuda.is_available():
+        return
+    num_gpu = opt.get('num_gpu', 0)
+    if isinstance(num_gpu, int) and num_gpu > 0:
+        raise OptionsError(f'num_gpu: {num_gpu}, but this machine has no CUDA GPU; set num_gpu: 0 (the CPU) or auto.')
+    if model_name in CUDA_ONLY_MODELS:
+        raise OptionsError(f"model_type: BasicSR's {model_name} puts its degradation tensors on CUDA, which this "
+                           f'machine lacks; use {CUDA_ONLY_MODELS[model_name]}.')
+
+
 def check_options(opt):
     """Raise ``OptionsError`` naming the first key of ``opt`` that cannot work; return ``opt``."""
     model_cls = _registered(MODEL_REGISTRY, 'model', 'model_type', opt.get('model_type'))
+    _check_device(opt, model_cls.__name__)
     _check_top_level_keys(opt, model_cls)
+    for key, allowed in getattr(model_cls, 'network_types', {}).items():
+        given = (opt.get(key) or {}).get('type')
+        if given not in allowed:
+            raise OptionsError(f"{key}.type: {model_cls.__name__} needs one of {list(allowed)}; got '{given}'.")
     networks = {key: _check_network(opt, key) for key in opt if key.startswith('network_')}
     _check_shared_encoder(networks)
     for phase, dataset_opt in (opt.get('datasets') or {}).items():
@@ -178,5 +202,12 @@ def check_options(opt):
             except (ValueError, RuntimeError) as error:
                 raise OptionsError(f'val.metrics.{name}: {error}') from None
     path_opt = opt.get('path') or {}
-    _check_paths(path_opt, 'path.', [k for k in path_opt if k.startswith('pretrain_network') or k == 'resume_state'])
+    checkpoints = [k for k in path_opt if k.startswith('pretrain_network') or k == 'resume_state']
+    _check_paths(path_opt, 'path.', checkpoints)
+    for key in checkpoints:  # a damaged or unsafe file stops here, not in BasicSR's loader after folders exist
+        if path_opt.get(key) is not None:
+            try:
+                read_checkpoint(os.path.expanduser(str(path_opt[key])), f'path.{key}')
+            except CheckpointReadError as error:
+                raise OptionsError(str(error)) from None
     return opt

@@ -1,16 +1,19 @@
 """BasicSR's stock train/test pipelines with the plugin loaded, rooted at the working directory.
 
-Two module-level functions of ``basicsr.train`` / ``basicsr.test`` are swapped before the stock
-pipeline runs, nothing else:
+Module-level functions of ``basicsr.train`` / ``basicsr.test`` are swapped before the stock pipeline runs,
+nothing else:
 - ``parse_options``: the stock parser, then ``check_options`` so a bad options file stops with the
   key's name before any folder, dataset or network is made;
 - ``load_resume_state`` (train): the stock one maps the state to ``cuda`` and looks for
   ``experiments/`` relative to the working directory; ours maps it to the training device, so a
   CPU-only machine resumes too, and looks under the experiment's own folder. It also removes the
-  temporary files a killed checkpoint save left behind.
+  temporary files a killed checkpoint save left behind;
+- ``copy_opt_file`` (train): the stock copy, then ``effective_options.yml``, the options as the run uses them
+  (``--force_yml`` applied), which every reader of the experiment takes first (``experiment``).
 
-Both run inside ``compat.basicsr_distributed_on_any_device``, so ``--launcher pytorch`` (torchrun) trains on
-CPU-only machines with gloo, and ``dist_params`` (backend, timeout) applies to every launcher.
+The pipelines run inside ``compat.basicsr_distributed_on_any_device``, so ``--launcher pytorch`` (torchrun)
+trains on CPU-only machines with gloo and ``dist_params`` (backend, timeout) applies to every launcher, and
+inside ``compat.validation_metrics_that_cannot_end_training``, so a metric failing on one image is logged as nan.
 
 Weights that cannot be downloaded while the networks are built (CLIP, BasicSR's VGG) stop the run with
 one line naming the option and the local file to give instead.
@@ -30,12 +33,15 @@ from basicsr import test as basicsr_test
 from basicsr import train as basicsr_train
 from basicsr.utils import scandir
 from basicsr.utils.misc import check_resume
+from basicsr.utils.options import copy_opt_file as basicsr_copy_opt_file
 from basicsr.utils.options import parse_options
 
 from .archs.clip_encoder import EncoderWeightsError
 from .atomic import remove_stale_temp_files
-from .compat import basicsr_distributed_on_any_device
+from .checkpoint_file import CheckpointReadError, read_checkpoint
+from .compat import basicsr_distributed_on_any_device, validation_metrics_that_cannot_end_training
 from .distributed import DistributedSetupError
+from .experiment import record_effective_options
 from .options_check import OptionsError, check_options
 
 VGG_FILE = 'vgg19-dcbb9e9d.pth'
@@ -64,6 +70,14 @@ def distributed_options(argv=None):
     if params is not None and not isinstance(params, dict):
         raise OptionsError(f'dist_params: expected a mapping such as {{backend: gloo, timeout: 600}}, got {params!r}.')
     return params or {}
+
+
+def copy_and_record_options(opt_file, experiments_root):
+    """BasicSR's copy of the options file, then the options as this run uses them (``experiment``)."""
+    basicsr_copy_opt_file(opt_file, experiments_root)
+    opt = _checked.get('opt')
+    if opt is not None and opt.get('rank', 0) == 0:
+        record_effective_options(experiments_root, opt)
 
 
 def _remove_interrupted_saves(opt):
@@ -116,11 +130,12 @@ def load_resume_state(opt):
     state_path = opt['path'].get('resume_state')
     if not state_path:
         return None
-    if not osp.isfile(state_path):
-        raise OptionsError(f"path.resume_state: '{state_path}' does not exist.")
     on_gpu = opt['num_gpu'] != 0 and torch.cuda.is_available()
     device = torch.device('cuda', torch.cuda.current_device()) if on_gpu else torch.device('cpu')
-    resume_state = torch.load(state_path, map_location=device)
+    try:
+        resume_state = read_checkpoint(state_path, 'path.resume_state', map_location=device)
+    except CheckpointReadError as error:
+        raise OptionsError(str(error)) from None
     check_resume(opt, resume_state['iter'])
     return resume_state
 
@@ -129,9 +144,10 @@ def train(root_path=None):
     """``basicsr train -opt FILE [--launcher ...] [--auto_resume] [--debug] [--force_yml ...]``."""
     basicsr_train.parse_options = parse_and_check_options
     basicsr_train.load_resume_state = load_resume_state
+    basicsr_train.copy_opt_file = copy_and_record_options
     _checked.clear()
     try:
-        with basicsr_distributed_on_any_device(distributed_options()):
+        with basicsr_distributed_on_any_device(distributed_options()), validation_metrics_that_cannot_end_training():
             basicsr_train.train_pipeline(root_path or os.getcwd())
     except DistributedSetupError as error:
         raise OptionsError(str(error)) from None
@@ -142,11 +158,18 @@ def train(root_path=None):
         raise explained from error
 
 
+def check(root_path=None):
+    """``basicsr check -opt FILE [--force_yml ...]``: parse and check the options as ``train`` would, build nothing."""
+    with basicsr_distributed_on_any_device(distributed_options()):
+        opt, _ = parse_and_check_options(root_path or os.getcwd(), is_train=True)
+    return opt
+
+
 def test(root_path=None):
     """``basicsr test -opt FILE``: results under ``results/<name>`` of the working directory."""
     basicsr_test.parse_options = parse_and_check_options
     try:
-        with basicsr_distributed_on_any_device(distributed_options()):
+        with basicsr_distributed_on_any_device(distributed_options()), validation_metrics_that_cannot_end_training():
             basicsr_test.test_pipeline(root_path or os.getcwd())
     except DistributedSetupError as error:
         raise OptionsError(str(error)) from None

@@ -1,4 +1,4 @@
-"""Shared fixtures: CPU only, no network, random-initialised CLIP (SPEC: tests build CLIP with pretrained=None)."""
+"""Shared fixtures: CPU only, no network, random-initialised CLIP (tests build CLIP with pretrained=None)."""
 import os
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -38,3 +38,82 @@ def tiny_tgd(clip_model=CLIP, **kwargs):
     from sfd_basicsr.archs.tgd_arch import TGDiscriminator
     kwargs.setdefault('n_ctx', 4)
     return TGDiscriminator(clip_model=clip_model, pretrained=None, **kwargs)
+
+
+def _mount_tmpfs(folder, size, read_only=False):
+    import subprocess
+    if os.geteuid() != 0:
+        pytest.skip('needs root to mount a tmpfs (a real full or read-only disk)')
+    folder.mkdir(parents=True, exist_ok=True)
+    options = f'size={size}' + (',ro' if read_only else '')
+    result = subprocess.run(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', str(folder)], capture_output=True,
+                            text=True)
+    if result.returncode != 0:
+        pytest.skip(f'cannot mount a tmpfs here: {result.stderr.strip()}')
+    return folder
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs: a real disk that fills up after a few small files. Unmounted afterwards."""
+    import subprocess
+    folder = _mount_tmpfs(tmp_path / 'small_disk', '64k')
+    yield folder
+    subprocess.run(['umount', '-l', str(folder)], check=False)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder on a read-only tmpfs (root can write anywhere else, whatever the permissions)."""
+    import subprocess
+    folder = _mount_tmpfs(tmp_path / 'read_only', '64k', read_only=True)
+    yield folder
+    subprocess.run(['umount', '-l', str(folder)], check=False)
+
+
+class FailingFile:
+    """A real file whose writes stop at byte ``at``: then ``error`` is raised (an OSError such as ENOSPC, or a
+    kill), or with ``error=None`` the rest is dropped while the write reports success (numpy's ``tofile``)."""
+
+    def __init__(self, f, at, error):
+        self._f, self._left, self._error = f, at, error
+
+    def write(self, data):
+        data = memoryview(data).cast('B')
+        if len(data) > self._left:
+            self._f.write(data[:self._left])
+            self._f.flush()
+            self._left = 0
+            if self._error is not None:
+                raise self._error
+            return len(data)
+        self._left -= len(data)
+        return self._f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+
+
+@pytest.fixture
+def fail_writes(monkeypatch):
+    """``fail_writes(name_fragment, at_byte, error)``: the package's durable writes of files whose name holds the
+    fragment write ``at_byte`` bytes and then raise ``error`` (the low-level write failing as on a full disk)."""
+    import builtins
+
+    from sfd_basicsr import atomic
+
+    def install(fragment, at_byte, error):
+        def fake_open(file, mode='r', *args, **kwargs):
+            f = builtins.open(file, mode, *args, **kwargs)
+            if 'w' in mode and fragment in os.path.basename(os.fspath(file)):
+                return FailingFile(f, at_byte, error)
+            return f
+        monkeypatch.setattr(atomic, 'open', fake_open, raising=False)
+
+    return install

@@ -1,4 +1,6 @@
-"""Every file the package writes is replaced whole or not at all, with the mode a plain write gives."""
+"""Every file the package writes is replaced whole or not at all, durably, with the mode a plain write gives;
+a write that fails says which file and why, in one line."""
+import errno
 import os
 import stat
 
@@ -8,24 +10,15 @@ import torch
 from basicsr.models import build_model
 
 from iqa_helpers import random_sfd_iqa_weights
-from sfd_basicsr.atomic import atomic_write, remove_stale_temp_files
+from sfd_basicsr.atomic import OutputWriteError, atomic_torch_save, atomic_write, atomic_write_bytes, \
+    atomic_write_csv, check_writable_folder, describe_write_error, remove_stale_temp_files
 from sfd_basicsr.iqa import quality_map
+from sfd_basicsr.iqa.image_io import write_image
 from sfd_basicsr.iqa.weights import load_weights, save_weights
 from test_sfd_model import batch, sfd_options
+from training_helpers import run_basicsr, tiny_train_options, write_options
 
-
-def crash_while_writing(monkeypatch, name_fragment):
-    """``torch.save`` to a file whose name holds ``name_fragment`` writes half a file, then the process dies."""
-    real_save = torch.save
-
-    def save(obj, f, *args, **kwargs):
-        if isinstance(f, (str, os.PathLike)) and name_fragment in os.path.basename(os.fspath(f)):
-            with open(f, 'wb') as out:
-                out.write(b'half a file')
-            raise KeyboardInterrupt  # a kill: not an Exception, so no retry loop catches it
-        return real_save(obj, f, *args, **kwargs)
-
-    monkeypatch.setattr(torch, 'save', save)
+ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 def snapshot(folder):
@@ -46,48 +39,100 @@ def trained_model(tmp_path_factory):
     return model, root
 
 
-@pytest.mark.parametrize('fragment', ['net_g_5.pth', 'net_d_5.pth', 'net_d_tg_5.pth', '5.state'])
-def test_an_interrupted_checkpoint_save_keeps_the_previous_files(trained_model, monkeypatch, fragment):
-    model, root = trained_model
-    before = {sub: snapshot(root / sub) for sub in ('models', 'training_states')}
-    model.optimize_parameters(2)  # new weights, so a finished save would change the files
-    crash_while_writing(monkeypatch, fragment)
-    with pytest.raises(KeyboardInterrupt):
-        model.save(0, 5)
-    monkeypatch.undo()
+def assert_unchanged_and_whole(root, before, fragment):
     for sub, files in before.items():
         after = snapshot(root / sub)
         assert set(after) == set(files), 'no temporary file is left behind'
         if fragment in files:
-            assert after[fragment] == files[fragment], f'{fragment} was damaged by the interrupted save'
-        for name in after:  # the files saved before the crash are complete new versions
-            torch.load(root / sub / name, weights_only=False)
+            assert after[fragment] == files[fragment], f'{fragment} was damaged by the failed save'
+        for name in after:  # every file on disk is a complete checkpoint
+            torch.load(root / sub / name, weights_only=True)
 
 
-def test_an_interrupted_export_keeps_the_previous_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize('fragment', ['net_g_5.pth', 'net_d_5.pth', 'net_d_tg_5.pth', '5.state'])
+def test_an_interrupted_checkpoint_save_keeps_the_previous_files(trained_model, fail_writes, fragment):
+    model, root = trained_model
+    before = {sub: snapshot(root / sub) for sub in ('models', 'training_states')}
+    model.optimize_parameters(2)  # new weights, so a finished save would change the files
+    fail_writes(fragment, 100, KeyboardInterrupt())  # a kill in the middle of the write
+    with pytest.raises(KeyboardInterrupt):
+        model.save(0, 5)
+    assert_unchanged_and_whole(root, before, fragment)
+
+
+@pytest.mark.parametrize('fragment', ['net_g_5.pth', '5.state'])
+def test_a_checkpoint_save_on_a_full_disk_raises_naming_the_file_and_the_space(trained_model, fail_writes, fragment):
+    model, root = trained_model
+    before = {sub: snapshot(root / sub) for sub in ('models', 'training_states')}
+    model.optimize_parameters(3)
+    fail_writes(fragment, 4096, ENOSPC)
+    with pytest.raises(OutputWriteError) as raised:
+        model.save(0, 5)
+    message = str(raised.value)
+    assert fragment in message and 'no space left on device' in message
+    assert 'MB needed' in message and 'MB free' in message
+    assert_unchanged_and_whole(root, before, fragment)
+
+
+def test_a_short_write_that_reports_success_is_refused(tmp_path, fail_writes):
+    target = tmp_path / 'out.png'
+    target.write_bytes(b'previous')
+    fail_writes('out.png', 10, None)  # the rest silently lost, as ndarray.tofile does on a full disk
+    with pytest.raises(OutputWriteError, match=r"'.*out.png': 10 of 3000 bytes reached the disk"):
+        atomic_write_bytes(target, bytes(3000))
+    assert target.read_bytes() == b'previous' and os.listdir(tmp_path) == ['out.png']
+
+
+def test_an_image_write_that_fails_leaves_no_file(tmp_path, fail_writes):
+    fail_writes('sr.png', 100, ENOSPC)
+    with pytest.raises(OutputWriteError, match='no space left on device'):
+        write_image(str(tmp_path / 'sr.png'), np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
+    assert os.listdir(tmp_path) == []
+
+
+def _write_tables(path):
+    from sfd_basicsr.inference.evaluate import write_reports
+    write_reports(str(path.parent), {'set': {'PSNR-Y': 30.0, 'SSIM-Y': 0.9, 'images': 1, 'skipped': []}}, {}, {}, [],
+                  'model')
+
+
+WRITERS = {  # every kind of output, through the function that writes it
+    'image.png': lambda path: write_image(str(path), np.full((32, 32, 3), 7, np.uint8)),
+    'map_sfd_map.png': lambda path: quality_map.write_png(str(path), np.full((32, 32, 3), 7, np.uint8)),
+    'scores.csv': lambda path: atomic_write_csv(path, [['a'] * 50]),
+    'results.md': _write_tables,
+    'sfd_iqa.pth': lambda path: save_weights({'x': torch.zeros(1000)}, str(path)),
+    'net_g_5.pth': lambda path: atomic_torch_save({'params': {'w': torch.zeros(1000)}}, path),
+}
+
+
+@pytest.mark.parametrize('name', sorted(WRITERS))
+def test_every_kind_of_output_on_a_full_disk_keeps_the_previous_version(tmp_path, fail_writes, name):
+    target = tmp_path / name
+    target.write_bytes(b'previous version')
+    fail_writes(name, 10, ENOSPC)
+    with pytest.raises(OutputWriteError, match=rf"cannot write '.*{name}': no space left on device"):
+        WRITERS[name](target)
+    assert target.read_bytes() == b'previous version'
+    assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
+
+
+def test_an_interrupted_export_keeps_the_previous_file(tmp_path, fail_writes):
     exported = random_sfd_iqa_weights(tmp_path)[2]
     previous = exported.read_bytes()
-    crash_while_writing(monkeypatch, exported.name)
+    fail_writes(exported.name, 100, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         save_weights(load_weights(str(exported)), str(exported))
-    monkeypatch.undo()
     assert exported.read_bytes() == previous and os.listdir(tmp_path).count(exported.name) == 1
+    assert not [name for name in os.listdir(tmp_path) if name.endswith('.tmp')]
 
 
-def test_an_interrupted_quality_map_keeps_the_previous_picture(tmp_path, monkeypatch):
+def test_an_interrupted_quality_map_keeps_the_previous_picture(tmp_path, fail_writes):
     path = tmp_path / 'astronaut_sfd_map.png'
     picture = np.zeros((64, 64, 3), np.uint8)
     quality_map.write_png(str(path), picture)
     previous = path.read_bytes()
-
-    class HalfWritten:
-        def tofile(self, target):
-            with open(target, 'wb') as out:
-                out.write(b'half a png')
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(quality_map.cv2, 'imencode', lambda ext, image: (True, HalfWritten()))
-    monkeypatch.setattr(quality_map.cv2, 'imwrite', lambda *args: HalfWritten().tofile(args[0]))
+    fail_writes(path.name, 20, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         quality_map.write_png(str(path), picture + 1)
     assert path.read_bytes() == previous and os.listdir(tmp_path) == [path.name]
@@ -97,11 +142,12 @@ def test_files_get_the_mode_a_plain_write_gives(tmp_path):
     old = os.umask(0o027)
     try:
         atomic_write(tmp_path / 'a.pth', lambda tmp: torch.save({}, tmp))
+        atomic_write_bytes(tmp_path / 'c.bin', b'123')
         torch.save({}, tmp_path / 'b.pth')
     finally:
         os.umask(old)
-    modes = {name: stat.S_IMODE(os.stat(tmp_path / name).st_mode) for name in ('a.pth', 'b.pth')}
-    assert modes['a.pth'] == modes['b.pth'] == 0o640
+    modes = {name: stat.S_IMODE(os.stat(tmp_path / name).st_mode) for name in ('a.pth', 'b.pth', 'c.bin')}
+    assert modes == {'a.pth': 0o640, 'b.pth': 0o640, 'c.bin': 0o640}
 
 
 def test_stale_temporary_files_are_removed(tmp_path):
@@ -110,3 +156,39 @@ def test_stale_temporary_files_are_removed(tmp_path):
     (tmp_path / 'notes.tmp').write_bytes(b'not ours')
     assert remove_stale_temp_files(tmp_path) == ['.12.state.k2j4_x9a.tmp']
     assert sorted(os.listdir(tmp_path)) == ['12.state', 'notes.tmp']
+
+
+@pytest.mark.parametrize('code, expected', [
+    (errno.ENOSPC, "cannot write '/data/out/x.png': no space left on device (2.0 MB needed, "),
+    (errno.EROFS, "cannot write '/data/out/x.png': /data/out is on a read-only file system."),
+    (errno.EACCES, "cannot write '/data/out/x.png': no permission to write in /data/out."),
+    (errno.ENOENT, "cannot write '/data/out/x.png': the folder /data/out does not exist."),
+])
+def test_write_errors_are_one_line_naming_the_file_and_the_cause(code, expected):
+    message = describe_write_error(OSError(code, os.strerror(code)), '/data/out/x.png', size=2 * 2**20)
+    assert message.startswith(expected) and '\n' not in message
+
+
+def test_a_real_full_disk_is_reported_and_leaves_nothing(small_disk):
+    data = bytes(200 * 1024)  # more than the 64 KiB disk holds
+    with pytest.raises(OutputWriteError, match=r'no space left on device \(0\.2 MB needed, 0\.\d MB free'):
+        atomic_write_bytes(small_disk / 'big.bin', data)
+    assert os.listdir(small_disk) == []
+
+
+def test_a_read_only_output_folder_is_refused_before_any_work(read_only_folder):
+    with pytest.raises(OutputWriteError, match=r"-o '.*read_only/out': .*read-only file system"):
+        check_writable_folder(str(read_only_folder / 'out'), '-o')
+    with pytest.raises(OutputWriteError, match='read-only file system'):
+        atomic_write_bytes(read_only_folder / 'x.bin', b'1')
+
+
+@pytest.mark.slow
+def test_training_on_a_full_disk_stops_with_one_line_and_a_non_zero_exit(tmp_path, small_disk):
+    opt = tiny_train_options(tmp_path, iters=2, with_val=False)
+    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'o.yml', opt)], cwd=small_disk)
+    assert result.returncode == 1, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('basicsr train: stopped: cannot write ') and 'no space left on device' in last
+    assert 'net_g_2.pth' in last and 'Traceback' not in result.stderr
+    assert not list(small_disk.rglob('*.tmp')) and not list(small_disk.rglob('*.pth'))

@@ -34,8 +34,8 @@ def fixed_batches_options(root, batch_size, model='SFDModel'):
         tgd = opt.pop('network_d_tg')
         if model == 'ESRGANModel':
             opt['network_d'] = tgd
-        if model == 'SeD-U':  # the SeD baseline as it ships: SRGANModel with SeDUNetDiscriminator
-            opt['model_type'] = 'SRGANModel'
+        if model.startswith('SeD'):  # SeD-U as SeD trains it (SeDModel) and self-conditioned (SRGANModel)
+            opt['model_type'] = 'SeDModel' if model == 'SeDModel' else 'SRGANModel'
             opt['network_d'] = {'type': 'SeDUNetDiscriminator', 'clip_model': tgd['clip_model'],
                                 'pretrained': None, 'num_feat': 8}
         opt['train'].pop('featd_opt'), opt['train'].pop('tgd_opt')
@@ -115,7 +115,7 @@ def test_two_ranks_of_batch_b_update_like_one_process_of_batch_2b(two_rank_sfd_r
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('model', ['SRGANModel', 'ESRGANModel', 'SeD-U'])
+@pytest.mark.parametrize('model', ['SRGANModel', 'ESRGANModel', 'SeD-U-selfcond', 'SeDModel'])
 def test_stock_gan_models_with_semantic_discriminators_stay_in_sync(tmp_path, model):
     rank0, rank1 = run_worker(tmp_path, fixed_batches_options(tmp_path, batch_size=1, model=model), iters=2, nproc=2)
     assert rank0['after'][0]['net_d.wrapper'] == 'DistributedDataParallel'

@@ -37,6 +37,45 @@ def test_pyiqa_metric_in_basicsr_is_full_or_no_reference_and_built_once():
     assert pyiqa_metric('piqe', 'cpu') is pyiqa_metric('piqe', 'cpu')
 
 
+def to_tensor(array):
+    return torch.from_numpy(np.ascontiguousarray(array[..., ::-1]).astype(np.float32) / 255).permute(2, 0, 1)[None]
+
+
+def test_pyiqa_metric_crop_border_and_options_are_pyiqas_own(tmp_path):
+    import pyiqa
+    gt = bgr('astronaut', (96, 96))
+    sr = cv2.GaussianBlur(gt, (5, 5), 2)
+    sr[:4] = 255  # a border that scores differently from the rest
+    cropped = pyiqa.create_metric('psnr', device='cpu')(to_tensor(sr[4:-4, 4:-4]), to_tensor(gt[4:-4, 4:-4])).item()
+    assert calculate_pyiqa(sr, gt, metric='psnr', crop_border=4, device='cpu') == pytest.approx(cropped, abs=1e-4)
+    assert calculate_pyiqa(sr, gt, metric='psnr', device='cpu') != pytest.approx(cropped, abs=1e-2)
+    on_y = pyiqa.create_metric('psnr', device='cpu', test_y_channel=True)(to_tensor(sr), to_tensor(gt)).item()
+    assert calculate_pyiqa(sr, gt, metric='psnr', device='cpu', test_y_channel=True) == pytest.approx(on_y, abs=1e-4)
+    assert pyiqa_metric('psnr', 'cpu', test_y_channel=True) is not pyiqa_metric('psnr', 'cpu'), \
+        'a metric built with other options is another metric'
+
+
+def test_evaluate_scores_pyiqa_metrics_on_border_cropped_images(models, tmp_path):  # noqa: F811
+    import pyiqa
+
+    from sfd_basicsr.inference import Upscaler, load_generator
+    from sfd_basicsr.inference.evaluate import bicubic_lr
+    gt_dir = tmp_path / 'gt'
+    gt_dir.mkdir()
+    for name in ('chelsea', 'coffee'):
+        cv2.imwrite(str(gt_dir / f'{name}.png'), bgr(name, (48, 40)))
+    result = run_basicsr(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', 'piqe',
+                          '-o', str(tmp_path / 'eval'), '-q'], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    got = {r['metric']: r['value'] for r in csv.DictReader(open(tmp_path / 'eval' / 'results.csv'))}
+    upscaler, piqe = Upscaler(load_generator(models['experiment']), 'cpu'), pyiqa.create_metric('piqe', device='cpu')
+    expected = []
+    for name in ('chelsea', 'coffee'):
+        _, lr = bicubic_lr(cv2.imread(str(gt_dir / f'{name}.png')), 4)
+        expected.append(piqe(to_tensor(upscaler.upscale_array(lr)[4:-4, 4:-4])).item())
+    assert float(got['piqe']) == pytest.approx(np.mean(expected), rel=1e-4)
+
+
 def test_options_check_builds_pyiqa_metrics_early_and_fills_better(tmp_path):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     opt['val']['metrics'] = {'piqe': {'type': 'calculate_pyiqa', 'metric': 'piqe', 'crop_border': 4}}
@@ -98,10 +137,61 @@ def test_evaluate_under_torchrun_gives_the_single_process_table(models, tmp_path
     assert 'mini: 3 image(s) on 2 processes (2, 1)' in split.stderr
     rows = {run: {(r['test_set'], r['metric']): r['value']
                   for r in csv.DictReader(open(tmp_path / run / 'results.csv'))} for run in ('one', 'two')}
-    assert set(rows['one']) == set(rows['two']) == {('mini', 'PSNR-Y'), ('mini', 'SSIM-Y'), ('mini', 'piqe')}
+    columns = ('PSNR-Y', 'SSIM-Y', 'piqe', 'images', 'skipped')
+    assert set(rows['one']) == set(rows['two']) == {('mini', column) for column in columns}
+    assert rows['two'][('mini', 'images')] == '3' and rows['two'][('mini', 'skipped')] == '0'
     for key, value in rows['one'].items():
         assert float(rows['two'][key]) == pytest.approx(float(value), rel=1e-5), key
     assert '| mini | 3 |' in (tmp_path / 'two' / 'results.md').read_text()
+
+
+def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exits_1(models, tmp_path):  # noqa: F811
+    gt_dir = tmp_path / 'gt'
+    gt_dir.mkdir()
+    for name in ('chelsea', 'coffee'):
+        cv2.imwrite(str(gt_dir / f'{name}.png'), bgr(name, (48, 40)))
+    cv2.imwrite(str(gt_dir / 'cut.jpg'), bgr('astronaut', (48, 40)))
+    data = (gt_dir / 'cut.jpg').read_bytes()
+    (gt_dir / 'cut.jpg').write_bytes(data[:len(data) // 2])
+    cv2.imwrite(str(gt_dir / 'dot.png'), np.zeros((1, 1, 3), np.uint8))
+    cv2.imwrite(str(gt_dir / 'tiny.png'), np.zeros((3, 3, 3), np.uint8))
+    float_gt = bgr('rocket', (48, 40)).astype(np.float32) / 255
+    cv2.imwrite(str(gt_dir / 'float.tif'), float_gt)
+    (gt_dir / 'unreadable.png').write_bytes(b'\x89PNG\r\n\x1a\n garbage IEND')
+    out = tmp_path / 'eval'
+    result = run_basicsr(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', '-o',
+                          str(out), '-q'], cwd=tmp_path)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert 'Traceback' not in result.stderr
+    table = (out / 'results.md').read_text()
+    assert '| mini | 3 |' in table, table  # chelsea, coffee and the float TIFF, as 8-bit
+    for name, why in (('cut.jpg', 'truncated JPEG'), ('dot.png', '1x1 is too small'), ('tiny.png', '3x3 is too small'),
+                      ('unreadable.png', 'not a readable image')):
+        assert f'{name} (' in table and why in table, name
+        assert any(name in line and why in line for line in result.stderr.splitlines()), name
+    rows = {r['metric']: r for r in csv.DictReader(open(out / 'results.csv'))}
+    assert rows['images']['value'] == '3' and rows['skipped']['value'] == '4'
+    # the float TIFF is scored as the 8-bit image it rounds to: BasicSR's PSNR on that, independently
+    from basicsr.metrics import calculate_psnr
+
+    from sfd_basicsr.inference import Upscaler, load_generator
+    from sfd_basicsr.inference.evaluate import bicubic_lr
+    upscaler = Upscaler(load_generator(models['experiment']), 'cpu')
+    psnrs = []
+    for gt in (cv2.imread(str(gt_dir / 'chelsea.png')), cv2.imread(str(gt_dir / 'coffee.png')),
+               (float_gt * 255).round().astype(np.uint8)):
+        gt, lr = bicubic_lr(gt, 4)
+        psnrs.append(calculate_psnr(upscaler.upscale_array(lr), gt, 4, test_y_channel=True))
+    assert float(rows['PSNR-Y']['value']) == pytest.approx(np.mean(psnrs), abs=1e-5)
+
+
+def test_evaluate_into_a_read_only_folder_stops_before_any_work(models, read_only_folder, tmp_path):  # noqa: F811
+    gt_dir = tmp_path / 'gt'
+    gt_dir.mkdir()
+    cv2.imwrite(str(gt_dir / 'chelsea.png'), bgr('chelsea', (48, 40)))
+    result = run_basicsr(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', '-o',
+                          str(read_only_folder / 'eval'), '-q'], cwd=tmp_path)
+    assert result.returncode == 1 and 'read-only file system' in result.stderr and 'Traceback' not in result.stderr
 
 
 def distortion_set(folder):

@@ -126,3 +126,59 @@ def test_vgg_weights_that_cannot_be_downloaded_give_one_line_with_the_local_path
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-3000:]
     assert last_line.startswith('basicsr train: invalid options: train.perceptual_opt: ')
     assert str(tmp_path / 'experiments' / 'pretrained_models' / 'vgg19-dcbb9e9d.pth') in last_line
+
+
+@pytest.mark.parametrize('key', ['pretrain_network_g', 'pretrain_network_d', 'resume_state'])
+@pytest.mark.parametrize('kind, why', [('missing', 'does not exist'), ('truncated', 'is truncated or damaged'),
+                                       ('malicious', 'this file contains code objects')])
+def test_a_bad_checkpoint_in_the_options_stops_before_anything_is_made(tmp_path, key, kind, why):
+    import torch
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)
+    path, marker = tmp_path / f'{key}.pth', tmp_path / 'payload_ran'
+    if kind == 'truncated':
+        torch.save({'params': {'w': torch.zeros(100)}}, path)
+        path.write_bytes(path.read_bytes()[:300])
+    elif kind == 'malicious':
+        class Payload:
+            def __reduce__(self):
+                return (open, (str(marker), 'w'))
+        torch.save({'params': Payload()}, path)
+    opt['path'][key] = str(path)
+    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'bad.yml', opt)], cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith(f"basicsr train: invalid options: path.{key}")
+    assert why in result.stderr and 'Traceback' not in result.stderr and 'weights_only' not in result.stderr
+    assert not (tmp_path / 'experiments').exists() and not marker.exists()
+
+
+needs_no_cuda = pytest.mark.skipif(__import__('torch').cuda.is_available(), reason='checks a machine without CUDA')
+
+
+@needs_no_cuda
+@pytest.mark.parametrize('change, message', [
+    ({'num_gpu': 1}, 'num_gpu: 1, but this machine has no CUDA GPU; set num_gpu: 0 (the CPU) or auto.'),
+    ({'model_type': 'RealESRGANModel'}, "model_type: BasicSR's RealESRGANModel puts its degradation tensors on CUDA, "
+                                        'which this machine lacks; use SFDRealModel'),
+])
+def test_what_needs_cuda_is_refused_on_a_machine_without_it(tmp_path, change, message):
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)
+    opt.update(change)
+    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'cuda.yml', opt)], cwd=tmp_path)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == f'basicsr train: invalid options: {message}' or \
+        result.stderr.strip().splitlines()[-1].startswith(f'basicsr train: invalid options: {message}')
+    assert not (tmp_path / 'experiments').exists()
+
+
+def test_basicsr_check_reports_without_training(tmp_path):
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
+    good = write_options(tmp_path / 'good.yml', opt)
+    result = run_basicsr(['check', '-opt', good], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f'basicsr check: {good}: no problem found.' in result.stdout
+    misspell_val_section(opt)
+    result = run_basicsr(['check', '-opt', write_options(tmp_path / 'bad.yml', opt)], cwd=tmp_path)
+    assert result.returncode == 2 and "invalid options: vall: unknown top-level option" in result.stderr
+    result = run_basicsr(['check', '-opt', good, '--force_yml', 'network_d:type=FeatDTypo'], cwd=tmp_path)
+    assert result.returncode == 2 and "network_d.type: arch 'FeatDTypo' is not registered" in result.stderr
+    assert not (tmp_path / 'experiments').exists() and not (tmp_path / 'tb_logger').exists()

@@ -3,6 +3,7 @@ import os
 import re
 
 import pytest
+import torch
 import yaml
 from basicsr.utils.options import ordered_yaml
 
@@ -27,9 +28,11 @@ def point_paths_at(opt, folder, images=16):
         for key in ('meta_info', 'meta_info_file'):
             if dataset.get(key):
                 dataset[key] = str(listing)
+    checkpoint = folder / 'net.pth'
+    torch.save({'params': {}}, checkpoint)  # read at the check (a plain-weights file), not matched to the network
     for key in list(opt['path']):
         if key.startswith('pretrain_network'):
-            opt['path'][key] = str(folder)
+            opt['path'][key] = str(checkpoint)
     return opt
 
 

@@ -149,6 +149,51 @@ def test_missing_weights_tell_the_user_how_to_get_them(trained, tmp_path):
     assert result.returncode == 2 and 'sfd-iqa export' in result.stderr and 'Traceback' not in result.stderr
 
 
+def test_the_pyiqa_command_without_weights_ends_in_one_line_of_advice(trained, tmp_path):
+    root, _, images = trained
+    result = run([os.path.join(BIN, 'pyiqa'), 'sfd_iqa', '-t', str(images)], cwd=root, TORCH_HOME=str(tmp_path),
+                 SFD_IQA_WEIGHTS='')
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('pyiqa sfd_iqa: SFD-IQA weights not found') and 'SFD_IQA_WEIGHTS' in last
+
+
+@pytest.mark.parametrize('clip, why', [('/nowhere/RN50.pt', 'does not exist'),
+                                       ('openai', "Could not get the 'openai' weights")])
+def test_weights_whose_clip_file_is_absent_give_advice_that_fits_the_metric(trained, tmp_path, clip, why):
+    root, exported, images = trained
+    weights = torch.load(exported, weights_only=True)
+    weights['clip_pretrained'] = clip
+    torch.save(weights, tmp_path / 'w.pth')
+    for command in ([os.path.join(BIN, 'pyiqa'), 'sfd_iqa', '-t', str(images)],
+                    [os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(images)]):
+        result = run(command, cwd=root, SFD_IQA_WEIGHTS=str(tmp_path / 'w.pth'), TORCH_HOME=str(tmp_path),
+                     HF_HOME=str(tmp_path / 'hf'))
+        assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+        last = result.stderr.strip().splitlines()[-1]
+        assert f"CLIP RN50-quickgelu weights '{clip}'" in last and why in last
+        assert "clip_pretrained='/path/to/RN50.pt'" in last and '--clip-pretrained' in last
+        assert "set 'pretrained'" not in last
+
+
+@pytest.mark.parametrize('option', ['--csv', '--maps'])
+def test_score_into_a_read_only_folder_stops_before_scoring(trained, read_only_folder, option):
+    root, exported, images = trained
+    target = read_only_folder / ('scores.csv' if option == '--csv' else 'maps')
+    result = run([os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(images), '--weights', str(exported), option,
+                  str(target), '-q'], cwd=root)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert f"{option} '" in result.stderr and 'read-only file system' in result.stderr
+    assert '\t' not in result.stdout, 'nothing was scored'
+
+
+def test_export_into_a_read_only_folder_is_one_line(trained, read_only_folder):
+    root, _, _ = trained
+    result = run([os.path.join(BIN, 'sfd-iqa'), 'export', str(root / 'experiments' / 'sfd_tiny'), '-o',
+                  str(read_only_folder / 'x.pth')], cwd=root)
+    assert result.returncode == 1 and 'read-only file system' in result.stderr and 'Traceback' not in result.stderr
+
+
 def test_basicsr_metric_inside_a_basicsr_test_run(trained):
     root, exported, _ = trained
     opt = tiny_train_options(root, iters=2)

@@ -2,7 +2,11 @@
 import glob
 import os
 
+import cv2
+import numpy as np
+import pytest
 import torch
+from basicsr.metrics import calculate_niqe
 
 from training_helpers import LOSS_KEYS, logged_losses, run_basicsr, tiny_train_options, write_options
 
@@ -118,3 +122,24 @@ def test_basicsr_demo_runs_end_to_end_and_says_the_encoder_is_random(tmp_path):
     summary = result.stdout[result.stdout.index('SFD demo finished.'):]
     assert str(experiment / 'models') in summary and 'RANDOM' in summary
     assert f'sfd-iqa export {experiment}' in summary
+
+
+def test_a_validation_metric_that_fails_on_an_image_never_ends_training(tmp_path):
+    flat_gt, flat_lq = tmp_path / 'flat' / 'gt', tmp_path / 'flat' / 'lq'
+    for folder, side in ((flat_gt, 384), (flat_lq, 96)):
+        folder.mkdir(parents=True)
+        for name in ('a', 'b'):
+            cv2.imwrite(str(folder / f'{name}.png'), np.full((side, side, 3), 128, np.uint8))
+    with pytest.raises(np.linalg.LinAlgError):  # BasicSR's NIQE on a flat image: what such a run meets
+        calculate_niqe(np.full((384, 384, 3), 128, np.uint8), crop_border=4)
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
+    opt['datasets']['val'].update(dataroot_gt=str(flat_gt), dataroot_lq=str(flat_lq))
+    opt['val']['metrics'] = {'niqe': {'type': 'calculate_niqe', 'crop_border': 4, 'better': 'lower'},
+                             'psnr': {'type': 'calculate_psnr', 'crop_border': 4, 'test_y_channel': False}}
+    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'o.yml', opt)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    experiment = tmp_path / 'experiments' / 'sfd_tiny'
+    log = read_log(experiment, 'train_sfd_tiny')
+    assert 'Validation metric calculate_niqe unavailable for an image' in log
+    assert '# niqe: nan' in log and '# psnr: nan' not in log and '# psnr:' in log
+    assert (experiment / 'models' / 'net_g_latest.pth').is_file()

@@ -84,9 +84,72 @@ def test_export_refuses_a_network_spandrel_would_rebuild_differently(tmp_path):
     odd = dict(TINY_RRDB, num_grow_ch=4)  # spandrel assumes 32 growth channels
     (experiment / 'o.yml').write_text(yaml.safe_dump({'scale': 4, 'network_g': {'type': 'RRDBNet', **odd}}))
     torch.save({'params': RRDBNet(**odd).state_dict()}, experiment / 'models' / 'net_g_1.pth')
-    with pytest.raises(GeneratorLoadError):
-        export_safetensors(experiment, tmp_path / 'odd.safetensors')
+    result = run_basicsr(['export', '-m', str(experiment), '-o', str(tmp_path / 'odd.safetensors')], cwd=tmp_path)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert 'network_g.num_grow_ch is 4, but spandrel (and chaiNNer) rebuild RRDBNet with num_grow_ch 32' in \
+        result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / 'odd.safetensors').exists() and os.listdir(tmp_path) == ['odd']
+
+
+def test_export_refuses_a_file_spandrel_would_not_reproduce(models, tmp_path, monkeypatch):
+    from sfd_basicsr.inference import export
+    real = export.generator_from_state_dict
+
+    def rebuilt_with_other_weights(state_dict, source):
+        generator = real(state_dict, source)
+        with torch.no_grad():
+            next(generator.module.parameters()).add_(0.1)
+        return generator
+
+    monkeypatch.setattr(export, 'generator_from_state_dict', rebuilt_with_other_weights)
+    with pytest.raises(GeneratorLoadError, match='spandrel rebuilds a different network from the export'):
+        export_safetensors(models['experiment'], tmp_path / 'x.safetensors')
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_demos_generator_is_exportable(tmp_path):
+    from sfd_basicsr.demo import demo_options
+    network_g = dict(demo_options(str(tmp_path / 'data'), 1, None, warm_start=False)['network_g'])
+    experiment = tmp_path / 'demo'
+    (experiment / 'models').mkdir(parents=True)
+    (experiment / 'o.yml').write_text(yaml.safe_dump({'scale': 4, 'network_g': network_g}))
+    options = {k: v for k, v in network_g.items() if k != 'type'}
+    torch.save({'params': RRDBNet(**options).state_dict()}, experiment / 'models' / 'net_g_1.pth')
+    result = run_basicsr(['export', '-m', str(experiment), '-o', str(tmp_path / 'demo.safetensors')], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    from spandrel import ModelLoader
+    assert ModelLoader().load_from_file(str(tmp_path / 'demo.safetensors')).scale == 4
+
+
+class Payload:
+    """Pickles as a call that creates a file: proof of whether a loader ran the checkpoint's code."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, 'w'))
+
+
+@pytest.mark.parametrize('kind', ['truncated', 'empty', 'text', 'malicious'])
+def test_a_bad_checkpoint_in_an_experiment_is_named_in_one_line_and_never_run(models, tmp_path, kind):
+    experiment = tmp_path / 'experiments' / 'bad'
+    shutil.copytree(models['experiment'], experiment)
+    marker, checkpoint = tmp_path / 'payload_ran', experiment / 'models' / 'net_g_5.pth'
+    data = checkpoint.read_bytes()
+    if kind == 'malicious':
+        torch.save({'params': Payload(str(marker))}, checkpoint)
+    else:
+        checkpoint.write_bytes({'truncated': data[:len(data) // 2], 'empty': b'', 'text': b'not a checkpoint'}[kind])
+    (tmp_path / 'in').mkdir()
+    cv2.imwrite(str(tmp_path / 'in' / 'a.png'), np.zeros((16, 16, 3), np.uint8))
+    for command in (['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'o')],
+                    ['export', '-o', str(tmp_path / 'x.safetensors')]):
+        result = run_basicsr(command + ['-m', str(experiment)], cwd=tmp_path)
+        assert result.returncode == 2, result.stderr[-2000:]
+        last = result.stderr.strip().splitlines()[-1]
+        assert str(checkpoint) in last and 'Traceback' not in result.stderr and 'weights_only' not in result.stderr
+        assert not marker.exists(), 'the payload ran'
 
 
 def test_tiles_with_enough_padding_match_the_whole_image(models):
@@ -203,3 +266,110 @@ def test_upscale_under_torchrun_splits_the_files_and_writes_what_one_process_wri
         one = cv2.imread(str(tmp_path / 'one' / f'{name}.png')).astype(int)
         two = cv2.imread(str(tmp_path / 'two' / f'{name}.png')).astype(int)
         assert one.shape == (64, 80, 3) and np.abs(one - two).max() <= 1, name
+
+
+def test_upscale_names_truncated_files_and_entries_it_passes_over(models, tmp_path):
+    inputs = tmp_path / 'in'
+    inputs.mkdir()
+    rng = np.random.default_rng(2)
+    for name in ('whole.png', 'cut.png', 'cut.jpg'):
+        cv2.imwrite(str(inputs / name), rng.integers(0, 256, (16, 20, 3), dtype=np.uint8))
+    for name in ('cut.png', 'cut.jpg'):
+        data = (inputs / name).read_bytes()
+        (inputs / name).write_bytes(data[:len(data) * 2 // 3])
+    (inputs / 'folder.png').mkdir()
+    os.symlink(tmp_path / 'gone.png', inputs / 'link.png')
+    (inputs / 'notes.txt').write_text('x')
+    result = run_basicsr(['upscale', '-i', str(inputs), '-o', str(tmp_path / 'out'), '-m', str(models['experiment']),
+                          '-q'], cwd=tmp_path)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert os.listdir(tmp_path / 'out') == ['whole.png']
+    for name, why in (('cut.png', 'truncated PNG'), ('cut.jpg', 'truncated JPEG'), ('folder.png', 'a folder'),
+                      ('link.png', 'a broken link'), ('notes.txt', 'not an image extension')):
+        assert any(str(inputs / name) in line and why in line for line in result.stderr.splitlines()), name
+
+
+def test_upscale_of_a_folder_without_images_fails(models, tmp_path):
+    (tmp_path / 'empty').mkdir()
+    result = run_basicsr(['upscale', '-i', str(tmp_path / 'empty'), '-o', str(tmp_path / 'out'), '-m',
+                          str(models['experiment'])], cwd=tmp_path)
+    assert result.returncode == 2 and 'no image files' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_upscale_into_a_read_only_folder_stops_before_any_work(models, tmp_path, read_only_folder):
+    cv2.imwrite(str(tmp_path / 'a.png'), np.zeros((16, 16, 3), np.uint8))
+    result = run_basicsr(['upscale', '-i', str(tmp_path / 'a.png'), '-o', str(read_only_folder / 'new'), '-m',
+                          str(models['experiment'])], cwd=tmp_path)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert f"-o '{read_only_folder / 'new'}': " in result.stderr and 'read-only file system' in result.stderr
+    assert 'upscale:' not in result.stderr.replace('basicsr upscale:', ''), 'no image was tried'
+
+
+def test_upscale_on_a_full_disk_stops_naming_the_file_and_leaves_no_short_file(models, tmp_path, small_disk):
+    inputs = tmp_path / 'in'
+    inputs.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(3):  # each output ~50 KB of noise: the second does not fit on the 64 KiB disk
+        cv2.imwrite(str(inputs / f'{i}.png'), rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    result = run_basicsr(['upscale', '-i', str(inputs), '-o', str(small_disk), '-m', str(models['experiment']), '-q'],
+                         cwd=tmp_path)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"basicsr upscale: stopped: cannot write '{small_disk}/") and 'no space left' in last
+    for name in os.listdir(small_disk):  # whatever is there is whole
+        assert cv2.imread(str(small_disk / name)).shape == (256, 256, 3)
+    assert not [name for name in os.listdir(small_disk) if name.endswith('.tmp')]
+
+
+def test_export_into_a_read_only_folder_is_one_line(models, read_only_folder, tmp_path):
+    result = run_basicsr(['export', '-m', str(models['experiment']), '-o', str(read_only_folder / 'g.safetensors')],
+                         cwd=tmp_path)
+    assert result.returncode == 2 and 'read-only file system' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_16_bit_images_keep_16_bits_against_basicsrs_network(models, upscaler):
+    rng = np.random.default_rng(5)
+    deep = rng.integers(0, 65536, (12, 10, 3), dtype=np.uint16)
+    got = upscaler.upscale_array(deep)
+    rgb = torch.from_numpy(deep[..., ::-1].astype(np.float32) / 65535).permute(2, 0, 1)[None].contiguous()
+    with torch.no_grad():  # BasicSR's own RRDBNet with the experiment's EMA weights, outside the upscaler
+        expected = models['reference'](rgb).clamp(0, 1)[0].permute(1, 2, 0).numpy()[..., ::-1]
+    expected = (expected * 65535).round().astype(np.int64)
+    assert got.dtype == np.uint16
+    assert np.abs(got.astype(np.int64) - expected).max() <= 2  # an 8-bit detour would be off by ~128 levels
+
+
+def test_upscale_command_outscale_writes_that_scale(models, tmp_path):
+    (tmp_path / 'in').mkdir()
+    cv2.imwrite(str(tmp_path / 'in' / 'a.png'), np.random.default_rng(6).integers(0, 256, (16, 20, 3), np.uint8))
+    result = run_basicsr(['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'out'), '-m',
+                          str(models['experiment']), '--outscale', '2', '-q'], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert cv2.imread(str(tmp_path / 'out' / 'a.png')).shape == (32, 40, 3)
+
+
+def test_an_output_whose_format_switches_to_png_never_lands_on_another_input(models, tmp_path):
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    cv2.imwrite(str(folder / 'a_x4.png'), np.full((16, 16, 3), 9, np.uint8))
+    cv2.imwrite(str(folder / 'a.bmp'), np.full((16, 16, 4), 9, np.uint8))  # BGRA: its output becomes a_x4.png
+    before = (folder / 'a_x4.png').read_bytes()
+    result = run_basicsr(['upscale', '-i', str(folder), '-o', str(folder), '--suffix', '_x4', '-m',
+                          str(models['experiment']), '-q'], cwd=tmp_path)
+    assert result.returncode == 1 and 'would overwrite an input' in result.stderr
+    assert (folder / 'a_x4.png').read_bytes() == before
+
+
+def test_a_checkpoint_missing_half_its_weights_is_refused(models, tmp_path):
+    experiment = tmp_path / 'experiments' / 'half'
+    shutil.copytree(models['experiment'], experiment)
+    checkpoint = experiment / 'models' / 'net_g_5.pth'
+    state = torch.load(checkpoint, weights_only=True)
+    keys = sorted(state['params_ema'])
+    state['params_ema'] = {k: state['params_ema'][k] for k in keys[:len(keys) // 2]}
+    torch.save(state, checkpoint)
+    with pytest.raises(GeneratorLoadError) as raised:
+        load_generator(experiment)
+    message = str(raised.value)
+    assert re.search(r"does not fit the experiment's network_g \(RRDBNet\): \d+ missing weights \(first: ", message)
+    assert '\n' not in message

@@ -1,4 +1,4 @@
-"""The frozen CLIP encoder that every SFD module shares (SPEC decisions 1 and 2).
+"""The frozen CLIP encoder that every SFD module shares (docs/method.md, "Our decisions").
 
 ``get_clip_encoder(name, pretrained, device)`` returns one ``FrozenCLIPEncoder`` per process and per
 (name, weights, device). Discriminators look it up on every forward instead of owning it, so the

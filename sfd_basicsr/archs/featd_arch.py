@@ -1,4 +1,7 @@
-"""Feat-D: a pixel-wise discriminator on the middle features of a frozen CLIP image encoder (SPEC 3)."""
+"""Feat-D: a pixel-wise discriminator on the middle features of a frozen CLIP image encoder.
+
+Choices not from the paper: docs/method.md, "Our decisions".
+"""
 import torch.nn.functional as F
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn

@@ -6,9 +6,12 @@ is resized to the image features' grid and concatenated with them, at three dept
 aware fusion"). Differences from the original, all so that any input size works: the fused semantics are
 resized bilinearly instead of pixel-shuffled by a factor fixed for 256 px patches, and ``fused_channels``
 sets their width. ``forward(img, semantic=None)``: without ``semantic`` the judged image's own
-semantics are used (what a stock BasicSR model can give); SeD proper conditions both real and fake on
-the HR image's semantics, which a model passes as ``semantic=``.
+semantics are used (what a stock BasicSR model can give: the self-conditioned variant); SeD proper
+conditions both real and fake on the HR image's semantics, which ``SeDModel`` gives through
+``conditioned_on`` so that BasicSR's own ``SRGANModel`` training step runs unchanged.
 """
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from basicsr.utils.registry import ARCH_REGISTRY
@@ -52,9 +55,19 @@ class SemanticFusion(nn.Module):
 
 
 class _SeDBase(EncoderClient):
+    condition = None  # semantics set by ``conditioned_on``, used by calls that pass none
 
     def semantic(self, img):
         return self.encoder(img.device)(img, layers=(SEMANTIC_LAYER, ), embedding=False)[SEMANTIC_LAYER]
+
+    @contextmanager
+    def conditioned_on(self, semantic):
+        """Within the block, every call without ``semantic=`` is conditioned on ``semantic`` (the HR image's)."""
+        self.condition = semantic
+        try:
+            yield
+        finally:
+            self.condition = None
 
     def _semantic_channels(self):
         encoder = self.encoder('cpu')
@@ -69,7 +82,12 @@ class _SeDBase(EncoderClient):
         if min(img.shape[-2:]) < self.min_size:
             raise ValueError(f'{type(self).__name__} needs images of at least {self.min_size} px per side; got '
                              f'{img.shape[-2]}x{img.shape[-1]}.')
-        return self.semantic(img) if semantic is None else semantic
+        semantic = self.condition if semantic is None else semantic
+        if semantic is None:
+            return self.semantic(img)
+        if semantic.shape[0] != img.shape[0]:
+            raise ValueError(f'{type(self).__name__}: {semantic.shape[0]} semantic maps for {img.shape[0]} images.')
+        return semantic
 
 
 @register(ARCH_REGISTRY)

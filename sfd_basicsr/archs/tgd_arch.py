@@ -1,4 +1,7 @@
-"""TG-D: text-guided discrimination of CLIP's output feature with learnable prompt pairs (SPEC 4)."""
+"""TG-D: text-guided discrimination of CLIP's output feature with learnable prompt pairs.
+
+Choices not from the paper: docs/method.md, "Our decisions".
+"""
 import torch
 import torch.nn.functional as F
 from basicsr.utils.registry import ARCH_REGISTRY

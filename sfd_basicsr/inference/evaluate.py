@@ -10,15 +10,13 @@ the scale. A metric that cannot be built here (weights missing offline) is repor
 the reason; the others still run.
 """
 import argparse
-import csv
-import io
 import os
 import sys
 import time
 
 import numpy as np
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write_csv, atomic_write_text
 
 
 def parse_test_set(text):
@@ -42,11 +40,38 @@ def bicubic_lr(gt, scale):
     return gt, (np.clip(lr, 0, 1) * 255).round().astype(np.uint8)
 
 
-def _pairs(gt_dir, lq_dir):
+def read_bgr8(path):
+    """An image through the commands' one reader, as the 8-bit BGR the papers' PSNR/SSIM are computed on.
+
+    Grey becomes BGR, an alpha channel is dropped, 16-bit and float pixels are scaled to 0-255 and rounded.
+    """
+    import cv2
+
+    from ..iqa.image_io import pixel_peak, read_unchanged
+    array = read_unchanged(path)
+    if array.ndim == 2 or array.shape[2] == 1:
+        array = cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2BGR)
+    array = array[..., :3]
+    if array.dtype != np.uint8:
+        array = (np.clip(array.astype(np.float64) / pixel_peak(array.dtype, path), 0, 1) * 255).round()
+    return np.ascontiguousarray(array.astype(np.uint8))
+
+
+def smallest_side(scale):
+    """The smallest GT side PSNR/SSIM can score: SSIM's 11x11 window inside a crop border of ``scale``."""
+    return 2 * scale + 11
+
+
+def _pairs(gt_dir, lq_dir, report=True):
     """``(gt, lq)`` paths: the LR image of the same name, else the first whose name starts with the GT's stem."""
-    from ..iqa.image_io import list_images
-    lq_paths = list_images(lq_dir) if lq_dir else []
-    for gt_path in list_images(gt_dir):
+    from ..iqa.image_io import scan_images
+    lq_paths = scan_images(lq_dir)[0] if lq_dir else []
+    gt_paths, passed_over = scan_images(gt_dir)
+    for path, why in passed_over if report else ():
+        print(f'evaluate: passed over {path}: {why}', file=sys.stderr)
+    if not gt_paths:
+        raise FileNotFoundError(f"--data: no image files in '{gt_dir}'.")
+    for gt_path in gt_paths:
         if not lq_dir:
             yield gt_path, None
             continue
@@ -71,6 +96,7 @@ def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1):
     from tqdm import tqdm
 
     from ..distributed import gather, shard
+    from ..iqa.image_io import ImageReadError
     from ..metrics import MetricUnavailable, calculate_pyiqa, pyiqa_metric
     scale = upscaler.scale
     scorers, unavailable = {}, {}
@@ -81,29 +107,40 @@ def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1):
             unavailable[metric] = str(error)
     results = {}
     for name, gt_dir, lq_dir in test_sets:
-        samples, started = {}, time.perf_counter()
-        share = shard(enumerate(_pairs(gt_dir, lq_dir)), rank, world)
+        samples, skipped, started = {}, {}, time.perf_counter()
+        share = shard(enumerate(_pairs(gt_dir, lq_dir, report=rank == 0)), rank, world)
         for index, (gt_path, lq_path) in tqdm(share, desc=name, unit='image', disable=not progress):
-            gt = cv2.imread(gt_path, cv2.IMREAD_COLOR)
-            if lq_path is None:
-                gt, lq = bicubic_lr(gt, scale)
-            else:
-                lq = cv2.imread(lq_path, cv2.IMREAD_COLOR)
-            sr = upscaler.upscale_array(lq)
-            gt = gt[:sr.shape[0], :sr.shape[1]]
-            sample = {'PSNR-Y': calculate_psnr(sr, gt, scale, test_y_channel=True),
-                      'SSIM-Y': calculate_ssim(sr, gt, scale, test_y_channel=True)}
-            for metric in scorers:
-                sample[metric] = calculate_pyiqa(sr, gt, metric=metric, crop_border=scale, device=upscaler.device)
+            try:
+                gt = read_bgr8(gt_path)
+                if min(gt.shape[:2]) < smallest_side(scale):
+                    raise ImageReadError(f'{gt.shape[1]}x{gt.shape[0]} is too small: PSNR/SSIM with crop border '
+                                         f'{scale} need at least {smallest_side(scale)} pixels a side.')
+                gt, lq = bicubic_lr(gt, scale) if lq_path is None else (gt, read_bgr8(lq_path))
+                sr = upscaler.upscale_array(lq)
+                gt = gt[:sr.shape[0], :sr.shape[1]]
+                if min(gt.shape[:2]) < smallest_side(scale):
+                    raise ImageReadError(f'its LR image {lq_path} gives a {sr.shape[1]}x{sr.shape[0]} output, too '
+                                         f'small to score.')
+                sample = {'PSNR-Y': calculate_psnr(sr, gt, scale, test_y_channel=True),
+                          'SSIM-Y': calculate_ssim(sr, gt, scale, test_y_channel=True)}
+                for metric in scorers:
+                    sample[metric] = calculate_pyiqa(sr, gt, metric=metric, crop_border=scale,
+                                                     device=upscaler.device)
+            except (ImageReadError, FileNotFoundError, ValueError, RuntimeError, cv2.error) as error:
+                skipped[index] = (gt_path, ' '.join(str(error).split()))
+                tqdm.write(f'evaluate: skipped {gt_path}: {skipped[index][1]}', file=sys.stderr)
+                continue
             samples[index] = sample
-        shares = gather((samples, time.perf_counter() - started), world)
-        samples = {index: sample for share, _ in shares for index, sample in share.items()}
+        shares = gather((samples, time.perf_counter() - started, skipped), world)
+        samples = {index: sample for share, _, _ in shares for index, sample in share.items()}
+        skipped = {index: entry for _, _, share in shares for index, entry in share.items()}
         ordered = [samples[index] for index in sorted(samples)]  # the single-process order, so means agree
         results[name] = {column: float(np.mean([s[column] for s in ordered])) for column in ordered[0]} \
             if ordered else {}
         results[name]['images'] = len(ordered)
-        results[name]['seconds'] = max(seconds for _, seconds in shares)
-        results[name]['images_per_process'] = [len(share) for share, _ in shares]
+        results[name]['skipped'] = [skipped[index] for index in sorted(skipped)]
+        results[name]['seconds'] = max(seconds for _, seconds, _ in shares)
+        results[name]['images_per_process'] = [len(share) + len(failed) for share, _, failed in shares]
     return results, unavailable, {m: s.lower_better for m, s in scorers.items()}
 
 
@@ -116,21 +153,24 @@ def markdown_table(results, unavailable, lower_better, metrics):
         cells = [f'{row[c]:.4f}' if c in row else 'unavailable' for c in columns]
         lines.append(f"| {name} | {row['images']} | " + ' | '.join(cells) + ' |')
     notes = [f'- {metric}: unavailable ({reason})' for metric, reason in unavailable.items()]
+    notes += [f'- {name}: {len(row["skipped"])} image(s) not scored: '
+              + '; '.join(f'{os.path.basename(path)} ({why})' for path, why in row['skipped'])
+              for name, row in results.items() if row.get('skipped')]
     return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
 
 
 def write_reports(folder, results, unavailable, lower_better, metrics, model):
-    os.makedirs(folder, exist_ok=True)
     table = markdown_table(results, unavailable, lower_better, metrics)
-    atomic_write(os.path.join(folder, 'results.md'), lambda tmp: open(tmp, 'w').write(
-        f'# Evaluation of `{model}`\n\nPSNR/SSIM on Y, crop border = scale.\n\n{table}'))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(['test_set', 'metric', 'value', 'note'])
+    atomic_write_text(os.path.join(folder, 'results.md'),
+                      f'# Evaluation of `{model}`\n\nPSNR/SSIM on Y, crop border = scale.\n\n{table}')
+    rows = [['test_set', 'metric', 'value', 'note']]
     for name, row in results.items():
-        for column in ['PSNR-Y', 'SSIM-Y'] + list(metrics):
-            writer.writerow([name, column, f'{row[column]:.6f}' if column in row else '', unavailable.get(column, '')])
-    atomic_write(os.path.join(folder, 'results.csv'), lambda tmp: open(tmp, 'w', newline='').write(buffer.getvalue()))
+        rows += [[name, column, f'{row[column]:.6f}' if column in row else '', unavailable.get(column, '')]
+                 for column in ['PSNR-Y', 'SSIM-Y'] + list(metrics)]
+        skipped = row.get('skipped', ())
+        rows += [[name, 'images', row['images'], ''],
+                 [name, 'skipped', len(skipped), '; '.join(f'{path}: {why}' for path, why in skipped)]]
+    atomic_write_csv(os.path.join(folder, 'results.csv'), rows)
     return table
 
 
@@ -146,11 +186,14 @@ def main(argv=None):
     parser.add_argument('--device', default=None, help='cpu, cuda, ... (default: cuda if available)')
     parser.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
     args = parser.parse_args(argv)
+    from ..atomic import OutputWriteError, check_writable_folder
     from ..distributed import join_for_inference
     from .generator import GeneratorLoadError, load_generator
     from .upscaler import Upscaler
     rank, world = join_for_inference()  # under torchrun each process scores a share; rank 0 writes the tables
     try:
+        if rank == 0:
+            check_writable_folder(args.output, '-o')
         test_sets = [parse_test_set(text) for text in args.data]
         upscaler = Upscaler(load_generator(args.model), args.device, tile=args.tile)
         results, unavailable, lower_better = evaluate(upscaler, test_sets, args.metrics,
@@ -158,12 +201,23 @@ def main(argv=None):
     except (GeneratorLoadError, FileNotFoundError, ValueError) as error:
         print(f'basicsr evaluate: {error}', file=sys.stderr)
         return 2
+    except OutputWriteError as error:
+        print(f'basicsr evaluate: stopped: {error}', file=sys.stderr)
+        return 1
     if rank != 0:
         return 0
     if world > 1:
         for name, row in results.items():
             print(f"basicsr evaluate: {name}: {row['images']} image(s) on {world} processes "
                   f"({', '.join(map(str, row['images_per_process']))})", file=sys.stderr)
-    print(write_reports(args.output, results, unavailable, lower_better, args.metrics, args.model))
+    try:
+        table = write_reports(args.output, results, unavailable, lower_better, args.metrics, args.model)
+    except OutputWriteError as error:
+        print(f'basicsr evaluate: stopped: {error}', file=sys.stderr)
+        return 1
+    print(table)
     print(f"basicsr evaluate: wrote {os.path.join(args.output, 'results.md')} and results.csv", file=sys.stderr)
-    return 0
+    skipped = sum(len(row['skipped']) for row in results.values())
+    if skipped:
+        print(f'basicsr evaluate: {skipped} image(s) could not be scored (named in the table).', file=sys.stderr)
+    return 1 if skipped else 0

@@ -1,10 +1,11 @@
 """Upscale image files: where outputs go, reading and writing them safely, skipping unreadable files."""
 import os
+import sys
 
 import cv2
 import numpy as np
 
-from ..iqa.image_io import list_images, read_unchanged, write_image
+from ..iqa.image_io import IMAGE_EXTENSIONS, read_unchanged, scan_images, write_image
 
 LOSSLESS_EXTENSION = '.png'  # for alpha or 16-bit results that the input's format cannot hold
 
@@ -51,14 +52,20 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
 
     ``rank`` of ``world`` processes upscales its share of the files (``distributed.shard``); the output checks
     cover all of them. Returns ``(written, failures)``: output paths, and ``(input, reason)`` for files that
-    were skipped.
+    were skipped. Folder entries that are no image files are named (on rank 0); a folder without any image
+    files is a ``FileNotFoundError``.
     """
     from tqdm import tqdm
 
+    from ..atomic import OutputWriteError, check_writable_folder
     from ..distributed import shard
-    inputs = list_images(target)
+    inputs, passed_over = scan_images(target)
+    if not inputs:
+        raise FileNotFoundError(f"-i '{target}': no image files ({', '.join(IMAGE_EXTENSIONS)}) to upscale.")
+    for path, why in passed_over if rank == 0 else ():
+        print(f'upscale: passed over {path}: {why}', file=sys.stderr)
     sources = planned_outputs(inputs, output_dir, suffix, ext)
-    os.makedirs(output_dir, exist_ok=True)
+    check_writable_folder(output_dir, '-o')
     written, failures = [], []
     for path in tqdm(shard(inputs, rank, world), unit='image', desc='upscale', disable=not progress):
         try:
@@ -68,9 +75,11 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
             if os.path.realpath(destination) in sources:  # a format switch to PNG can land on another input
                 raise ValueError(f"its output '{destination}' would overwrite an input; give --suffix.")
             write_image(destination, result)
+        except OutputWriteError:
+            raise  # a full disk or a read-only folder fails every following file too
         except (ValueError, OSError, cv2.error) as error:
             failures.append((path, str(error)))
-            tqdm.write(f'upscale: skipped {path}: {error}')
+            tqdm.write(f'upscale: skipped {path}: {error}', file=sys.stderr)
             continue
         written.append(destination)
     return written, failures

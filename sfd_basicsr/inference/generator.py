@@ -2,9 +2,9 @@
 import os
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
+from ..checkpoint_file import CheckpointReadError, read_checkpoint
 from ..experiment import latest_checkpoint, training_options
 
 
@@ -64,19 +64,44 @@ def _from_experiment(folder, path=None):
     if path is None:
         raise GeneratorLoadError(f"'{folder}' has no models/net_g_*.pth checkpoint.")
     network = build_network(dict(opt['network_g']))
-    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    checkpoint = _read(path)
+    if not isinstance(checkpoint, dict) or not ({'params', 'params_ema'} & set(checkpoint)):
+        raise GeneratorLoadError(f"'{path}' is no BasicSR generator checkpoint (it has neither 'params_ema' nor "
+                                 "'params').")
     key = 'params_ema' if 'params_ema' in checkpoint else 'params'
-    try:
-        network.load_state_dict(checkpoint[key], strict=True)
-    except (KeyError, RuntimeError) as error:
-        raise GeneratorLoadError(f"'{path}' does not fit the experiment's network_g: {error}") from None
+    problem = _state_dict_mismatch(network.state_dict(), checkpoint[key])
+    if problem:
+        raise GeneratorLoadError(f"'{path}' [{key}] does not fit the experiment's network_g "
+                                 f"({opt['network_g'].get('type')}): {problem}.")
+    network.load_state_dict(checkpoint[key], strict=True)
     return LoadedGenerator(network, int(opt.get('scale', opt['network_g'].get('scale', 1))),
                            int(opt['network_g'].get('num_in_ch', 3)), True, f'{path} [{key}]')
 
 
+def _state_dict_mismatch(expected, given):
+    """What keeps ``given`` from loading strictly into a network whose state dict is ``expected``, in one line."""
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    reshaped = [k for k in expected if k in given and tuple(given[k].shape) != tuple(expected[k].shape)]
+    parts = [f'{len(missing)} missing weights (first: {missing[0]})' if missing else '',
+             f'{len(unexpected)} unexpected weights (first: {unexpected[0]})' if unexpected else '',
+             f'{len(reshaped)} weights of other shapes (first: {reshaped[0]} is {tuple(given[reshaped[0]].shape)}, '
+             f'network_g has {tuple(expected[reshaped[0]].shape)})' if reshaped else '']
+    return '; '.join(part for part in parts if part)
+
+
+def _read(path):
+    try:
+        return read_checkpoint(path, 'model')
+    except CheckpointReadError as error:
+        raise GeneratorLoadError(str(error)) from None
+
+
 def _from_file(path):
     from spandrel import ModelLoader
-    return _spandrel_generator(lambda: ModelLoader(device='cpu').load_from_file(path), path)
+    if path.endswith('.safetensors'):  # holds no code by design; spandrel reads it
+        return _spandrel_generator(lambda: ModelLoader(device='cpu').load_from_file(path), path)
+    return generator_from_state_dict(_read(path), path)
 
 
 def generator_from_state_dict(state_dict, source):

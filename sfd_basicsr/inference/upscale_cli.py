@@ -24,6 +24,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from ..atomic import OutputWriteError
     from ..distributed import gather, join_for_inference, unshard
     from .files import OutputPathError, upscale_files
     from .generator import GeneratorLoadError, load_generator
@@ -40,6 +41,9 @@ def main(argv=None):
     except (GeneratorLoadError, OutputPathError, FileNotFoundError, ValueError) as error:
         print(f'basicsr upscale: {error}', file=sys.stderr)
         return 2
+    except OutputWriteError as error:
+        print(f'basicsr upscale: stopped: {error}', file=sys.stderr)
+        return 1
     shares = gather(share, world)
     written, failures = unshard([w for w, _ in shares]), [f for _, fs in shares for f in fs]
     if rank != 0:

@@ -36,52 +36,81 @@ class Upscaler:
             self.dtype = torch.float16
         self.module = generator.module.to(self.device, self.dtype)
 
-    @torch.inference_mode()
-    def upscale_tensor(self, image):
-        """``(1, C, H, W)`` in [0, 1] -> ``(1, C, H * scale, W * scale)`` float32 on the CPU."""
-        image = image.to(self.device, self.dtype)
-        height, width = image.shape[-2:]
+    def _tiles(self, height, width):
+        """``(kept, padded)`` boxes ``(top, bottom, left, right)`` of the input: one per tile, or the whole image."""
         if not self.tile or max(height, width) <= self.tile:
-            return self.module(image).float().clamp_(0, 1).cpu()
-        s, pad = self.scale, self.tile_pad
-        output = torch.empty(1, image.shape[1], height * s, width * s)
+            yield (0, height, 0, width), (0, height, 0, width)
+            return
+        pad = self.tile_pad
         for y0 in range(0, height, self.tile):
             for x0 in range(0, width, self.tile):
                 y1, x1 = min(y0 + self.tile, height), min(x0 + self.tile, width)
-                top, left = max(0, y0 - pad), max(0, x0 - pad)
-                patch = image[..., top:min(height, y1 + pad), left:min(width, x1 + pad)]
-                result = self.module(patch).float().clamp_(0, 1).cpu()
-                output[..., y0 * s:y1 * s, x0 * s:x1 * s] = result[
-                    ..., (y0 - top) * s:(y1 - top) * s, (x0 - left) * s:(x1 - left) * s]
+                padded = (max(0, y0 - pad), min(height, y1 + pad), max(0, x0 - pad), min(width, x1 + pad))
+                yield (y0, y1, x0, x1), padded
+
+    def _run(self, patch, kept, padded):
+        """The generator on ``patch`` (the padded box), cropped to the kept box: float32 in [0, 1] on the CPU."""
+        s = self.scale
+        result = self.module(patch.to(self.device, self.dtype)).float().clamp_(0, 1).cpu()
+        (y0, y1, x0, x1), (top, _, left, _) = kept, padded
+        return result[..., (y0 - top) * s:(y1 - top) * s, (x0 - left) * s:(x1 - left) * s]
+
+    @torch.inference_mode()
+    def upscale_tensor(self, image):
+        """``(1, C, H, W)`` in [0, 1] -> ``(1, C, H * scale, W * scale)`` float32 on the CPU."""
+        height, width = image.shape[-2:]
+        s = self.scale
+        tiles = list(self._tiles(height, width))
+        if len(tiles) == 1:
+            return self._run(image, *tiles[0])
+        output = torch.empty(1, image.shape[1], height * s, width * s)
+        for kept, padded in tiles:
+            top, bottom, left, right = padded
+            y0, y1, x0, x1 = kept
+            output[..., y0 * s:y1 * s, x0 * s:x1 * s] = self._run(image[..., top:bottom, left:right], kept, padded)
         return output
 
+    @torch.inference_mode()
     def upscale_array(self, array, outscale=None):
         """An image as ``cv2.imread(..., IMREAD_UNCHANGED)`` gives it -> the upscaled image, same layout and type.
 
         Grey stays grey (run as RGB, converted back), BGRA keeps its alpha (resized bicubically), uint8 and
         uint16 keep their bit depth, float images stay float. ``outscale`` resizes the result to that
-        factor of the input (Lanczos) when it differs from the network's scale.
+        factor of the input (Lanczos) when it differs from the network's scale. Each tile is converted to
+        the output's type as soon as it is made, so with ``tile`` the memory needed is the output array in
+        its final type plus one tile's buffers.
         """
         peak = pixel_peak(array.dtype)
-        image = array.astype(np.float32) / peak
-        grey = image.ndim == 2 or image.shape[2] == 1
-        alpha = image[..., 3] if image.ndim == 3 and image.shape[2] == 4 else None
-        if grey:
-            rgb = np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2)
-        elif image.shape[2] in (3, 4):
-            rgb = image[..., 2::-1]
-        else:
-            raise ValueError(f'{image.shape[2]} channels; expected grey, BGR or BGRA.')
-        tensor = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
-        result = self.upscale_tensor(tensor)[0].permute(1, 2, 0).numpy()[..., ::-1]  # back to BGR
-        height, width = result.shape[:2]
-        if grey:
-            result = cv2.cvtColor(np.ascontiguousarray(result), cv2.COLOR_BGR2GRAY)
-        elif alpha is not None:
-            upscaled_alpha = np.clip(cv2.resize(alpha, (width, height), interpolation=cv2.INTER_CUBIC), 0, 1)
-            result = np.concatenate([result, upscaled_alpha[..., None]], axis=2)
+        grey = array.ndim == 2 or array.shape[2] == 1
+        if not grey and array.shape[2] not in (3, 4):
+            raise ValueError(f'{array.shape[2]} channels; expected grey, BGR or BGRA.')
+        height, width = array.shape[:2]
+        s = self.scale
+        result = np.empty((height * s, width * s) + (() if grey else (array.shape[2],)), array.dtype)
+        for kept, padded in self._tiles(height, width):
+            top, bottom, left, right = padded
+            patch = array[top:bottom, left:right].astype(np.float32) / peak
+            rgb = np.repeat(patch.reshape(patch.shape[0], patch.shape[1], 1), 3, axis=2) if grey else patch[..., 2::-1]
+            tensor = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+            bgr = np.ascontiguousarray(self._run(tensor, kept, padded)[0].permute(1, 2, 0).numpy()[..., ::-1])
+            y0, y1, x0, x1 = kept
+            target = result[y0 * s:y1 * s, x0 * s:x1 * s]
+            if grey:
+                target[...] = _to_type(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), peak, array.dtype)
+            else:
+                target[..., :3] = _to_type(bgr, peak, array.dtype)
+        if not grey and array.shape[2] == 4:
+            alpha = cv2.resize(array[..., 3], (width * s, height * s), interpolation=cv2.INTER_CUBIC)
+            result[..., 3] = np.clip(alpha, 0, 1) if peak == 1 else alpha  # integer types saturate in cv2
         if outscale is not None and not math.isclose(outscale, self.scale):
-            size = (max(1, round(array.shape[1] * outscale)), max(1, round(array.shape[0] * outscale)))
-            result = cv2.resize(np.ascontiguousarray(result), size, interpolation=cv2.INTER_LANCZOS4)
-        result = np.clip(result, 0, 1) * peak
-        return result.round().astype(array.dtype) if peak > 1 else result.astype(array.dtype)
+            size = (max(1, round(width * outscale)), max(1, round(height * outscale)))
+            result = cv2.resize(result, size, interpolation=cv2.INTER_LANCZOS4)
+            if peak == 1:
+                result = np.clip(result, 0, 1, out=result)
+        return result
+
+
+def _to_type(image, peak, dtype):
+    """Float pixels in [0, 1] -> ``dtype`` (rounded for integer types)."""
+    image = np.clip(image, 0, 1) * peak
+    return image.round().astype(dtype) if peak > 1 else image.astype(dtype)

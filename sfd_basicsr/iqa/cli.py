@@ -8,7 +8,6 @@
 precision, keeps going past unreadable files, and draws quality maps.
 """
 import argparse
-import csv
 import os
 import sys
 
@@ -20,19 +19,24 @@ def score(args):
     from tqdm import tqdm
 
     from ..distributed import default_device, gather, join_for_inference, shard
-    from .image_io import ImageReadError, list_images, read_image
+    from .image_io import ImageReadError, read_image, scan_images
     from .quality_map import quality_map_picture, write_png
     from .sfd_iqa_arch import SFDIQA
     rank, world = join_for_inference()  # under torchrun each process scores a share; rank 0 reports them all
     device = default_device(args.device)
     net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
                  tile_size=args.tile_size).to(device)
-    paths = list_images(args.target)
+    paths, passed_over = scan_images(args.target)
+    for path, why in passed_over if rank == 0 else ():
+        print(f'sfd-iqa: passed over {path}: {why}', file=sys.stderr)
     if not paths:
         print(f"sfd-iqa: no image files in '{args.target}'.", file=sys.stderr)
         return 1
+    from ..atomic import check_writable_folder
     if args.maps:
-        os.makedirs(args.maps, exist_ok=True)
+        check_writable_folder(args.maps, '--maps')
+    if args.csv and rank == 0:
+        check_writable_folder(os.path.dirname(os.path.abspath(args.csv)), '--csv')
     scores, failures = {}, []
     for path in tqdm(shard(paths, rank, world), unit='image', desc='sfd_iqa', disable=args.quiet or rank != 0):
         try:
@@ -69,16 +73,9 @@ def score(args):
 
 
 def _write_csv(path, results, failures):
-    from ..atomic import atomic_write
-
-    def write(tmp):
-        with open(tmp, 'w', newline='') as f:
-            writer = csv.writer(f)
-            writer.writerow(['image', 'sfd_iqa', 'error'])
-            writer.writerows([p, f'{v:.6f}', ''] for p, v in results)
-            writer.writerows([p, '', e] for p, e in failures)
-
-    atomic_write(path, write)
+    from ..atomic import atomic_write_csv
+    atomic_write_csv(path, [['image', 'sfd_iqa', 'error']] + [[p, f'{v:.6f}', ''] for p, v in results]
+                     + [[p, '', e] for p, e in failures])
 
 
 def export(args):
@@ -130,12 +127,16 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     import sfd_basicsr  # noqa: F401  (basicsr compatibility before the networks are imported)
+    from ..atomic import OutputWriteError
     from .weights import WeightsError
     try:
         return args.run(args)
     except (WeightsError, FileNotFoundError, ValueError) as error:
         print(f'sfd-iqa {args.command}: {error}', file=sys.stderr)
         return 2
+    except OutputWriteError as error:
+        print(f'sfd-iqa {args.command}: stopped: {error}', file=sys.stderr)
+        return 1
 
 
 if __name__ == '__main__':

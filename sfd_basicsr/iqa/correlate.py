@@ -90,16 +90,9 @@ def table(results, unavailable, count):
 
 
 def write_scores_csv(path, pairs, scores):
-    from ..atomic import atomic_write
-
-    def write(tmp):
-        with open(tmp, 'w', newline='') as f:
-            writer = csv.writer(f)
-            writer.writerow(['image', 'mos'] + list(scores))
-            for i, (image, mos) in enumerate(pairs):
-                writer.writerow([image, mos] + [f'{scores[m][i]:.6f}' for m in scores])
-
-    atomic_write(path, write)
+    from ..atomic import atomic_write_csv
+    atomic_write_csv(path, [['image', 'mos'] + list(scores)] + [
+        [image, mos] + [f'{scores[m][i]:.6f}' for m in scores] for i, (image, mos) in enumerate(pairs)])
 
 
 def add_parser(commands):

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+JPEG_SOI, JPEG_SOS, JPEG_EOI = b'\xff\xd8', b'\xff\xda', b'\xff\xd9'
 
 
 class ImageReadError(ValueError):
@@ -42,25 +44,53 @@ def to_rgb_float(array, source='image'):
     raise ImageReadError(f'{source}: {channels} channels; expected grey, RGB or RGBA.')
 
 
+def _truncation(data):
+    """Why an encoded PNG or JPEG is cut short (decoders return what they got with only a warning), or None."""
+    if data[:8].tobytes() == PNG_SIGNATURE and b'IEND' not in data[-4096:].tobytes():
+        return 'truncated PNG (no IEND chunk at its end)'
+    if data[:2].tobytes() == JPEG_SOI:
+        raw = data.tobytes()
+        if raw.rfind(JPEG_EOI) < raw.rfind(JPEG_SOS):
+            return 'truncated JPEG (no end-of-image marker after its last scan)'
+    return None
+
+
 def read_unchanged(path):
-    """The file's pixels as stored (grey, BGR or BGRA; 8-bit, 16-bit or float), as ``cv2.IMREAD_UNCHANGED``."""
+    """The file's pixels as stored (grey, BGR or BGRA; 8-bit, 16-bit or float), as ``cv2.IMREAD_UNCHANGED``.
+
+    Refuses, naming the file: folders, broken links, empty files, truncated PNG and JPEG files (which
+    decoders return with grey or repeated rows), GIF (animated frames beyond the first would be lost) and
+    anything OpenCV cannot decode.
+    """
+    if os.path.islink(path) and not os.path.exists(path):
+        raise ImageReadError(f"'{path}' is a broken link (to '{os.readlink(path)}').")
+    if os.path.isdir(path):
+        raise ImageReadError(f"'{path}' is a folder, not an image file.")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Image file '{path}' does not exist.")
     data = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: it cannot open non-ASCII paths on Windows
-    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if not data.size:
+        raise ImageReadError(f"'{path}' is empty (0 bytes).")
+    if data[:4].tobytes() == b'GIF8':
+        raise ImageReadError(f"'{path}' is a GIF: not read (an animation would lose every frame but the first); "
+                             'convert it to PNG.')
+    problem = _truncation(data)
+    if problem:
+        raise ImageReadError(f"'{path}' is a {problem}: an interrupted download or copy?")
+    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if array is None:
-        raise ImageReadError(f"'{path}' is not a readable image (empty, truncated or not an image format).")
+        raise ImageReadError(f"'{path}' is not a readable image (damaged or not an image format).")
     return array
 
 
 def write_image(path, array):
     """Encode ``array`` in the format of ``path``'s extension and write it atomically."""
-    from ..atomic import atomic_write
+    from ..atomic import atomic_write_bytes
     extension = os.path.splitext(path)[1]
     ok, data = cv2.imencode(extension, array)
     if not ok:
         raise ImageReadError(f"cannot encode an image as '{extension}' for '{path}'.")
-    atomic_write(path, lambda tmp: data.tofile(tmp))
+    atomic_write_bytes(path, data)
 
 
 def basicsr_image_to_tensor(img, crop_border=0, input_order='HWC'):
@@ -81,9 +111,27 @@ def read_image(path):
 
 def list_images(target):
     """A file -> [file]; a folder -> its files with image extensions, sorted; else a clear error."""
+    return scan_images(target)[0]
+
+
+def scan_images(target):
+    """``(images, passed_over)``: the image files ``list_images`` gives, and ``(entry, why)`` for every other
+    entry of a folder (sub-folders, broken links, other extensions, GIF), so that nothing is dropped unsaid."""
     if os.path.isfile(target):
-        return [target]
-    if os.path.isdir(target):
-        return sorted(os.path.join(target, name) for name in os.listdir(target)
-                      if name.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(target, name)))
-    raise FileNotFoundError(f"'{target}' is neither an image file nor a folder.")
+        return [target], []
+    if not os.path.isdir(target):
+        raise FileNotFoundError(f"'{target}' is neither an image file nor a folder.")
+    images, passed_over = [], []
+    for name in sorted(os.listdir(target)):
+        path = os.path.join(target, name)
+        if os.path.islink(path) and not os.path.exists(path):
+            passed_over.append((path, 'a broken link'))
+        elif os.path.isdir(path):
+            passed_over.append((path, 'a folder (folders are not searched)'))
+        elif name.lower().endswith('.gif'):
+            passed_over.append((path, 'a GIF (not read: convert it to PNG)'))
+        elif not name.lower().endswith(IMAGE_EXTENSIONS):
+            passed_over.append((path, f'not an image extension ({", ".join(IMAGE_EXTENSIONS)})'))
+        else:
+            images.append(path)
+    return images, passed_over

@@ -1,4 +1,6 @@
-"""SFD-IQA: opinion-unaware no-reference quality from a trained Feat-D and learnable prompt pairs (SPEC 7).
+"""SFD-IQA: opinion-unaware no-reference quality from a trained Feat-D and learnable prompt pairs.
+
+Choices not from the paper: docs/method.md, "Our decisions".
 
 ``q = w * mean(sigmoid(Feat-D map)) + (1 - w) * mean_pairs(sigmoid(TG-D logit))``, in [0, 1], higher is
 better. Images are scored at full resolution; one side over ``tile_size`` splits the image into
@@ -12,9 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..archs.clip_encoder import EncoderWeightsError
 from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
-from .weights import check_fusion_weight, load_weights, resolve_weights_path, weights_from_checkpoints
+from .weights import WeightsError, check_fusion_weight, load_weights, resolve_weights_path, weights_from_checkpoints
 
 DEFAULT_TILE_SIZE = 1024
 DEFAULT_TILE_MARGIN = 64
@@ -26,6 +29,15 @@ def tile_bounds(length, tile_size, align=1):
     inner = [round(i * length / parts / align) * align for i in range(1, parts)]
     edges = [0] + inner + [length]
     return list(zip(edges[:-1], edges[1:]))
+
+
+def clip_weights_advice(clip_model, clip_pretrained, error):
+    """One line for CLIP weights SFD-IQA cannot load, with the ways to give them that SFD-IQA's users have."""
+    reason = ' '.join(str(error).split()).split('. Without network access')[0].rstrip('.')
+    return (f"SFD-IQA needs the CLIP {clip_model} weights '{clip_pretrained}', which cannot be loaded here ({reason}). "
+            "Give a local copy: clip_pretrained='/path/to/RN50.pt' (pyiqa.create_metric('sfd_iqa', ...) or SFDIQA), "
+            '--clip-pretrained /path/to/RN50.pt (sfd-iqa score), or record it in the weights file for the pyiqa '
+            'command: sfd-iqa export EXPERIMENT -o sfd_iqa.pth --clip-pretrained /path/to/RN50.pt.')
 
 
 class SFDIQA(nn.Module):
@@ -55,7 +67,10 @@ class SFDIQA(nn.Module):
         clip_pretrained = weights['clip_pretrained'] if clip_pretrained is None else clip_pretrained
         clip_pretrained = None if str(clip_pretrained).lower() in ('none', 'null', '~') else clip_pretrained
         encoder = {'clip_model': weights['clip_model'], 'pretrained': clip_pretrained}
-        self.featd = FeatD(**encoder, **weights['featd']['config'])
+        try:
+            self.featd = FeatD(**encoder, **weights['featd']['config'])
+        except (FileNotFoundError, EncoderWeightsError) as error:
+            raise WeightsError(clip_weights_advice(weights['clip_model'], clip_pretrained, error)) from None
         self.featd.load_state_dict(weights['featd']['params'])
         self.tgd = TGDiscriminator(**encoder, **weights['tgd']['config'])
         self.tgd.load_state_dict(weights['tgd']['params'])

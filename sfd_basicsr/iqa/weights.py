@@ -14,7 +14,8 @@ import os
 import torch
 
 from ..archs.clip_encoder import decode_backbone_name
-from ..atomic import atomic_write
+from ..atomic import atomic_torch_save, check_writable_folder
+from ..checkpoint_file import CheckpointReadError, read_checkpoint
 from ..experiment import latest_checkpoint, training_options
 
 FORMAT = 'sfd_iqa'
@@ -54,9 +55,9 @@ def _load(path, what):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{what} '{path}' does not exist.")
     try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:
-        raise WeightsError(f"Cannot read {what} '{path}': {type(error).__name__}: {error}") from error
+        return read_checkpoint(path, what)
+    except CheckpointReadError as error:
+        raise WeightsError(str(error)) from None
 
 
 def check_fusion_weight(fusion_weight):
@@ -144,8 +145,8 @@ def export_experiment(experiment, output, fusion_weight=DEFAULT_FUSION_WEIGHT, c
 
 
 def save_weights(weights, output):
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    atomic_write(output, lambda tmp: torch.save(weights, tmp))
+    check_writable_folder(os.path.dirname(os.path.abspath(output)), 'output')
+    atomic_torch_save(weights, output)
 
 
 def load_weights(path):

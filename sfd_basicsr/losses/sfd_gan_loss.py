@@ -1,4 +1,4 @@
-"""GAN losses for the two SFD discriminators, on top of BasicSR's ``GANLoss`` (SPEC 5)."""
+"""GAN losses for the two SFD discriminators, on top of BasicSR's ``GANLoss`` (docs/method.md, "Our decisions")."""
 from basicsr.losses.gan_loss import GANLoss
 from basicsr.utils.registry import LOSS_REGISTRY
 

@@ -27,15 +27,11 @@ class MetricUnavailable(RuntimeError):
     """A pyiqa metric that cannot be built here (unknown name, weights that cannot be downloaded, ...)."""
 
 
-def _default_device(device):
-    return default_device(device)
-
-
 def pyiqa_metric(metric, device=None, **options):
     """The pyiqa metric ``metric`` built with ``options``, once per process and device."""
     import sfd_basicsr  # noqa: F401  (registers sfd_iqa with pyiqa)
     import pyiqa
-    device = _default_device(device)
+    device = default_device(device)
     key = (metric, str(device), tuple(sorted((k, repr(v)) for k, v in options.items())))
     with _LOCK:
         if key not in _METRICS:
@@ -58,7 +54,7 @@ def calculate_pyiqa(img, img2=None, metric=None, crop_border=0, input_order='HWC
     if metric is None:
         raise ValueError("calculate_pyiqa needs the option 'metric' (a pyiqa metric name, e.g. lpips).")
     scorer = pyiqa_metric(metric, device, **options)
-    target = basicsr_image_to_tensor(img, crop_border, input_order).to(_default_device(device))
+    target = basicsr_image_to_tensor(img, crop_border, input_order).to(default_device(device))
     with torch.no_grad():
         if scorer.metric_mode == 'FR':
             if img2 is None:

@@ -1,4 +1,4 @@
-"""SFDModel: adversarial SR training with Feat-D and TG-D on one shared CLIP pass (SPEC 5 and 6)."""
+"""SFDModel: adversarial SR training with Feat-D and TG-D on one shared CLIP pass (docs/method.md)."""
 from collections import OrderedDict
 
 import torch
@@ -11,12 +11,12 @@ from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
-from ..atomic import atomic_torch_save
 from ..registry import register
+from .durable_saving import DurableSaving
 
 
 @register(MODEL_REGISTRY)
-class SFDModel(SRGANModel):
+class SFDModel(DurableSaving, SRGANModel):
     """SRGAN-style training of ``network_g`` against Feat-D (``network_d``) and TG-D (``network_d_tg``).
 
     Options beyond BasicSR's ``SRGANModel``:
@@ -147,10 +147,6 @@ class SFDModel(SRGANModel):
             self.model_ema(decay=self.ema_decay)
         self.trained_iter = current_iter
 
-    def resume_training(self, resume_state):
-        super().resume_training(resume_state)
-        self.trained_iter = resume_state['iter']
-
     def _optimize_discriminators(self, real_gt, sr_features, loss_dict):
         for p in (p for net in self._discriminators() for p in net.parameters()):
             p.requires_grad = True
@@ -179,14 +175,12 @@ class SFDModel(SRGANModel):
         self.optimizer_d.step()
 
     def save(self, epoch, current_iter):
-        """BasicSR's checkpoints, written atomically; each network file also records ``iter``, the last trained one."""
-        with atomic_torch_save(record={'iter': self.trained_iter}):
-            if hasattr(self, 'net_g_ema'):
-                self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, ['params', 'params_ema'])
-            else:
-                self.save_network(self.net_g, 'net_g', current_iter)
-            for net, label in ((self.net_d, 'net_d'), (self.net_d_tg, 'net_d_tg')):
-                if net is not None:
-                    self.save_network(net, label, current_iter)
-        with atomic_torch_save():
-            self.save_training_state(epoch, current_iter)
+        """BasicSR's checkpoints: ``net_g`` (with ``params_ema``), ``net_d``, ``net_d_tg`` and the training state."""
+        if hasattr(self, 'net_g_ema'):
+            self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, ['params', 'params_ema'])
+        else:
+            self.save_network(self.net_g, 'net_g', current_iter)
+        for net, label in ((self.net_d, 'net_d'), (self.net_d_tg, 'net_d_tg')):
+            if net is not None:
+                self.save_network(net, label, current_iter)
+        self.save_training_state(epoch, current_iter)

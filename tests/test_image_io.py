@@ -1,0 +1,90 @@
+"""The one image reader of every command: what it refuses, naming the file, and what a folder listing passes over."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from sfd_basicsr.iqa.image_io import ImageReadError, read_unchanged, scan_images
+
+
+def photo(size=(96, 128)):
+    return cv2.resize(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR), size[::-1])
+
+
+def write_truncated(path, keep=0.6):
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+
+
+@pytest.mark.parametrize('name, params', [('cut.png', []), ('cut.jpg', []),
+                                          ('cut_progressive.jpg', [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])])
+def test_truncated_png_and_jpeg_files_are_refused_though_decoders_accept_them(tmp_path, name, params):
+    path = tmp_path / name
+    cv2.imwrite(str(path), photo(), params)
+    write_truncated(path)
+    if name.endswith('.jpg'):  # cv2.imread (libjpeg) gives a whole-size image and only a warning on stderr
+        assert cv2.imread(str(path)).shape == (96, 128, 3)
+    kind = 'PNG' if name.endswith('.png') else 'JPEG'
+    with pytest.raises(ImageReadError, match=rf"'{path}' is a truncated {kind}"):
+        read_unchanged(str(path))
+
+
+@pytest.mark.parametrize('name, params', [('whole.png', []), ('whole.jpg', []),
+                                          ('whole_progressive.jpg', [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])])
+def test_whole_files_read_as_another_reader_reads_them(tmp_path, name, params):
+    path = tmp_path / name
+    cv2.imwrite(str(path), photo(), params)
+    with open(path, 'ab') as f:  # bytes after the end marker (some tools append metadata) are no truncation
+        f.write(b'\0' * 16)
+    expected = np.asarray(Image.open(path).convert('RGB'))[..., ::-1]
+    got = read_unchanged(str(path))
+    assert got.shape == expected.shape
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= (0 if name.endswith('.png') else 2)
+
+
+def test_a_jpeg_whose_thumbnail_is_whole_but_its_image_cut_is_refused(tmp_path):
+    thumbnail = cv2.imencode('.jpg', photo((24, 32)))[1].tobytes()  # holds an end-of-image marker of its own
+    main = cv2.imencode('.jpg', photo())[1].tobytes()
+    exif = b'Exif\0\0' + thumbnail
+    app1 = b'\xff\xe1' + (len(exif) + 2).to_bytes(2, 'big') + exif
+    data = main[:2] + app1 + main[2:]
+    (tmp_path / 'thumb.jpg').write_bytes(data)
+    assert read_unchanged(str(tmp_path / 'thumb.jpg')).shape == (96, 128, 3)
+    (tmp_path / 'cut.jpg').write_bytes(data[:len(data) - 2000])
+    with pytest.raises(ImageReadError, match='truncated JPEG'):
+        read_unchanged(str(tmp_path / 'cut.jpg'))
+
+
+def test_gif_empty_folder_and_broken_link_are_refused_by_name(tmp_path):
+    Image.fromarray(photo()[..., ::-1]).save(tmp_path / 'anim.gif', save_all=True,
+                                             append_images=[Image.fromarray(photo()[::-1, :, ::-1])])
+    (tmp_path / 'empty.png').write_bytes(b'')
+    (tmp_path / 'dir.png').mkdir()
+    os.symlink(tmp_path / 'gone.png', tmp_path / 'link.png')
+    (tmp_path / 'notes.png').write_text('not an image')
+    for name, reason in [('anim.gif', 'is a GIF: not read'), ('empty.png', r'is empty \(0 bytes\)'),
+                         ('dir.png', 'is a folder'), ('link.png', 'is a broken link'),
+                         ('notes.png', 'is not a readable image')]:
+        with pytest.raises(ImageReadError, match=rf"'{tmp_path / name}' {reason}"):
+            read_unchanged(str(tmp_path / name))
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        read_unchanged(str(tmp_path / 'missing.png'))
+
+
+def test_a_folder_listing_names_every_entry_it_passes_over(tmp_path):
+    cv2.imwrite(str(tmp_path / 'b.png'), photo())
+    cv2.imwrite(str(tmp_path / 'a.JPG'), photo())
+    (tmp_path / 'sub.png').mkdir()
+    os.symlink(tmp_path / 'gone.png', tmp_path / 'link.png')
+    (tmp_path / 'meta_info.txt').write_text('b.png\n')
+    Image.fromarray(photo()).save(tmp_path / 'c.gif')
+    images, passed_over = scan_images(str(tmp_path))
+    assert images == [str(tmp_path / 'a.JPG'), str(tmp_path / 'b.png')]
+    reasons = {os.path.basename(path): why for path, why in passed_over}
+    assert set(reasons) == {'sub.png', 'link.png', 'meta_info.txt', 'c.gif'}
+    assert reasons['sub.png'].startswith('a folder') and reasons['link.png'] == 'a broken link'
+    assert reasons['c.gif'].startswith('a GIF') and reasons['meta_info.txt'].startswith('not an image extension')
+    assert scan_images(str(tmp_path / 'b.png')) == ([str(tmp_path / 'b.png')], [])
