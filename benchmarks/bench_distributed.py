@@ -13,13 +13,12 @@ Inputs are random tensors (no data loading); CLIP is random-initialised (the cos
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_sfd import PRESETS, Timer, train_options  # noqa: E402
-from report import machine, median, write_section  # noqa: E402
+from report import machine, median, run_for_result, write_section  # noqa: E402
 
 CASES = {'unet': '(a) UNetDiscriminatorSN, SRGANModel', 'sfd': '(d) full SFD (Feat-D + TG-D)'}
 GLOBAL_BATCH = 4
@@ -84,13 +83,7 @@ def measure(case, world, args):
     else:
         command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={world}'] + script
         env['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or world) // world))
-    out = subprocess.run(command, capture_output=True, text=True, env=env)
-    lines = [line for line in out.stdout.splitlines() if line.startswith('RESULT ')]
-    if out.returncode != 0 or not lines:
-        raise SystemExit(f'{case} x{world} failed:\n{out.stderr[-3000:]}')
-    result = json.loads(lines[-1][len('RESULT '):])
-    print(f'  {case} x{world}: {result}', flush=True)
-    return result
+    return run_for_result(command, f'{case} x{world}', env)
 
 
 def render(args, results, elapsed):

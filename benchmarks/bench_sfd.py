@@ -17,12 +17,11 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report import machine, median, write_section  # noqa: E402
+from report import machine, median, run_for_result, write_section  # noqa: E402
 
 PRESETS = {
     'small': {'g': {'num_feat': 32, 'num_block': 4, 'num_grow_ch': 16}, 'gt_size': 64, 'batch': 2, 'runs': 5,
@@ -191,13 +190,7 @@ def single(args):
 def measure(case, args):
     command = [sys.executable, os.path.abspath(__file__), '--single', case, '--device', args.device, '--preset',
                args.preset, '--warmup', str(args.warmup), '--weights', args.weights] + (['--bf16'] if args.bf16 else [])
-    out = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE='1'))
-    lines = [line for line in out.stdout.splitlines() if line.startswith('RESULT ')]
-    if out.returncode != 0 or not lines:
-        raise SystemExit(f'{case} failed:\n{out.stderr[-3000:]}')
-    result = json.loads(lines[-1][len('RESULT '):])
-    print(f'  {case}: {result}', flush=True)
-    return result
+    return run_for_result(command, case)
 
 
 def make_weights(path):

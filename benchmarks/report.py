@@ -20,6 +20,19 @@ def machine(device='cpu'):
     return f'{text}, {datetime.date.today().isoformat()}'
 
 
+def run_for_result(command, label, env=None):
+    """Run a benchmark case in its own process; the JSON of its last ``RESULT `` line."""
+    import json
+    import subprocess
+    out = subprocess.run(command, capture_output=True, text=True, env=env or dict(os.environ, HF_HUB_OFFLINE='1'))
+    lines = [line for line in out.stdout.splitlines() if line.startswith('RESULT ')]
+    if out.returncode != 0 or not lines:
+        raise SystemExit(f'{label} failed:\n{out.stderr[-3000:]}')
+    result = json.loads(lines[-1][len('RESULT '):])
+    print(f'  {label}: {result}', flush=True)
+    return result
+
+
 def median(values):
     return statistics.median(values)
 
