@@ -164,7 +164,7 @@ def _check_losses(train_opt):
 
 CUDA_ONLY_MODELS = {  # BasicSR models that build CUDA tensors whatever num_gpu says, and what runs anywhere
     'RealESRGANModel': 'SFDRealModel (the same degradations, on any device)',
-    'RealESRNetModel': 'SFDRealModel with train.featd_opt and train.tgd_opt removed (a PSNR model on any device)',
+    'RealESRNetModel': 'SFDRealModel without network_d and network_d_tg (a PSNR model on any device)',
 }
 
 
@@ -178,6 +178,24 @@ def _check_device(opt, model_name):
     if model_name in CUDA_ONLY_MODELS:
         raise OptionsError(f"model_type: BasicSR's {model_name} puts its degradation tensors on CUDA, which this "
                            f'machine lacks; use {CUDA_ONLY_MODELS[model_name]}.')
+
+
+def _check_training_plan(opt, model_cls):
+    """What a model would silently not do: loss options it never reads, networks it builds and never trains."""
+    train_opt = opt.get('train') or {}
+    total = train_opt.get('total_iter')
+    if 'total_iter' in train_opt and (isinstance(total, bool) or not isinstance(total, (int, float)) or total < 1
+                                      or int(total) != total):
+        raise OptionsError(f'train.total_iter: {total!r} is not a positive whole number of iterations (0 would save '
+                           'untrained "latest" models).')
+    for key, reader in getattr(model_cls, 'foreign_train_keys', {}).items():
+        if key in train_opt:
+            raise OptionsError(f'train.{key}: {model_cls.__name__} never reads it; {reader}')
+    for network, loss in getattr(model_cls, 'trained_networks', {}).items():
+        if network in opt and not train_opt.get(loss):
+            raise OptionsError(f'{network}: set, but train.{loss} is absent, so {model_cls.__name__} would build it '
+                               f'and never train against it; add train.{loss} (loss_weight 0 turns it off on purpose) '
+                               f'or remove {network}.')
 
 
 def check_options(opt):
@@ -194,6 +212,8 @@ def check_options(opt):
     for phase, dataset_opt in (opt.get('datasets') or {}).items():
         _check_dataset(opt, phase, dataset_opt)
     _check_losses(opt.get('train') or {})
+    if opt.get('is_train', True):
+        _check_training_plan(opt, model_cls)
     for name, metric_opt in ((opt.get('val') or {}).get('metrics') or {}).items():
         metric = _registered(METRIC_REGISTRY, 'metric', f'val.metrics.{name}.type', metric_opt.get('type'))
         if hasattr(metric, 'prepare'):  # metrics that can fail (downloads) say so now, not at the first validation

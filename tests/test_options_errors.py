@@ -53,6 +53,18 @@ def unknown_clip_model(opt):
     opt['network_d']['clip_model'] = 'RN51'
 
 
+def port_a_gan_opt(opt):  # what a Real-ESRGAN / SRGAN options file brings
+    opt['train']['gan_opt'] = {'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1}
+
+
+def drop_featd_loss(opt):
+    del opt['train']['featd_opt']
+
+
+def zero_iterations(opt):
+    opt['train']['total_iter'] = 0
+
+
 BREAKERS = [
     (break_arch, 'network_d.type'),
     (break_data_path, 'datasets.train.dataroot_gt'),
@@ -67,6 +79,9 @@ BREAKERS = [
     (unknown_gan_type, "train.tgd_opt.gan_type: 'relativistic'"),
     (different_encoders, 'network_d_tg.clip_model/pretrained'),
     (unknown_clip_model, "network_d.clip_model: unknown CLIP model 'RN51'"),
+    (port_a_gan_opt, 'train.gan_opt: SFDModel never reads it; SFDModel reads train.featd_opt and train.tgd_opt'),
+    (drop_featd_loss, 'network_d: set, but train.featd_opt is absent, so SFDModel would build it and never train'),
+    (zero_iterations, 'train.total_iter: 0 is not a positive whole number of iterations'),
 ]
 
 
@@ -89,7 +104,8 @@ def test_bad_options_are_refused_naming_the_key(tiny_options, breaker, message):
 
 
 @pytest.mark.parametrize('breaker, key', [(break_arch, 'network_d.type'), (misspell_val_section, 'vall'),
-                                          (batch_larger_than_the_training_set, 'datasets.train.batch_size_per_gpu')])
+                                          (batch_larger_than_the_training_set, 'datasets.train.batch_size_per_gpu'),
+                                          (port_a_gan_opt, 'train.gan_opt')])
 def test_the_basicsr_command_stops_before_creating_anything(tmp_path, breaker, key):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     breaker(opt)

@@ -18,11 +18,16 @@ import torch
 def score(args):
     from tqdm import tqdm
 
+    from ..atomic import check_writable_folder
     from ..distributed import default_device, gather, join_for_inference, shard
     from .image_io import ImageReadError, read_image, scan_images
     from .quality_map import quality_map_picture, write_png
     from .sfd_iqa_arch import SFDIQA
     rank, world = join_for_inference()  # under torchrun each process scores a share; rank 0 reports them all
+    if args.maps:  # outputs that cannot be written stop the run before any network is built
+        check_writable_folder(args.maps, '--maps')
+    if args.csv and rank == 0:
+        check_writable_folder(os.path.dirname(os.path.abspath(args.csv)), '--csv')
     device = default_device(args.device)
     net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
                  tile_size=args.tile_size).to(device)
@@ -32,11 +37,6 @@ def score(args):
     if not paths:
         print(f"sfd-iqa: no image files in '{args.target}'.", file=sys.stderr)
         return 1
-    from ..atomic import check_writable_folder
-    if args.maps:
-        check_writable_folder(args.maps, '--maps')
-    if args.csv and rank == 0:
-        check_writable_folder(os.path.dirname(os.path.abspath(args.csv)), '--csv')
     scores, failures = {}, []
     for path in tqdm(shard(paths, rank, world), unit='image', desc='sfd_iqa', disable=args.quiet or rank != 0):
         try:
@@ -54,7 +54,8 @@ def score(args):
             write_png(os.path.join(args.maps, f'{stem}_sfd_map.png'), picture)
     shares = gather((scores, failures), world)
     scores = {path: value for share, _ in shares for path, value in share.items()}
-    failures = sorted((f for _, share in shares for f in share), key=lambda f: paths.index(f[0]))
+    position = {path: i for i, path in enumerate(paths)}
+    failures = sorted((f for _, share in shares for f in share), key=lambda f: position[f[0]])
     if rank != 0:
         return 1 if failures else 0
     if world > 1:

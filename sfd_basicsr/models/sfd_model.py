@@ -20,8 +20,8 @@ class SFDModel(DurableSaving, SRGANModel):
     """SRGAN-style training of ``network_g`` against Feat-D (``network_d``) and TG-D (``network_d_tg``).
 
     Options beyond BasicSR's ``SRGANModel``:
-        train.featd_opt: Feat-D GAN loss (``FeatDGANLoss``); absent or ``loss_weight: 0`` turns Feat-D off.
-        train.tgd_opt: TG-D GAN loss (``TGDGANLoss``); absent or ``loss_weight: 0`` turns TG-D off.
+        train.featd_opt: Feat-D GAN loss (``FeatDGANLoss``); ``loss_weight: 0`` (or no ``network_d``) turns Feat-D off.
+        train.tgd_opt: TG-D GAN loss (``TGDGANLoss``); ``loss_weight: 0`` (or no ``network_d_tg``) turns TG-D off.
         train.optim_d: one optimiser for both discriminators, Feat-D weights and prompt contexts as two
             parameter groups; ``train.optim_d_tg`` (optional) overrides its settings for the prompt group.
         path.pretrain_network_d_tg / param_key_d_tg / strict_load_d_tg: as for ``network_d``.
@@ -30,6 +30,11 @@ class SFDModel(DurableSaving, SRGANModel):
     the discriminators) and once on the GT batch without gradient; the prompt texts are encoded once, in
     the discriminator step, and the next generator step reuses those features.
     """
+
+    # read by the options check: keys other BasicSR models read, and each discriminator's loss
+    foreign_train_keys = {'gan_opt': 'SFDModel reads train.featd_opt and train.tgd_opt; gan_opt is for '
+                                     'SRGANModel/ESRGANModel (and RealESRGANModel).'}
+    trained_networks = {'network_d': 'featd_opt', 'network_d_tg': 'tgd_opt'}
 
     def init_training_settings(self):
         train_opt = self.opt['train']
