@@ -155,6 +155,7 @@ def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exit
     (gt_dir / 'cut.jpg').write_bytes(data[:len(data) // 2])
     cv2.imwrite(str(gt_dir / 'dot.png'), np.zeros((1, 1, 3), np.uint8))
     cv2.imwrite(str(gt_dir / 'tiny.png'), np.zeros((3, 3, 3), np.uint8))
+    cv2.imwrite(str(gt_dir / 'odd.png'), bgr('astronaut', (19, 19)))  # 16x16 once cropped to a multiple of 4
     float_gt = bgr('rocket', (48, 40)).astype(np.float32) / 255
     cv2.imwrite(str(gt_dir / 'float.tif'), float_gt)
     (gt_dir / 'unreadable.png').write_bytes(b'\x89PNG\r\n\x1a\n garbage IEND')
@@ -166,11 +167,11 @@ def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exit
     table = (out / 'results.md').read_text()
     assert '| mini | 3 |' in table, table  # chelsea, coffee and the float TIFF, as 8-bit
     for name, why in (('cut.jpg', 'truncated JPEG'), ('dot.png', '1x1 is too small'), ('tiny.png', '3x3 is too small'),
-                      ('unreadable.png', 'not a readable image')):
+                      ('unreadable.png', 'not a readable image'), ('odd.png', '16x16 (the GT cropped to the')):
         assert f'{name} (' in table and why in table, name
         assert any(name in line and why in line for line in result.stderr.splitlines()), name
     rows = {r['metric']: r for r in csv.DictReader(open(out / 'results.csv'))}
-    assert rows['images']['value'] == '3' and rows['skipped']['value'] == '4'
+    assert rows['images']['value'] == '3' and rows['skipped']['value'] == '5'
     # the float TIFF is scored as the 8-bit image it rounds to: BasicSR's PSNR on that, independently
     from basicsr.metrics import calculate_psnr
 

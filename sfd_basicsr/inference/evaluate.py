@@ -119,8 +119,9 @@ def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1):
                 sr = upscaler.upscale_array(lq)
                 gt = gt[:sr.shape[0], :sr.shape[1]]
                 if min(gt.shape[:2]) < smallest_side(scale):
-                    raise ImageReadError(f'its LR image {lq_path} gives a {sr.shape[1]}x{sr.shape[0]} output, too '
-                                         f'small to score.')
+                    raise ImageReadError(f'the scored area, {gt.shape[1]}x{gt.shape[0]} (the GT cropped to the '
+                                         f'{sr.shape[1]}x{sr.shape[0]} output), is too small: at least '
+                                         f'{smallest_side(scale)} pixels a side.')
                 sample = {'PSNR-Y': calculate_psnr(sr, gt, scale, test_y_channel=True),
                           'SSIM-Y': calculate_ssim(sr, gt, scale, test_y_channel=True)}
                 for metric in scorers:
