@@ -117,3 +117,26 @@ def fail_writes(monkeypatch):
         monkeypatch.setattr(atomic, 'open', fake_open, raising=False)
 
     return install
+
+
+@pytest.fixture(scope='module')
+def models(tmp_path_factory):
+    """A tiny RRDBNet as an experiment folder, a BasicSR checkpoint and an ESRGAN-named release."""
+    import shutil
+
+    import yaml
+
+    from model_helpers import TINY_RRDB, esrgan_key_names, tiny_rrdbnet
+    root = tmp_path_factory.mktemp('models')
+    ema, plain = tiny_rrdbnet(0), tiny_rrdbnet(1)
+    experiment = root / 'experiments' / 'sfd_x4'
+    (experiment / 'models').mkdir(parents=True)
+    options = {'scale': 4, 'network_g': {'type': 'RRDBNet', **TINY_RRDB}}
+    (experiment / 'train_sfd_x4.yml').write_text(yaml.safe_dump(options))
+    torch.save({'params': plain.state_dict(), 'params_ema': ema.state_dict(), 'iter': 5},
+               experiment / 'models' / 'net_g_5.pth')
+    shutil.copy(experiment / 'models' / 'net_g_5.pth', root / 'net_g_5.pth')
+    torch.save(esrgan_key_names(ema.state_dict()), root / 'RRDB_SFD_x4.pth')
+    return {'reference': ema, 'experiment': experiment, 'basicsr_checkpoint': root / 'net_g_5.pth',
+            'checkpoint_in_experiment': experiment / 'models' / 'net_g_5.pth',
+            'esrgan_release': root / 'RRDB_SFD_x4.pth', 'root': root}

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from basicsr.archs import build_network
 from basicsr.models import build_model
 
-from test_sfd_model import batch, sfd_options
+from model_helpers import batch, sfd_options
 
 WEIGHT = 0.1
 

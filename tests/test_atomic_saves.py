@@ -15,7 +15,7 @@ from sfd_basicsr.atomic import OutputWriteError, atomic_torch_save, atomic_write
 from sfd_basicsr.iqa import quality_map
 from sfd_basicsr.iqa.image_io import write_image
 from sfd_basicsr.iqa.weights import load_weights, save_weights
-from test_sfd_model import batch, sfd_options
+from model_helpers import batch, sfd_options
 from training_helpers import run_basicsr, tiny_train_options, write_options
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

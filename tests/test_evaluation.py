@@ -12,7 +12,6 @@ from scipy import stats
 
 from sfd_basicsr.metrics import MetricUnavailable, calculate_pyiqa, pyiqa_metric
 from sfd_basicsr.options_check import OptionsError, check_options
-from test_upscale import models  # noqa: F401  (fixture: tiny generators in every file format)
 from training_helpers import command_path, run_basicsr, tiny_train_options, torchrun
 
 SHARED = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, 'shared', 'data')
@@ -55,7 +54,7 @@ def test_pyiqa_metric_crop_border_and_options_are_pyiqas_own(tmp_path):
         'a metric built with other options is another metric'
 
 
-def test_evaluate_scores_pyiqa_metrics_on_border_cropped_images(models, tmp_path):  # noqa: F811
+def test_evaluate_scores_pyiqa_metrics_on_border_cropped_images(models, tmp_path):
     import pyiqa
 
     from sfd_basicsr.inference import Upscaler, load_generator
@@ -96,7 +95,7 @@ def test_bicubic_lr_made_from_gt_equals_the_official_set5_lr():
     assert np.array_equal(bicubic_lr(gt, 4)[1], official)
 
 
-def test_evaluate_command_writes_the_table_with_unavailable_metrics_noted(models, tmp_path):  # noqa: F811
+def test_evaluate_command_writes_the_table_with_unavailable_metrics_noted(models, tmp_path):
     gt_dir = tmp_path / 'gt'
     gt_dir.mkdir()
     for name in ('chelsea', 'coffee'):
@@ -123,7 +122,7 @@ def test_evaluate_command_writes_the_table_with_unavailable_metrics_noted(models
 
 
 @pytest.mark.slow
-def test_evaluate_under_torchrun_gives_the_single_process_table(models, tmp_path):  # noqa: F811
+def test_evaluate_under_torchrun_gives_the_single_process_table(models, tmp_path):
     gt_dir = tmp_path / 'gt'
     gt_dir.mkdir()
     for name in ('chelsea', 'coffee', 'astronaut'):
@@ -145,7 +144,7 @@ def test_evaluate_under_torchrun_gives_the_single_process_table(models, tmp_path
     assert '| mini | 3 |' in (tmp_path / 'two' / 'results.md').read_text()
 
 
-def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exits_1(models, tmp_path):  # noqa: F811
+def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exits_1(models, tmp_path):
     gt_dir = tmp_path / 'gt'
     gt_dir.mkdir()
     for name in ('chelsea', 'coffee'):
@@ -186,7 +185,7 @@ def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exit
     assert float(rows['PSNR-Y']['value']) == pytest.approx(np.mean(psnrs), abs=1e-5)
 
 
-def test_evaluate_into_a_read_only_folder_stops_before_any_work(models, read_only_folder, tmp_path):  # noqa: F811
+def test_evaluate_into_a_read_only_folder_stops_before_any_work(models, read_only_folder, tmp_path):
     gt_dir = tmp_path / 'gt'
     gt_dir.mkdir()
     cv2.imwrite(str(gt_dir / 'chelsea.png'), bgr('chelsea', (48, 40)))

@@ -6,7 +6,7 @@ from basicsr.archs import build_network
 from basicsr.models import build_model
 
 from conftest import CLIP
-from test_stock_basicsr_models import stock_options
+from model_helpers import stock_options
 
 SED = {'SeDPatchDiscriminator': lambda h, w: (h // 8 - 2, w // 8 - 2), 'SeDUNetDiscriminator': lambda h, w: (h, w)}
 

@@ -10,6 +10,7 @@ import skimage.data
 import torch
 
 from iqa_helpers import random_sfd_iqa_weights
+from model_helpers import astronaut
 from sfd_basicsr.iqa import SFDIQA, load_weights
 from sfd_basicsr.iqa.image_io import ImageReadError, read_image
 from sfd_basicsr.iqa.weights import FORMAT_VERSION, WeightsError, resolve_weights_path
@@ -23,11 +24,6 @@ def weights(tmp_path_factory):
 @pytest.fixture(scope='module')
 def net(weights):
     return SFDIQA(str(weights[2]))
-
-
-def astronaut(size=None):
-    image = torch.from_numpy(skimage.data.astronaut()).permute(2, 0, 1)[None].float() / 255
-    return image if size is None else torch.nn.functional.interpolate(image, size=size, mode='area')
 
 
 def test_score_is_the_documented_fusion(net):

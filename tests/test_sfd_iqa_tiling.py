@@ -3,7 +3,7 @@ import torch
 
 from iqa_helpers import random_sfd_iqa_weights
 from sfd_basicsr.iqa.sfd_iqa_arch import SFDIQA, tile_bounds
-from test_sfd_iqa import astronaut
+from model_helpers import astronaut
 
 
 def probe_scorer(path, tile_size, fusion_weight):

@@ -2,43 +2,9 @@
 import copy
 
 import pytest
-import torch
 from basicsr.models import build_model
 
-from conftest import CLIP
-
-ENCODER = {'clip_model': CLIP, 'pretrained': None}
-
-
-def sfd_options(featd_weight=0.1, tgd_weight=0.1, **train):
-    opt = {
-        'model_type': 'SFDModel', 'scale': 4, 'num_gpu': 0, 'is_train': True, 'dist': False,
-        'network_g': {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1,
-                      'num_grow_ch': 4},
-        'network_d': {'type': 'FeatD', **ENCODER, 'num_feat': 8},
-        'network_d_tg': {'type': 'TGDiscriminator', **ENCODER, 'n_ctx': 4},
-        'path': {},
-        'train': {
-            'optim_g': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
-            'optim_d': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
-            'scheduler': {'type': 'MultiStepLR', 'milestones': [100], 'gamma': 0.5},
-            'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0, 'reduction': 'mean'},
-            'featd_opt': {'type': 'FeatDGANLoss', 'loss_weight': featd_weight},
-            'tgd_opt': {'type': 'TGDGANLoss', 'loss_weight': tgd_weight},
-            **train,
-        },
-    }
-    return opt
-
-
-def batch():
-    return {'lq': torch.rand(2, 3, 16, 16), 'gt': torch.rand(2, 3, 64, 64)}
-
-
-def count_encoder_calls(model):
-    calls = []
-    model.encoder.register_forward_hook(lambda module, args, kwargs, out: calls.append(args[0]), with_kwargs=True)
-    return calls
+from model_helpers import batch, count_encoder_calls, sfd_options
 
 
 def test_one_encoder_pass_on_sr_and_one_on_gt_per_iteration():

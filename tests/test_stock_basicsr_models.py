@@ -4,24 +4,7 @@ import torch
 from basicsr.models import build_model
 
 from conftest import CLIPS
-
-TINY_RRDB = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 4}
-
-
-def stock_options(model_type, network_d):
-    return {
-        'model_type': model_type, 'scale': 4, 'num_gpu': 0, 'is_train': True, 'dist': False,
-        'network_g': dict(TINY_RRDB), 'network_d': network_d,
-        'path': {'pretrain_network_g': None, 'pretrain_network_d': None, 'strict_load_g': True},
-        'train': {
-            'optim_g': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
-            'optim_d': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
-            'scheduler': {'type': 'MultiStepLR', 'milestones': [100], 'gamma': 0.5},
-            'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0, 'reduction': 'mean'},
-            'gan_opt': {'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1},
-            'net_d_iters': 1, 'net_d_init_iters': 0,
-        },
-    }
+from model_helpers import stock_options
 
 
 @pytest.mark.parametrize('model_type', ['SRGANModel', 'ESRGANModel'])

@@ -14,46 +14,9 @@ from sfd_basicsr.inference import GeneratorLoadError, Upscaler, load_generator
 from sfd_basicsr.inference.export import export_safetensors
 from training_helpers import command_path, run_basicsr, torchrun
 
+from model_helpers import TINY_RRDB
+
 SHARED_INPUTS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, 'shared', 'data', 'realesrgan_inputs')
-# spandrel's ESRGAN detection assumes ESRGAN's 32 growth channels (as every released RRDBNet has)
-TINY_RRDB = {'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 2, 'num_grow_ch': 32, 'scale': 4}
-
-
-def tiny_rrdbnet(seed=0):
-    torch.manual_seed(seed)
-    net = RRDBNet(**TINY_RRDB).eval()
-    with torch.no_grad():  # a random RRDBNet's residual branch is ~0; make every weight matter
-        for p in net.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return net
-
-
-def esrgan_key_names(state_dict):
-    """BasicSR RRDBNet keys renamed as in the original ESRGAN / KAIR releases (the SFD authors' format)."""
-    renamed = {}
-    for key, value in state_dict.items():
-        key = re.sub(r'^body\.(\d+)\.rdb(\d)\.', r'RRDB_trunk.\1.RDB\2.', key)
-        key = re.sub(r'^conv_body\.', 'trunk_conv.', key)
-        key = key.replace('conv_up1.', 'upconv1.').replace('conv_up2.', 'upconv2.').replace('conv_hr.', 'HRconv.')
-        renamed[key] = value
-    return renamed
-
-
-@pytest.fixture(scope='module')
-def models(tmp_path_factory):
-    root = tmp_path_factory.mktemp('models')
-    ema, plain = tiny_rrdbnet(0), tiny_rrdbnet(1)
-    experiment = root / 'experiments' / 'sfd_x4'
-    (experiment / 'models').mkdir(parents=True)
-    options = {'scale': 4, 'network_g': {'type': 'RRDBNet', **TINY_RRDB}}
-    (experiment / 'train_sfd_x4.yml').write_text(yaml.safe_dump(options))
-    torch.save({'params': plain.state_dict(), 'params_ema': ema.state_dict(), 'iter': 5},
-               experiment / 'models' / 'net_g_5.pth')
-    shutil.copy(experiment / 'models' / 'net_g_5.pth', root / 'net_g_5.pth')
-    torch.save(esrgan_key_names(ema.state_dict()), root / 'RRDB_SFD_x4.pth')
-    return {'reference': ema, 'experiment': experiment, 'basicsr_checkpoint': root / 'net_g_5.pth',
-            'checkpoint_in_experiment': experiment / 'models' / 'net_g_5.pth',
-            'esrgan_release': root / 'RRDB_SFD_x4.pth', 'root': root}
 
 
 @pytest.mark.parametrize('source', ['experiment', 'checkpoint_in_experiment', 'basicsr_checkpoint', 'esrgan_release'])
