@@ -183,9 +183,12 @@ def _check_device(opt, model_name):
 def _check_training_plan(opt, model_cls):
     """What a model would silently not do: loss options it never reads, networks it builds and never trains."""
     train_opt = opt.get('train') or {}
+    if 'total_iter' not in train_opt:
+        close = difflib.get_close_matches('total_iter', list(train_opt), n=1)
+        raise OptionsError('train.total_iter: missing; BasicSR trains for that many iterations.'
+                           + (f" Is '{close[0]}' a misspelling of it?" if close else ''))
     total = train_opt.get('total_iter')
-    if 'total_iter' in train_opt and (isinstance(total, bool) or not isinstance(total, (int, float)) or total < 1
-                                      or int(total) != total):
+    if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 1 or int(total) != total:
         raise OptionsError(f'train.total_iter: {total!r} is not a positive whole number of iterations (0 would save '
                            'untrained "latest" models).')
     for key, reader in getattr(model_cls, 'foreign_train_keys', {}).items():
@@ -212,7 +215,7 @@ def check_options(opt):
     for phase, dataset_opt in (opt.get('datasets') or {}).items():
         _check_dataset(opt, phase, dataset_opt)
     _check_losses(opt.get('train') or {})
-    if opt.get('is_train', True):
+    if opt.get('is_train', True) and 'train' in opt:  # a test options file has no train section
         _check_training_plan(opt, model_cls)
     for name, metric_opt in ((opt.get('val') or {}).get('metrics') or {}).items():
         metric = _registered(METRIC_REGISTRY, 'metric', f'val.metrics.{name}.type', metric_opt.get('type'))

@@ -65,6 +65,10 @@ def zero_iterations(opt):
     opt['train']['total_iter'] = 0
 
 
+def misspell_total_iter(opt):
+    opt['train']['totl_iter'] = opt['train'].pop('total_iter')
+
+
 BREAKERS = [
     (break_arch, 'network_d.type'),
     (break_data_path, 'datasets.train.dataroot_gt'),
@@ -82,6 +86,8 @@ BREAKERS = [
     (port_a_gan_opt, 'train.gan_opt: SFDModel never reads it; SFDModel reads train.featd_opt and train.tgd_opt'),
     (drop_featd_loss, 'network_d: set, but train.featd_opt is absent, so SFDModel would build it and never train'),
     (zero_iterations, 'train.total_iter: 0 is not a positive whole number of iterations'),
+    (misspell_total_iter, "train.total_iter: missing; BasicSR trains for that many iterations. Is 'totl_iter' a "
+                          'misspelling of it?'),
 ]
 
 
