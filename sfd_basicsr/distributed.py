@@ -51,6 +51,8 @@ def init_dist(launcher, backend=None, timeout=None, basicsr_init_dist=None, **kw
                   file=sys.stderr)
         backend = 'gloo'
     kwargs.update(_timeout(timeout))
+    if launcher == 'pytorch':
+        kwargs.pop('port', None)  # BasicSR's SLURM option (in every BasicSR options file); torchrun sets the port
     if torch.cuda.is_available():
         if basicsr_init_dist is None:
             from basicsr.utils.dist_util import init_dist as basicsr_init_dist
@@ -61,7 +63,6 @@ def init_dist(launcher, backend=None, timeout=None, basicsr_init_dist=None, **kw
     if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ:
         raise DistributedSetupError('--launcher pytorch: RANK and WORLD_SIZE are not set; start the command with '
                                     'torchrun --nproc_per_node=N $(which basicsr) train ...')
-    kwargs.pop('port', None)  # a SLURM option
     dist.init_process_group(backend=backend, **kwargs)
 
 

@@ -295,3 +295,13 @@ def test_distributed_settings_this_machine_cannot_honour_are_refused_by_name(mon
         init_dist('pytorch')
     monkeypatch.setenv('LOCAL_RANK', '1')
     assert default_device() == torch.device('cpu') and default_device('cuda:3') == torch.device('cuda', 3)
+
+
+def test_on_gpus_basicsrs_own_set_up_gets_the_options_backend_and_no_slurm_port(monkeypatch):
+    from sfd_basicsr.distributed import init_dist
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    calls = []
+    record = lambda launcher, **kwargs: calls.append((launcher, kwargs))  # noqa: E731
+    init_dist('pytorch', backend='nccl', port=29500, basicsr_init_dist=record)
+    init_dist('slurm', backend='nccl', port=29500, basicsr_init_dist=record)
+    assert calls == [('pytorch', {'backend': 'nccl'}), ('slurm', {'backend': 'nccl', 'port': 29500})]
