@@ -36,6 +36,14 @@ def _take_local_rank(words):
     return kept
 
 
+def options_error_text(command, error):
+    """One line for one problem; a count and an indented line each for several."""
+    problems = getattr(error, 'problems', [str(error)])
+    if len(problems) == 1:
+        return f'{command}: invalid options: {problems[0]}'
+    return f'{command}: invalid options ({len(problems)} problems):\n' + '\n'.join(f'  {line}' for line in problems)
+
+
 def main(prefix=None):
     """Entry point. ``prefix`` holds words to put before the command line (``python -m`` wrappers)."""
     words = _take_local_rank(list(prefix or []) + sys.argv[1:])
@@ -70,7 +78,7 @@ def main(prefix=None):
     try:
         {'train': train, 'test': test, 'check': check}[command]()
     except OptionsError as error:
-        print(f'basicsr {command}: invalid options: {error}', file=sys.stderr)
+        print(options_error_text(f'basicsr {command}', error), file=sys.stderr)
         return 2
     except OutputWriteError as error:
         print(f'basicsr {command}: stopped: {error} The files saved before are complete and unchanged.',

@@ -5,7 +5,9 @@ torchvision removed in 0.17; the same functions live on as ``torchvision.transfo
 Importing this module (``import sfd_basicsr`` does it first) aliases the old name to the new module,
 so ``import basicsr`` works afterwards. Nothing is patched when the old module still exists.
 
-The ``basicsr train|test`` pipelines also run inside two scoped patches, each restored on exit:
+The ``basicsr train|test`` pipelines also run inside scoped patches, each restored on exit:
+``module_names_swapped`` (the module-level functions of ``basicsr.train`` / ``basicsr.test`` that ``pipeline``
+replaces, listed there),
 ``basicsr_distributed_on_any_device`` (BasicSR's distributed set-up on machines without CUDA) and
 ``validation_metrics_that_cannot_end_training`` (a metric failing on one image is logged, not fatal).
 """
@@ -30,6 +32,20 @@ def alias_torchvision_functional_tensor():
 
 
 alias_torchvision_functional_tensor()
+
+
+@contextmanager
+def module_names_swapped(module, replacements):
+    """Within the block, ``module.<name>`` is ``replacements[name]``: how ``pipeline`` hooks into BasicSR's
+    ``train_pipeline`` / ``test_pipeline``, which look these names up in their module at every run."""
+    originals = {name: getattr(module, name) for name in replacements}
+    for name, value in replacements.items():
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for name, value in originals.items():
+            setattr(module, name, value)
 
 
 @contextmanager

@@ -1,27 +1,29 @@
-"""Check a parsed BasicSR options dict before anything is built, so mistakes stop with the key's name."""
-import difflib
-import functools
+"""Check BasicSR options before anything is built: every problem at once, one line each, naming its key.
+
+``options_schema`` checks what each key may hold; the checks here need the registries, the file system or a
+signature: registered types, constructor arguments, data folders, checkpoints, the device, the training plan.
+"""
 import inspect
 import os
-import re
-import sys
 
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
 from .checkpoint_file import CheckpointReadError, read_checkpoint
-from .options_data import check_training_set_size, required_data_keys
+from .options_data import check_training_set_size
+from .options_schema import schema_problems
 
 SCALE_ARGUMENTS = ('scale', 'upscale', 'upscale_factor')
 DATA_PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'meta_info_file', 'meta_info')
 GAN_TYPES = ('vanilla', 'lsgan', 'wgan', 'wgan_softplus', 'hinge')  # BasicSR's GANLoss
-PIPELINE_MODULES = ('basicsr.train', 'basicsr.test', 'basicsr.models', 'basicsr.utils.options', 'basicsr.utils.misc',
-                    'basicsr.utils.logger', 'basicsr.models.base_model')
-OPTION_READ = re.compile(r"""\bopt\b(?:\[|\.get\()\s*['"](\w+)['"]""")
 ENCODER_KEYS = ('clip_model', 'pretrained')
 
 
 class OptionsError(ValueError):
-    """An options file asks for something that cannot work; the message names the key."""
+    """An options file asks for something that cannot work: one line per problem, each naming its key."""
+
+    def __init__(self, problems):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__('\n'.join(self.problems))
 
 
 def _registered(registry, kind, key, name):
@@ -31,54 +33,6 @@ def _registered(registry, kind, key, name):
         known = ', '.join(sorted(registry.keys()))
         raise OptionsError(f"{key}: {kind} '{name}' is not registered. Registered: {known}.")
     return found
-
-
-def _options_read_by(module_names):
-    """Top-level option names these modules' source reads as ``opt['x']`` / ``opt.get('x')``; None if a
-    module's source cannot be read (a compiled install), since the names it reads are then unknown."""
-    keys = set()
-    for name in module_names:
-        try:
-            keys.update(OPTION_READ.findall(inspect.getsource(sys.modules[name])))
-        except (KeyError, OSError, TypeError):
-            return None
-    return keys
-
-
-@functools.lru_cache(maxsize=None)
-def _pipeline_keys():
-    import importlib
-    for name in PIPELINE_MODULES:
-        importlib.import_module(name)
-    keys = _options_read_by(PIPELINE_MODULES)
-    return None if keys is None else frozenset(keys)
-
-
-def _model_modules(model_cls):
-    """Modules of the model's classes and of the model code they import (SFDRealModel reuses RealESRGANModel's)."""
-    modules = set()
-    for cls in model_cls.__mro__:
-        module = sys.modules.get(cls.__module__)
-        if module is None or cls.__module__ == 'builtins':
-            continue
-        modules.add(module.__name__)
-        modules.update(obj.__module__ for obj in vars(module).values()
-                       if inspect.isclass(obj) and obj.__module__.startswith(('basicsr.models', 'sfd_basicsr.models')))
-    return sorted(modules)
-
-
-def _check_top_level_keys(opt, model_cls):
-    pipeline_keys, model_keys = _pipeline_keys(), _options_read_by(_model_modules(model_cls))
-    if pipeline_keys is None or model_keys is None:
-        return  # without the source, unknown keys cannot be told from keys the code reads
-    known = pipeline_keys | model_keys
-    for key in opt:
-        if key in known or key.startswith('network_'):
-            continue
-        close = difflib.get_close_matches(key, sorted(known) + ['network_g', 'network_d'], n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ''
-        raise OptionsError(f"{key}: unknown top-level option; {model_cls.__name__} and BasicSR's pipeline never read "
-                           f'it, so it would be ignored.{hint}')
 
 
 def _check_constructor_arguments(key, cls, kwargs):
@@ -134,14 +88,12 @@ def _check_paths(mapping, prefix, keys):
 
 
 def _check_dataset(opt, phase, dataset_opt):
-    cls = _registered(DATASET_REGISTRY, 'dataset', f'datasets.{phase}.type', dataset_opt.get('type'))
-    for name in required_data_keys(cls):
-        if not dataset_opt.get(name):
-            raise OptionsError(f'datasets.{phase}.{name}: missing; {cls.__name__} needs it.')
-    if dataset_opt.get('io_backend', {}).get('type', 'disk') == 'disk':
+    _registered(DATASET_REGISTRY, 'dataset', f'datasets.{phase}.type', dataset_opt.get('type'))
+    if (dataset_opt.get('io_backend') or {}).get('type', 'disk') == 'disk':
         _check_paths(dataset_opt, f'datasets.{phase}.', DATA_PATH_KEYS)
         if phase == 'train':
-            problem = check_training_set_size(dataset_opt, opt.get('world_size', 1))
+            world_size = opt.get('world_size') or int(os.environ.get('WORLD_SIZE', 1))
+            problem = check_training_set_size(dataset_opt, world_size)
             if problem:
                 raise OptionsError(f'datasets.train.batch_size_per_gpu: {problem}')
 
@@ -181,19 +133,8 @@ def _check_device(opt, model_name):
 
 
 def _check_training_plan(opt, model_cls):
-    """What a model would silently not do: loss options it never reads, networks it builds and never trains."""
-    train_opt = opt.get('train') or {}
-    if 'total_iter' not in train_opt:
-        close = difflib.get_close_matches('total_iter', list(train_opt), n=1)
-        raise OptionsError('train.total_iter: missing; BasicSR trains for that many iterations.'
-                           + (f" Is '{close[0]}' a misspelling of it?" if close else ''))
-    total = train_opt.get('total_iter')
-    if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 1 or int(total) != total:
-        raise OptionsError(f'train.total_iter: {total!r} is not a positive whole number of iterations (0 would save '
-                           'untrained "latest" models).')
-    for key, reader in getattr(model_cls, 'foreign_train_keys', {}).items():
-        if key in train_opt:
-            raise OptionsError(f'train.{key}: {model_cls.__name__} never reads it; {reader}')
+    """Networks a model would build and never train against (its loss absent)."""
+    train_opt = _mapping(opt.get('train'))
     for network, loss in getattr(model_cls, 'trained_networks', {}).items():
         if network in opt and not train_opt.get(loss):
             raise OptionsError(f'{network}: set, but train.{loss} is absent, so {model_cls.__name__} would build it '
@@ -201,36 +142,91 @@ def _check_training_plan(opt, model_cls):
                                f'or remove {network}.')
 
 
-def check_options(opt):
-    """Raise ``OptionsError`` naming the first key of ``opt`` that cannot work; return ``opt``."""
-    model_cls = _registered(MODEL_REGISTRY, 'model', 'model_type', opt.get('model_type'))
-    _check_device(opt, model_cls.__name__)
-    _check_top_level_keys(opt, model_cls)
+def _metric(name, metric_opt):
+    metric = _registered(METRIC_REGISTRY, 'metric', f'val.metrics.{name}.type', metric_opt.get('type'))
+    if hasattr(metric, 'prepare'):  # metrics that can fail (downloads) say so now, not at the first validation
+        try:
+            metric.prepare(metric_opt)
+        except (ValueError, RuntimeError) as error:
+            raise OptionsError(f'val.metrics.{name}: {error}') from None
+
+
+def _checkpoint(path_opt, key):
+    _check_paths(path_opt, 'path.', [key])
+    try:  # a damaged or unsafe file stops here, not in BasicSR's loader after folders exist
+        read_checkpoint(os.path.expanduser(str(path_opt[key])), f'path.{key}')
+    except CheckpointReadError as error:
+        raise OptionsError(str(error)) from None
+
+
+def _network_types(opt, model_cls):
     for key, allowed in getattr(model_cls, 'network_types', {}).items():
         given = (opt.get(key) or {}).get('type')
         if given not in allowed:
             raise OptionsError(f"{key}.type: {model_cls.__name__} needs one of {list(allowed)}; got '{given}'.")
-    networks = {key: _check_network(opt, key) for key in opt if key.startswith('network_')}
-    _check_shared_encoder(networks)
-    for phase, dataset_opt in (opt.get('datasets') or {}).items():
-        _check_dataset(opt, phase, dataset_opt)
-    _check_losses(opt.get('train') or {})
-    if opt.get('is_train', True) and 'train' in opt:  # a test options file has no train section
-        _check_training_plan(opt, model_cls)
-    for name, metric_opt in ((opt.get('val') or {}).get('metrics') or {}).items():
-        metric = _registered(METRIC_REGISTRY, 'metric', f'val.metrics.{name}.type', metric_opt.get('type'))
-        if hasattr(metric, 'prepare'):  # metrics that can fail (downloads) say so now, not at the first validation
-            try:
-                metric.prepare(metric_opt)
-            except (ValueError, RuntimeError) as error:
-                raise OptionsError(f'val.metrics.{name}: {error}') from None
-    path_opt = opt.get('path') or {}
-    checkpoints = [k for k in path_opt if k.startswith('pretrain_network') or k == 'resume_state']
-    _check_paths(path_opt, 'path.', checkpoints)
-    for key in checkpoints:  # a damaged or unsafe file stops here, not in BasicSR's loader after folders exist
-        if path_opt.get(key) is not None:
-            try:
-                read_checkpoint(os.path.expanduser(str(path_opt[key])), f'path.{key}')
-            except CheckpointReadError as error:
-                raise OptionsError(str(error)) from None
+
+
+def _mapping(value):
+    return value if isinstance(value, dict) else {}  # the schema names a section that is not a mapping
+
+
+def _checks(opt, model_cls, is_train):
+    """The checks after the schema's, as ``(check, arguments)``: each fails on its own."""
+    networks = {}
+
+    def network(key):
+        networks[key] = _check_network(opt, key)
+
+    yield _check_device, (opt, model_cls.__name__)
+    yield _network_types, (opt, model_cls)
+    for key in [k for k in opt if isinstance(k, str) and k.startswith('network_') and isinstance(opt[k], dict)]:
+        yield network, (key,)
+    yield _check_shared_encoder, (networks,)
+    for phase, dataset_opt in _mapping(opt.get('datasets')).items():
+        if isinstance(dataset_opt, dict):
+            yield _check_dataset, (opt, phase, dataset_opt)
+    for name, loss_opt in _mapping(opt.get('train')).items():
+        yield _check_losses, ({name: loss_opt},)
+    if is_train and 'train' in opt:  # a test options file has no train section
+        yield _check_training_plan, (opt, model_cls)
+    for name, metric_opt in _mapping(_mapping(opt.get('val')).get('metrics')).items():
+        if isinstance(metric_opt, dict):
+            yield _metric, (name, metric_opt)
+    path_opt = _mapping(opt.get('path'))
+    for key in [k for k in path_opt if k.startswith('pretrain_network') or k == 'resume_state']:
+        if path_opt[key] is not None:
+            yield _checkpoint, (path_opt, key)
+
+
+def options_problems(opt, is_train=True):
+    """``(errors, warnings)`` of a BasicSR options mapping, each a line naming its key."""
+    errors, model_cls = [], None
+    if isinstance(opt, dict):
+        try:
+            model_cls = _registered(MODEL_REGISTRY, 'model', 'model_type', opt.get('model_type'))
+        except OptionsError as error:
+            errors += error.problems
+    schema_errors, warnings = schema_problems(opt, is_train, getattr(model_cls, 'foreign_train_keys', None))
+    errors += schema_errors
+    if model_cls is None:
+        return errors, warnings
+    for check, arguments in _checks(opt, model_cls, is_train):
+        try:
+            check(*arguments)
+        except OptionsError as error:
+            errors += error.problems
+        except (TypeError, ValueError, AttributeError, KeyError):
+            if not schema_errors:  # values of the wrong type, already named by the schema, may trip a check
+                raise
+    return errors, warnings
+
+
+def check_options(opt, is_train=True, on_warning=None):
+    """Raise ``OptionsError`` with every problem of ``opt``; give each warning to ``on_warning``; return ``opt``."""
+    errors, warnings = options_problems(opt, is_train)
+    for line in warnings:
+        if on_warning is not None:
+            on_warning(line)
+    if errors:
+        raise OptionsError(list(dict.fromkeys(errors)))
     return opt

@@ -1,20 +1,8 @@
-"""Dataset options that can be checked before any data is loaded: required keys, enough images for a batch."""
-import inspect
+"""Dataset options that can be checked before any data is loaded: enough images for one batch per GPU."""
 import math
 import os
-import re
 
-DATAROOT_READ = re.compile(r"""\bopt\[\s*['"](dataroot_\w+)['"]""")
 META_INFO_KEYS = ('meta_info_file', 'meta_info')
-
-
-def required_data_keys(dataset_cls):
-    """``dataroot_*`` keys the dataset reads as ``opt['dataroot_gt']``: a missing one would be a KeyError."""
-    try:
-        source = inspect.getsource(dataset_cls)
-    except (OSError, TypeError):
-        return []
-    return sorted(set(DATAROOT_READ.findall(source)))
 
 
 def count_training_images(dataset_opt):

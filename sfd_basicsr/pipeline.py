@@ -1,36 +1,37 @@
 """BasicSR's stock train/test pipelines with the plugin loaded, rooted at the working directory.
 
-Module-level functions of ``basicsr.train`` / ``basicsr.test`` are swapped before the stock pipeline runs,
-nothing else:
-- ``parse_options``: the stock parser, then ``check_options`` so a bad options file stops with the
-  key's name before any folder, dataset or network is made;
+Module-level names of ``basicsr.train`` / ``basicsr.test`` are swapped while the stock pipeline runs
+(``compat.module_names_swapped``, restored on exit), nothing else:
+- ``parse_options``: ``check_options`` on the file as BasicSR will read it (``--force_yml`` applied), every
+  problem at once, before any folder, dataset or network is made; then the stock parser;
 - ``load_resume_state`` (train): the stock one maps the state to ``cuda`` and looks for
   ``experiments/`` relative to the working directory; ours maps it to the training device, so a
   CPU-only machine resumes too, and looks under the experiment's own folder. It also removes the
   temporary files a killed checkpoint save left behind;
 - ``copy_opt_file`` (train): the stock copy, then ``effective_options.yml``, the options as the run uses them
-  (``--force_yml`` applied), which every reader of the experiment takes first (``experiment``).
+  (``--force_yml`` applied), which every reader of the experiment takes first (``experiment``);
+- ``CPUPrefetcher`` / ``CUDAPrefetcher`` (train): the stock ones, counting the batches the loop takes, so a
+  training state records where the data stream was and a resumed run continues it exactly (``data_stream``).
 
 The pipelines run inside ``compat.basicsr_distributed_on_any_device``, so ``--launcher pytorch`` (torchrun)
 trains on CPU-only machines with gloo and ``dist_params`` (backend, timeout) applies to every launcher, and
 inside ``compat.validation_metrics_that_cannot_end_training``, so a metric failing on one image is logged as nan.
 
-Weights that cannot be downloaded while the networks are built (CLIP, BasicSR's VGG) stop the run with
-one line naming the option and the local file to give instead.
+``basicsr train`` downloads the weights the networks need (CLIP, BasicSR's VGG) before any folder exists
+(``weight_downloads``); one that cannot be had stops the run with a line naming the option and the local file
+to give instead.
 """
-import argparse
+import functools
 import os
 import sys
-import traceback
 from os import path as osp
-from urllib.error import URLError
 
 import torch
-import yaml
 
 import sfd_basicsr  # noqa: F401  (compatibility shim and registrations before basicsr's pipelines)
 from basicsr import test as basicsr_test
 from basicsr import train as basicsr_train
+from basicsr.data.prefetch_dataloader import CPUPrefetcher, CUDAPrefetcher
 from basicsr.utils import scandir
 from basicsr.utils.misc import check_resume
 from basicsr.utils.options import copy_opt_file as basicsr_copy_opt_file
@@ -39,34 +40,41 @@ from basicsr.utils.options import parse_options
 from .archs.clip_encoder import EncoderWeightsError
 from .atomic import remove_stale_temp_files
 from .checkpoint_file import CheckpointReadError, read_checkpoint
-from .compat import basicsr_distributed_on_any_device, validation_metrics_that_cannot_end_training
+from .compat import (basicsr_distributed_on_any_device, module_names_swapped,
+                     validation_metrics_that_cannot_end_training)
+from .data_stream import counting_prefetcher
 from .distributed import DistributedSetupError
 from .experiment import record_effective_options
 from .options_check import OptionsError, check_options
+from .options_file import command_line_options, load_options, read_options_file
+from .weight_downloads import fetch_weights
 
-VGG_FILE = 'vgg19-dcbb9e9d.pth'
 _checked = {}  # the options of the run in progress, for naming keys in errors raised while it is built
 
 
-def parse_and_check_options(root_path, is_train=True):
+def _warn(line):
+    print(f'basicsr: warning: {line}', file=sys.stderr)
+
+
+def parse_and_check_options(root_path, is_train=True, fetch=False):
+    """The options file checked as BasicSR will read it (``--force_yml`` applied), then BasicSR's ``parse_options``;
+    ``fetch``: download the weights the networks need first, too (``weight_downloads``)."""
+    raw = load_options(sys.argv[1:])
+    if raw is not None:
+        check_options(raw, is_train=is_train, on_warning=_warn)
+        if fetch and int(os.environ.get('LOCAL_RANK', 0)) == 0:  # one download per machine
+            fetch_weights(raw)
     opt, args = parse_options(root_path, is_train=is_train)
-    _checked['opt'] = check_options(opt)
+    _checked['opt'] = opt
     return opt, args
 
 
 def distributed_options(argv=None):
     """The options file's ``dist_params``, read before BasicSR's ``parse_options`` joins the process group."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument('-opt')
-    opt_file = parser.parse_known_args(argv)[0].opt
+    opt_file, _ = command_line_options(sys.argv[1:] if argv is None else argv)
     if not opt_file or not osp.isfile(opt_file):
         return {}
-    try:
-        with open(opt_file) as f:
-            opt = yaml.safe_load(f)
-    except yaml.YAMLError as error:
-        raise OptionsError(f"{opt_file}: not valid YAML ({' '.join(str(error).split())}).") from None
-    params = opt.get('dist_params') if isinstance(opt, dict) else None
+    params = read_options_file(opt_file).get('dist_params')
     if params is not None and not isinstance(params, dict):
         raise OptionsError(f'dist_params: expected a mapping such as {{backend: gloo, timeout: 600}}, got {params!r}.')
     return params or {}
@@ -106,16 +114,6 @@ def explain_setup_error(error, opt):
         keys = [f'{key}.pretrained' for key, value in opt.items()
                 if key.startswith('network_') and isinstance(value, dict) and 'clip_model' in value]
         return OptionsError(f"{' / '.join(keys) or 'pretrained'}: {clip_error}")
-    download_error = _caused_by(error, (URLError, ConnectionError, TimeoutError))
-    in_vgg = any('vgg_arch' in frame.filename for frame in traceback.extract_tb(error.__traceback__))
-    if download_error is not None and in_vgg:
-        keys = [f'train.{k}' for k, v in (opt.get('train') or {}).items()
-                if isinstance(v, dict) and 'Perceptual' in str(v.get('type'))]
-        basicsr_file = osp.abspath(osp.join('experiments', 'pretrained_models', VGG_FILE))
-        hub_file = osp.join(torch.hub.get_dir(), 'checkpoints', VGG_FILE)
-        return OptionsError(
-            f"{' / '.join(keys) or 'train.perceptual_opt'}: BasicSR's perceptual loss could not download its VGG19 "
-            f'weights ({download_error}); put {VGG_FILE} at {basicsr_file} or {hub_file}, or remove the loss.')
     return None
 
 
@@ -142,12 +140,13 @@ def load_resume_state(opt):
 
 def train(root_path=None):
     """``basicsr train -opt FILE [--launcher ...] [--auto_resume] [--debug] [--force_yml ...]``."""
-    basicsr_train.parse_options = parse_and_check_options
-    basicsr_train.load_resume_state = load_resume_state
-    basicsr_train.copy_opt_file = copy_and_record_options
+    hooks = {'parse_options': functools.partial(parse_and_check_options, fetch=True),
+             'load_resume_state': load_resume_state, 'copy_opt_file': copy_and_record_options,
+             'CPUPrefetcher': counting_prefetcher(CPUPrefetcher), 'CUDAPrefetcher': counting_prefetcher(CUDAPrefetcher)}
     _checked.clear()
     try:
-        with basicsr_distributed_on_any_device(distributed_options()), validation_metrics_that_cannot_end_training():
+        with module_names_swapped(basicsr_train, hooks), basicsr_distributed_on_any_device(distributed_options()), \
+                validation_metrics_that_cannot_end_training():
             basicsr_train.train_pipeline(root_path or os.getcwd())
     except DistributedSetupError as error:
         raise OptionsError(str(error)) from None
@@ -167,9 +166,9 @@ def check(root_path=None):
 
 def test(root_path=None):
     """``basicsr test -opt FILE``: results under ``results/<name>`` of the working directory."""
-    basicsr_test.parse_options = parse_and_check_options
     try:
-        with basicsr_distributed_on_any_device(distributed_options()), validation_metrics_that_cannot_end_training():
+        with module_names_swapped(basicsr_test, {'parse_options': parse_and_check_options}), \
+                basicsr_distributed_on_any_device(distributed_options()), validation_metrics_that_cannot_end_training():
             basicsr_test.test_pipeline(root_path or os.getcwd())
     except DistributedSetupError as error:
         raise OptionsError(str(error)) from None

@@ -26,13 +26,17 @@ class DurableSaving:
         label = 'latest' if current_iter == -1 else current_iter
         atomic_torch_save(checkpoint, os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth'))
 
-    @master_only
+    def training_state(self, epoch, current_iter):
+        """What BasicSR's training state holds; every process calls it (subclasses may gather across them)."""
+        return {'epoch': epoch, 'iter': current_iter, 'optimizers': [o.state_dict() for o in self.optimizers],
+                'schedulers': [s.state_dict() for s in self.schedulers]}
+
     def save_training_state(self, epoch, current_iter):
         if current_iter == -1:
             return
-        state = {'epoch': epoch, 'iter': current_iter, 'optimizers': [o.state_dict() for o in self.optimizers],
-                 'schedulers': [s.state_dict() for s in self.schedulers]}
-        atomic_torch_save(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
+        state = self.training_state(epoch, current_iter)
+        if self.opt.get('rank', 0) == 0:
+            atomic_torch_save(state, os.path.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
     def resume_training(self, resume_state):
         super().resume_training(resume_state)

@@ -4,13 +4,13 @@ from basicsr.models.srgan_model import SRGANModel
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..registry import register
-from .durable_saving import DurableSaving
+from .exact_resume import ExactResume
 
 SED_ARCHS = ('SeDPatchDiscriminator', 'SeDUNetDiscriminator')
 
 
 @register(MODEL_REGISTRY)
-class SeDModel(DurableSaving, SRGANModel):
+class SeDModel(ExactResume, SRGANModel):
     """BasicSR's ``SRGANModel`` with a SeD discriminator conditioned on the GT's CLIP ``layer3`` semantics.
 
     Per iteration the frozen encoder runs once, on the GT batch, without gradient; the discriminator judges

@@ -12,11 +12,11 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
 from ..registry import register
-from .durable_saving import DurableSaving
+from .exact_resume import ExactResume
 
 
 @register(MODEL_REGISTRY)
-class SFDModel(DurableSaving, SRGANModel):
+class SFDModel(ExactResume, SRGANModel):
     """SRGAN-style training of ``network_g`` against Feat-D (``network_d``) and TG-D (``network_d_tg``).
 
     Options beyond BasicSR's ``SRGANModel``:

@@ -1,0 +1,64 @@
+"""Weights that building the networks would download, fetched before ``basicsr train`` makes any folder.
+
+Without this, CLIP's and VGG19's downloads happened while BasicSR built the model, after ``experiments/<name>``
+and ``tb_logger/<name>`` existed, and a first run met its missing files one try at a time.
+"""
+import os
+
+import torch
+
+from .options_check import OptionsError
+
+BASICSR_VGG_FILE = os.path.join('experiments', 'pretrained_models', 'vgg19-dcbb9e9d.pth')  # basicsr.archs.vgg_arch
+
+
+def _clip_downloads(opt):
+    """``{(clip_model, tag): [option keys]}`` of open_clip weight tags the networks name and no cache holds."""
+    from .archs.clip_encoder import _is_path, cached_pretrained_file
+    wanted = {}
+    for key, net in opt.items():
+        if not (isinstance(key, str) and key.startswith('network_') and isinstance(net, dict) and 'clip_model' in net):
+            continue
+        tag = net.get('pretrained', 'openai')
+        if tag is not None and not _is_path(str(tag)) and cached_pretrained_file(net['clip_model'], str(tag)) is None:
+            wanted.setdefault((net['clip_model'], str(tag)), []).append(f'{key}.pretrained')
+    return wanted
+
+
+def _vgg_downloads(opt):
+    """``{url: [option keys]}`` of the VGG weights BasicSR's perceptual losses would download."""
+    import torchvision
+    wanted = {}
+    for name, loss in (opt.get('train') or {}).items():
+        if not (isinstance(loss, dict) and 'Perceptual' in str(loss.get('type'))) or os.path.exists(BASICSR_VGG_FILE):
+            continue
+        url = torchvision.models.get_model_weights(loss.get('vgg_type', 'vgg19')).IMAGENET1K_V1.url
+        if not os.path.isfile(os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(url))):
+            wanted.setdefault(url, []).append(f'train.{name}')
+    return wanted
+
+
+def fetch_weights(opt):
+    """Download every weight file the options need and no cache holds; ``OptionsError`` listing those that failed."""
+    import open_clip
+    problems = []
+    for (model_name, tag), keys in _clip_downloads(opt).items():
+        try:
+            open_clip.download_pretrained(open_clip.get_pretrained_cfg(model_name, tag))
+        except Exception as error:  # noqa: BLE001  (offline, proxy, disk: each names the option and the way round)
+            url = open_clip.get_pretrained_url(model_name, tag) or f"open_clip's '{tag}' weights"
+            problems.append(f"{' / '.join(keys)}: could not download the '{tag}' weights of CLIP {model_name} "
+                            f"({type(error).__name__}: {' '.join(str(error).split())[:160]}); fetch {url} on "
+                            'another machine and set pretrained to the local file path.')
+    for url, keys in _vgg_downloads(opt).items():
+        target = os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(url))
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            torch.hub.download_url_to_file(url, target)
+        except Exception as error:  # noqa: BLE001
+            reason = ' '.join(str(error).split())[:160]
+            problems.append(f"{' / '.join(keys)}: BasicSR's perceptual loss could not download its VGG weights "
+                            f'({type(error).__name__}: {reason}); put {os.path.basename(url)} at '
+                            f'{os.path.abspath(BASICSR_VGG_FILE)} or {target}, or remove the loss.')
+    if problems:
+        raise OptionsError(problems)

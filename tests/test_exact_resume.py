@@ -1,0 +1,107 @@
+"""A run killed after a checkpoint and resumed with --auto_resume logs what an uninterrupted run logs, every iteration.
+
+Random crops, flips and four images (one per batch, four batches an epoch) make every batch different, so a
+resume that replayed the epoch from its start (BasicSR's) or drew other crops would log other losses.
+"""
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from training_helpers import logged_losses, tiny_train_options, write_options
+
+BATCHES_PER_EPOCH = 4
+
+
+def options(root, name, iters, save_every):
+    opt = tiny_train_options(root, name=name, iters=iters, warm_start=False)
+    train = opt['datasets']['train']
+    assert train['use_hflip'] and train['use_rot'] and train['gt_size'] < 128  # random crops and flips
+    train['batch_size_per_gpu'] = 1
+    opt['logger'].update({'print_freq': 1, 'save_checkpoint_freq': save_every})
+    opt['val']['val_freq'] = 3  # validation between iterations must not change what training draws
+    return write_options(os.path.join(root, f'{name}.yml'), opt)
+
+
+def basicsr(args, cwd, **popen):
+    script = os.path.join(os.path.dirname(sys.executable), 'basicsr')
+    env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1')
+    return subprocess.Popen([script, *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, **popen)
+
+
+def finished(process):
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+
+
+def last_log(experiment):
+    with open(sorted(glob.glob(os.path.join(experiment, 'train_*.log')))[-1]) as f:
+        return f.read()
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('exact_resume'))
+    finished(basicsr(['train', '-opt', options(root, 'straight', 9, 100)], cwd=root))
+    experiment = os.path.join(root, 'experiments', 'straight')
+    return root, logged_losses(last_log(experiment)), experiment
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('kill_after, iters', [(4, 7), (6, 9)], ids=['at an epoch boundary', 'mid-epoch'])
+def test_a_killed_run_resumes_exactly(uninterrupted, kill_after, iters):
+    root, straight, straight_experiment = uninterrupted
+    name = f'killed_at_{kill_after}'
+    opt_file = options(root, name, iters, kill_after)  # the only state saved before the end: kill_after
+    experiment = os.path.join(root, 'experiments', name)
+    state = os.path.join(experiment, 'training_states', f'{kill_after}.state')
+    run = basicsr(['train', '-opt', opt_file], cwd=root)
+    while not os.path.isfile(state) and run.poll() is None:
+        time.sleep(0.02)
+    run.send_signal(signal.SIGKILL)
+    run.communicate()
+    position = torch.load(state, weights_only=False)['data_position']
+    assert (position['epoch'], position['batches']) == divmod(kill_after - 1, BATCHES_PER_EPOCH)[0:1] + \
+        ((kill_after - 1) % BATCHES_PER_EPOCH + 1,)  # 4 -> epoch 0, 4 batches taken; 6 -> epoch 1, 2 batches
+
+    finished(basicsr(['train', '-opt', opt_file, '--auto_resume'], cwd=root))
+    resumed_log = last_log(experiment)
+    assert f'Resuming training from epoch: {position["epoch"]}, iter: {kill_after}.' in resumed_log
+    resumed = logged_losses(resumed_log)
+    assert sorted(resumed) == list(range(kill_after + 1, iters + 1))
+    for it in resumed:
+        for key, value in straight[it].items():
+            if key.startswith(('l_', 'out_')):
+                assert resumed[it][key] == pytest.approx(value, rel=1e-3, abs=1e-6), (it, key)
+    if iters == 9:
+        a = torch.load(os.path.join(straight_experiment, 'models', 'net_g_latest.pth'))['params']
+        b = torch.load(os.path.join(experiment, 'models', 'net_g_latest.pth'))['params']
+        for key in a:
+            torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-7, msg=key)
+
+
+def test_validation_leaves_the_training_generators_as_it_found_them():
+    import random
+
+    import numpy as np
+
+    from sfd_basicsr.models.exact_resume import ExactResume
+
+    class DrawingValidation:
+        def validation(self, dataloader, current_iter, tb_logger, save_img=False):
+            random.random(), np.random.rand(), torch.rand(1)  # a metric or loader drawing numbers
+
+    class Model(ExactResume, DrawingValidation):
+        pass
+
+    torch.manual_seed(0), random.seed(0), np.random.seed(0)
+    expected = (random.random(), float(np.random.rand()), float(torch.rand(1)))
+    torch.manual_seed(0), random.seed(0), np.random.seed(0)
+    Model().validation(None, 1, None)
+    assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == expected

@@ -1,0 +1,57 @@
+"""Weights the networks need are fetched before any folder exists, and a failed download names its option."""
+import sys
+
+import pytest
+
+from sfd_basicsr.options_check import OptionsError
+from training_helpers import tiny_train_options, write_options
+
+
+def test_clip_and_vgg_downloads_happen_before_the_experiment_folder_and_name_their_options(tmp_path, monkeypatch):
+    import open_clip
+    import torch
+
+    from sfd_basicsr import pipeline
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)
+    for key in ('network_d', 'network_d_tg'):
+        opt[key]['pretrained'] = 'openai'
+    opt['train']['perceptual_opt'] = {'type': 'PerceptualLoss', 'layer_weights': {'conv5_4': 1}, 'vgg_type': 'vgg19',
+                                      'perceptual_weight': 1.0, 'style_weight': 0}
+    monkeypatch.delenv('HF_HUB_OFFLINE', raising=False)
+    monkeypatch.setenv('HF_HOME', str(tmp_path / 'hf'))  # caches without CLIP's or VGG's weights
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'torch_hub'))
+    monkeypatch.chdir(tmp_path)
+    asked = []
+
+    def no_network(*args, **kwargs):
+        asked.append(args[0] if args else kwargs)
+        assert not (tmp_path / 'experiments').exists() and not (tmp_path / 'tb_logger').exists()
+        raise ConnectionError('no route to host')
+
+    monkeypatch.setattr(open_clip, 'download_pretrained', no_network)
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', no_network)
+    monkeypatch.setattr(sys, 'argv', ['basicsr train', '-opt', write_options(tmp_path / 'weights.yml', opt)])
+    with pytest.raises(OptionsError) as error:
+        pipeline.train(str(tmp_path))
+    assert len(asked) == 2  # one CLIP download for both discriminators, one VGG download
+    assert asked[0]['url'].endswith('/RN50.pt') and asked[1] == 'https://download.pytorch.org/models/vgg19-dcbb9e9d.pth'
+    clip_line, vgg_line = error.value.problems
+    assert clip_line.startswith("network_d.pretrained / network_d_tg.pretrained: could not download the 'openai' "
+                                'weights of CLIP RN50-quickgelu (ConnectionError: no route to host); fetch https://')
+    assert vgg_line.startswith("train.perceptual_opt: BasicSR's perceptual loss could not download its VGG weights "
+                               '(ConnectionError: no route to host); put vgg19-dcbb9e9d.pth at ')
+    assert not (tmp_path / 'experiments').exists()
+
+
+def test_weights_already_on_disk_are_not_downloaded(tmp_path, monkeypatch):
+    import torch
+
+    from sfd_basicsr.weight_downloads import fetch_weights
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)  # random CLIP: nothing to fetch
+    opt['train']['perceptual_opt'] = {'type': 'PerceptualLoss', 'vgg_type': 'vgg19', 'layer_weights': {'conv5_4': 1}}
+    (tmp_path / 'hub' / 'checkpoints').mkdir(parents=True)
+    (tmp_path / 'hub' / 'checkpoints' / 'vgg19-dcbb9e9d.pth').write_bytes(b'cached')
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', lambda *a, **k: pytest.fail('downloaded a cached file'))
+    fetch_weights(opt)
