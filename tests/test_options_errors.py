@@ -65,6 +65,10 @@ def zero_iterations(opt):
     opt['train']['total_iter'] = 0
 
 
+def misspell_model_type(opt):
+    opt['model_type'] = 'SFDModle'
+
+
 def misspell_total_iter(opt):
     opt['train']['totl_iter'] = opt['train'].pop('total_iter')
 
@@ -86,6 +90,7 @@ BREAKERS = [
     (port_a_gan_opt, 'train.gan_opt: SFDModel never reads it; SFDModel reads train.featd_opt and train.tgd_opt'),
     (drop_featd_loss, 'network_d: set, but train.featd_opt is absent, so SFDModel would build it and never train'),
     (zero_iterations, 'train.total_iter: must be a positive whole number; got 0.'),
+    (misspell_model_type, "model_type: model 'SFDModle' is not registered. Registered: "),
     (misspell_total_iter, 'train.total_iter: missing; BasicSR trains for that many iterations.\n'
                           'train.totl_iter: unknown option; SFDModel and BasicSR never read it, so it would be '
                           "ignored. Did you mean 'total_iter'?"),
@@ -112,7 +117,8 @@ def test_bad_options_are_refused_naming_the_key(tiny_options, breaker, message):
 
 @pytest.mark.parametrize('breaker, key', [(break_arch, 'network_d.type'), (misspell_val_section, 'vall'),
                                           (batch_larger_than_the_training_set, 'datasets.train.batch_size_per_gpu'),
-                                          (port_a_gan_opt, 'train.gan_opt')])
+                                          (port_a_gan_opt, 'train.gan_opt'), (zero_iterations, 'train.total_iter'),
+                                          (misspell_model_type, 'model_type')])
 def test_the_basicsr_command_stops_before_creating_anything(tmp_path, breaker, key):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     breaker(opt)
@@ -265,3 +271,18 @@ def test_a_model_that_declares_no_options_is_warned_about_not_refused(tmp_path):
     assert result.stderr.splitlines() == [
         'basicsr: warning: train.my_loss_opt: no BasicSR or sfd_basicsr model reads it, and SwinIRModel declares no '
         'options to check it against; make sure it is one of its own.']
+
+
+def test_under_torchrun_the_training_set_must_fill_a_batch_on_every_process(tiny_options, monkeypatch):
+    """The check runs before BasicSR joins the process group, so the world size comes from torchrun's WORLD_SIZE."""
+    import copy
+    opt = copy.deepcopy(tiny_options[1])
+    opt['datasets']['train']['batch_size_per_gpu'] = 3  # 4 images: 4 per process alone, 2 per process of 2
+    check_options(copy.deepcopy(opt))
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    with pytest.raises(OptionsError) as error:
+        check_options(opt)
+    assert error.value.problems == [
+        'datasets.train.batch_size_per_gpu: 3 per GPU, but the training set has 4 images (x1 dataset_enlarge_ratio, '
+        'over 2 GPU(s): 2 per GPU), so not one full batch exists and training would run 0 iterations. Lower '
+        'batch_size_per_gpu to 2 or less, or raise dataset_enlarge_ratio.']
