@@ -41,6 +41,30 @@ def _check_constructor_arguments(key, cls, kwargs):
     except TypeError as error:
         accepted = [p for p in inspect.signature(cls).parameters if p not in ('self', 'args', 'kwargs')]
         raise OptionsError(f"{key}: {cls.__name__} rejects these options ({error}); it accepts {accepted}.") from None
+    problems = [f'{key}.{name}: {cls.__name__} expects {_kind(default)} (its default is {default!r}); got {value!r}.'
+                for name, value, default in _arguments_with_defaults(cls, kwargs) if not _same_kind(value, default)]
+    if problems:
+        raise OptionsError(problems)
+
+
+def _arguments_with_defaults(cls, kwargs):
+    parameters = inspect.signature(cls).parameters
+    for name, value in kwargs.items():
+        default = parameters[name].default if name in parameters else inspect.Parameter.empty
+        if isinstance(default, (bool, int, float, str)):  # the constructors declare no types: their defaults tell
+            yield name, value, default
+
+
+def _kind(default):
+    return {bool: 'true or false', int: 'a whole number', float: 'a number', str: 'text'}[type(default)]
+
+
+def _same_kind(value, default):
+    if value is None or isinstance(default, str):
+        return True  # None turns an option off; text options take many forms (paths, names)
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    return isinstance(value, int) if isinstance(default, int) else isinstance(value, (int, float))
 
 
 def _with_defaults(cls, kwargs):

@@ -69,3 +69,14 @@ def test_an_older_experiment_still_reads_and_warns_about_overrides_its_copy_lack
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         assert training_options(str(tmp_path), 'network_g')['network_g']['num_feat'] == 8
+
+
+def test_the_latest_checkpoint_is_latest_then_the_highest_iteration_by_number(tmp_path):
+    from sfd_basicsr.experiment import latest_checkpoint
+    with pytest.raises(FileNotFoundError, match='No net_g_\\*.pth checkpoint in'):
+        latest_checkpoint(str(tmp_path), 'net_g')
+    for name in ('net_g_2.pth', 'net_g_10.pth', 'net_g_9.pth', 'net_d_20.pth', 'net_g_ema.pth'):
+        (tmp_path / name).write_bytes(b'')
+    assert latest_checkpoint(str(tmp_path), 'net_g') == str(tmp_path / 'net_g_10.pth')  # 10 > 9, though '10' < '9'
+    (tmp_path / 'net_g_latest.pth').write_bytes(b'')
+    assert latest_checkpoint(str(tmp_path), 'net_g') == str(tmp_path / 'net_g_latest.pth')

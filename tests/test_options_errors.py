@@ -65,6 +65,14 @@ def zero_iterations(opt):
     opt['train']['total_iter'] = 0
 
 
+def text_for_a_network_number(opt):
+    opt['network_g']['num_feat'] = 'big'
+
+
+def text_for_a_loss_weight(opt):
+    opt['train']['featd_opt']['loss_weight'] = '0.1'
+
+
 def misspell_model_type(opt):
     opt['model_type'] = 'SFDModle'
 
@@ -91,6 +99,9 @@ BREAKERS = [
     (drop_featd_loss, 'network_d: set, but train.featd_opt is absent, so SFDModel would build it and never train'),
     (zero_iterations, 'train.total_iter: must be a positive whole number; got 0.'),
     (misspell_model_type, "model_type: model 'SFDModle' is not registered. Registered: "),
+    (text_for_a_network_number, "network_g.num_feat: RRDBNet expects a whole number (its default is 64); got 'big'."),
+    (text_for_a_loss_weight, 'train.featd_opt.loss_weight: FeatDGANLoss expects a number (its default is 0.1); got '
+                             "'0.1'."),
     (misspell_total_iter, 'train.total_iter: missing; BasicSR trains for that many iterations.\n'
                           'train.totl_iter: unknown option; SFDModel and BasicSR never read it, so it would be '
                           "ignored. Did you mean 'total_iter'?"),
