@@ -258,7 +258,7 @@ def test_nccl_on_a_machine_without_cuda_falls_back_to_gloo_and_bad_backends_are_
     bad = run_basicsr(['train', '-opt', write_options(tmp_path / 'bad.yml', opt), '--launcher', 'pytorch'],
                       cwd=tmp_path)
     assert bad.returncode == 2
-    assert "dist_params.backend: 'mpi' is not one of ['nccl', 'gloo']" in bad.stderr
+    assert "dist_params.backend: input should be 'nccl' or 'gloo'; got 'mpi'." in bad.stderr
     assert 'Traceback' not in bad.stderr
 
 
