@@ -250,3 +250,20 @@ def test_correlate_command_on_the_tid2013_subset_and_as_a_pyiqa_dataset(tmp_path
     assert by_dataset.returncode == 0, by_dataset.stderr[-2000:]
     correlations = [line for line in by_csv.stdout.splitlines() if line.startswith('| piqe |')][0].rsplit('|', 2)[0]
     assert correlations in by_dataset.stdout  # the same SROCC, PLCC, KRCC (seconds per image differ)
+
+
+def test_correlate_lists_absent_images_needs_three_and_takes_the_sfd_iqa_weights_given(tmp_path, monkeypatch):
+    from iqa_helpers import random_sfd_iqa_weights
+    from sfd_basicsr.iqa.correlate import correlate, read_mos_csv
+    mos_file = distortion_set(tmp_path / 'blur')
+    with open(mos_file, 'a', newline='') as f:
+        csv.writer(f).writerows([('gone_1.png', 2.0), ('gone_2.png', 3.0)])
+    pairs, missing = read_mos_csv(mos_file, tmp_path / 'blur')
+    assert len(pairs) == 15 and [os.path.basename(path) for path, _ in missing] == ['gone_1.png', 'gone_2.png']
+    with pytest.raises(ValueError, match='at least 3 images with MOS; found 2'):
+        correlate(pairs[:2], ['piqe'], 'cpu', progress=False)
+    monkeypatch.delenv('SFD_IQA_WEIGHTS', raising=False)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))  # no default SFD-IQA weights there
+    weights = random_sfd_iqa_weights(tmp_path)[2]
+    results, unavailable, _ = correlate(pairs[:4], ['sfd_iqa'], 'cpu', weights=str(weights), progress=False)
+    assert 'sfd_iqa' in results and not unavailable

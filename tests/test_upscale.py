@@ -336,3 +336,53 @@ def test_a_checkpoint_missing_half_its_weights_is_refused(models, tmp_path):
     message = str(raised.value)
     assert re.search(r"does not fit the experiment's network_g \(RRDBNet\): \d+ missing weights \(first: ", message)
     assert '\n' not in message
+
+
+def test_negative_tile_options_are_refused_by_the_api_and_the_command(models, tmp_path):
+    generator = load_generator(models['experiment'])
+    for tile, pad in ((-1, 16), (64, -2)):
+        with pytest.raises(ValueError, match=f'tile and tile_pad must be >= 0; got {tile} and {pad}'):
+            Upscaler(generator, 'cpu', tile=tile, tile_pad=pad)
+    (tmp_path / 'in').mkdir()
+    cv2.imwrite(str(tmp_path / 'in' / 'a.png'), np.zeros((8, 8, 3), np.uint8))
+    result = run_basicsr(['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'out'), '-m',
+                          str(models['experiment']), '--tile', '-1', '-q'], cwd=tmp_path)
+    assert result.returncode == 2 and 'tile and tile_pad must be >= 0; got -1 and 16' in result.stderr
+    assert not (tmp_path / 'out').exists() or not os.listdir(tmp_path / 'out')
+
+
+def test_8_bit_outputs_are_rounded_not_truncated(models, upscaler):
+    image = np.random.default_rng(7).integers(0, 256, (12, 10, 3), np.uint8)
+    with torch.no_grad():  # BasicSR's network on the RGB image, to 8 bits by rounding, back to BGR
+        rgb = torch.from_numpy(image[..., ::-1].astype(np.float32) / 255).permute(2, 0, 1)[None]
+        expected = (models['reference'](rgb).clamp(0, 1)[0].permute(1, 2, 0).numpy()[..., ::-1] * 255).round()
+    difference = np.abs(upscaler.upscale_array(image).astype(np.float64) - expected)
+    assert difference.max() <= 1 and difference.mean() < 0.01  # truncating would be off by one on about half
+
+
+def test_a_spandrel_model_for_another_task_is_refused(tmp_path, monkeypatch):
+    import types
+
+    import spandrel
+    descriptor = types.SimpleNamespace(purpose='Inpainting', architecture=types.SimpleNamespace(name='LaMa'),
+                                       scale=1, model=torch.nn.Identity(), input_channels=3, supports_half=True)
+    monkeypatch.setattr(spandrel.ModelLoader, 'load_from_state_dict', lambda self, state_dict: descriptor)
+    torch.save({'w': torch.zeros(1)}, tmp_path / 'lama.pth')
+    with pytest.raises(GeneratorLoadError, match='is a LaMa model for Inpainting, not an image-to-image generator'):
+        load_generator(tmp_path / 'lama.pth')
+
+
+def test_an_experiment_of_another_scale_upscales_by_its_own(tmp_path):
+    network = RRDBNet(**{**TINY_RRDB, 'scale': 2}).eval()
+    experiment = tmp_path / 'experiments' / 'x2'
+    (experiment / 'models').mkdir(parents=True)
+    (experiment / 'train_x2.yml').write_text(yaml.safe_dump(
+        {'scale': 2, 'network_g': {'type': 'RRDBNet', **TINY_RRDB, 'scale': 2}}))
+    torch.save({'params': network.state_dict()}, experiment / 'models' / 'net_g_3.pth')
+    generator = load_generator(experiment)
+    assert generator.scale == 2
+    image = torch.rand(1, 3, 10, 12)
+    with torch.no_grad():
+        expected = network(image).clamp(0, 1)
+    output = Upscaler(generator, 'cpu').upscale_tensor(image)
+    assert output.shape == (1, 3, 20, 24) and (output - expected).abs().max() <= 1e-5

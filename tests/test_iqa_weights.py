@@ -1,0 +1,48 @@
+"""SFD-IQA weight files (``iqa/weights.py``): what an export records and what it refuses."""
+import pytest
+import torch
+
+from iqa_helpers import random_sfd_iqa_weights
+from sfd_basicsr.iqa.weights import WeightsError, load_weights, weights_from_checkpoints
+
+
+@pytest.fixture(scope='module')
+def checkpoints(tmp_path_factory):
+    return random_sfd_iqa_weights(tmp_path_factory.mktemp('weights'))
+
+
+@pytest.mark.parametrize('fusion_weight', [-0.1, 1.5])
+def test_a_fusion_weight_outside_0_1_is_refused(checkpoints, fusion_weight):
+    with pytest.raises(WeightsError, match=f'fusion_weight must be in \\[0, 1\\]; got {fusion_weight}'):
+        weights_from_checkpoints(*checkpoints[:2], fusion_weight, clip_pretrained=None)
+    for edge in (0, 1):
+        assert weights_from_checkpoints(*checkpoints[:2], edge, clip_pretrained=None)['fusion_weight'] == edge
+
+
+def test_the_iteration_comes_from_basicsrs_file_name_when_the_checkpoint_records_none(checkpoints):
+    assert 'iter' not in torch.load(checkpoints[0])  # saved as BasicSR's own save_network does
+    assert weights_from_checkpoints(*checkpoints[:2], clip_pretrained=None)['trained_iter'] == 7  # net_d_7.pth
+
+
+def test_discriminators_of_two_clip_models_are_refused(checkpoints, tmp_path):
+    tgd = torch.load(checkpoints[1])
+    name = b'ViT-B-16'  # the backbone buffer holds the model name's bytes, zero-padded
+    tgd['params']['backbone'] = torch.tensor(list(name) + [0] * (len(tgd['params']['backbone']) - len(name)),
+                                             dtype=torch.uint8)
+    other = tmp_path / 'net_d_tg_7.pth'
+    torch.save(tgd, other)
+    with pytest.raises(WeightsError, match="was trained on CLIP RN50-quickgelu but .*net_d_tg_7.pth' on ViT-B-16"):
+        weights_from_checkpoints(checkpoints[0], other, clip_pretrained=None)
+
+
+def test_a_tgd_checkpoint_given_as_featd_is_refused(checkpoints):
+    with pytest.raises(WeightsError, match="is not a Feat-D checkpoint"):
+        weights_from_checkpoints(checkpoints[1], checkpoints[1], clip_pretrained=None)
+
+
+def test_an_exported_file_without_one_of_its_networks_is_refused(checkpoints, tmp_path):
+    weights = torch.load(checkpoints[2])
+    del weights['tgd']
+    torch.save(weights, tmp_path / 'half.pth')
+    with pytest.raises(WeightsError, match="lacks the 'tgd' network of SFD-IQA"):
+        load_weights(str(tmp_path / 'half.pth'))
