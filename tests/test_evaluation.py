@@ -267,3 +267,22 @@ def test_correlate_lists_absent_images_needs_three_and_takes_the_sfd_iqa_weights
     weights = random_sfd_iqa_weights(tmp_path)[2]
     results, unavailable, _ = correlate(pairs[:4], ['sfd_iqa'], 'cpu', weights=str(weights), progress=False)
     assert 'sfd_iqa' in results and not unavailable
+
+
+def test_correlate_command_name_and_score_columns(tmp_path):
+    import subprocess
+    import sys
+    distortion_set(tmp_path / 'blur')
+    with open(tmp_path / 'blur' / 'mos.csv') as f:
+        rows = list(csv.reader(f))[1:]
+    with open(tmp_path / 'odd.csv', 'w', newline='') as f:  # column names no detector knows
+        csv.writer(f).writerows([('picture', 'quality')] + rows)
+    command = [os.path.join(os.path.dirname(sys.executable), 'sfd-iqa'), 'correlate', '--images',
+               str(tmp_path / 'blur'), '--mos', str(tmp_path / 'odd.csv'), '--metrics', 'piqe', '-q']
+    env = dict(os.environ, HF_HUB_OFFLINE='1')
+    refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert refused.returncode == 2 and 'cannot tell the image-name and score columns apart' in refused.stderr
+    given = subprocess.run(command + ['--name-column', 'picture', '--score-column', 'quality'],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert given.returncode == 0, given.stderr[-2000:]
+    assert '15 images' in given.stdout and '| piqe |' in given.stdout

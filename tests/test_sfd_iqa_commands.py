@@ -229,3 +229,31 @@ def test_startup_hook_imports_nothing_heavy_until_pyiqa_is_used():
     code = 'import pyiqa; print("sfd_iqa" in pyiqa.list_models(), "sfd_basicsr" in __import__("sys").modules)'
     result = run([sys.executable, '-c', code], cwd='/')
     assert result.stdout.strip().endswith('True False'), result.stdout + result.stderr
+
+
+def test_score_options_fusion_weight_tile_size_and_map_size_reach_the_scorer(trained, tmp_path):
+    import pyiqa
+    root, exported, images = trained
+    result = run([os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(images), '--weights', str(exported),
+                  '--fusion-weight', '1', '--tile-size', '64', '--maps', str(tmp_path / 'maps'), '--map-size', '64',
+                  '-q'], cwd=root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    scored = dict(line.split('\t') for line in result.stdout.strip().splitlines())
+    featd_only = pyiqa.create_metric('sfd_iqa', device='cpu', pretrained_model_path=str(exported), fusion_weight=1.0,
+                                     tile_size=64)
+    default = pyiqa.create_metric('sfd_iqa', device='cpu', pretrained_model_path=str(exported))
+    coffee = str(images / 'coffee.png')
+    assert float(scored[coffee]) == pytest.approx(featd_only(coffee).item(), abs=1e-5)
+    assert abs(float(scored[coffee]) - default(coffee).item()) > 1e-4  # the options changed the score
+    picture = cv2.imread(str(tmp_path / 'maps' / 'coffee_sfd_map.png'))
+    assert picture.shape[1] == 64 + 64 + 86  # 160 x 128 panels shrunk to 64 px wide, and the 86 px colour bar
+
+
+def test_export_fusion_weight_is_recorded_in_the_file(trained, tmp_path):
+    root, _, _ = trained
+    output = tmp_path / 'w25.pth'
+    result = run([os.path.join(BIN, 'sfd-iqa'), 'export', str(root / 'experiments' / 'sfd_tiny'), '-o', str(output),
+                  '--fusion-weight', '0.25'], cwd=root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'fusion weight 0.25' in result.stdout
+    assert torch.load(output, weights_only=True)['fusion_weight'] == 0.25

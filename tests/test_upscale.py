@@ -386,3 +386,25 @@ def test_an_experiment_of_another_scale_upscales_by_its_own(tmp_path):
         expected = network(image).clamp(0, 1)
     output = Upscaler(generator, 'cpu').upscale_tensor(image)
     assert output.shape == (1, 3, 20, 24) and (output - expected).abs().max() <= 1e-5
+
+
+def test_upscale_command_ext_tile_pad_and_half(models, tmp_path):
+    rng = np.random.default_rng(8)
+    (tmp_path / 'in').mkdir()
+    cv2.imwrite(str(tmp_path / 'in' / 'a.jpg'), rng.integers(0, 256, (24, 24, 3), np.uint8))
+
+    def upscale(out, *options):
+        result = run_basicsr(['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / out), '-m',
+                              str(models['experiment']), '-q', *options], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result
+
+    upscale('as_png', '--ext', 'png')
+    assert os.listdir(tmp_path / 'as_png') == ['a.png']
+    upscale('no_context', '--ext', 'png', '--tile', '8', '--tile-pad', '0')
+    upscale('whole', '--ext', 'png')
+    without_context, whole = (cv2.imread(str(tmp_path / folder / 'a.png')) for folder in ('no_context', 'whole'))
+    assert np.abs(without_context.astype(int) - whole.astype(int)).max() > 2  # tiles cut without context show
+    half = upscale('half', '--half')
+    assert 'half precision needs a CUDA device; running in float32.' in half.stderr
+    assert os.listdir(tmp_path / 'half') == ['a.jpg']
