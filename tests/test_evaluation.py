@@ -286,3 +286,25 @@ def test_correlate_command_name_and_score_columns(tmp_path):
                            capture_output=True, text=True, env=env, timeout=300)
     assert given.returncode == 0, given.stderr[-2000:]
     assert '15 images' in given.stdout and '| piqe |' in given.stdout
+
+
+def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_path):
+    from basicsr.metrics import calculate_psnr
+
+    from sfd_basicsr.inference import Upscaler, load_generator
+    gt_dir, lq_dir = tmp_path / 'gt', tmp_path / 'lq'
+    gt_dir.mkdir(), lq_dir.mkdir()
+    rng = np.random.default_rng(9)
+    gt = bgr('coffee', (320, 256))
+    lq = rng.integers(0, 256, (64, 80, 3), np.uint8)  # an LR that is no bicubic of the GT: taken as it is
+    cv2.imwrite(str(gt_dir / 'coffee.png'), gt)
+    cv2.imwrite(str(lq_dir / 'coffee.png'), lq)
+    generator = load_generator(models['experiment'])
+    for tile in (0, 8):
+        out = tmp_path / f'tile_{tile}'
+        result = run_basicsr(['evaluate', '-m', str(models['experiment']), '--data', f'given={gt_dir}:{lq_dir}',
+                              '--metrics', 'psnr', '--tile', str(tile), '-o', str(out), '-q'], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        rows = {r['metric']: r['value'] for r in csv.DictReader(open(out / 'results.csv'))}
+        sr = Upscaler(generator, 'cpu', tile=tile).upscale_array(lq)
+        assert float(rows['PSNR-Y']) == pytest.approx(calculate_psnr(sr, gt, 4, test_y_channel=True), abs=1e-5)

@@ -42,6 +42,19 @@ def test_basicsr_train_runs_the_stock_pipeline_and_fills_the_experiment(tmp_path
     assert 'prompts.ctx' in tg and not any('clip' in k for k in tg)
 
 
+@pytest.mark.slow
+def test_debug_flag_is_basicsrs_debug_run(tmp_path):
+    """BasicSR's --debug: the experiment is named debug_<name>, logs every iteration, writes no tb_logger."""
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)
+    opt['logger'].update({'print_freq': 100, 'use_tb_logger': True})
+    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'debug.yml', opt), '--debug'], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    experiment = tmp_path / 'experiments' / 'debug_sfd_tiny'
+    assert experiment.is_dir() and not (tmp_path / 'experiments' / 'sfd_tiny').exists()
+    assert sorted(logged_losses(read_log(experiment, 'train_debug_sfd_tiny'))) == [1, 2]  # print_freq 1
+    assert not (tmp_path / 'tb_logger').exists()
+
+
 def test_auto_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     def train(name, iters, *flags):
         opt = tiny_train_options(tmp_path, name=name, iters=6, deterministic_data=True, with_val=False)
