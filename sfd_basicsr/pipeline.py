@@ -28,7 +28,7 @@ from os import path as osp
 
 import torch
 
-import sfd_basicsr  # noqa: F401  (compatibility shim and registrations before basicsr's pipelines)
+from . import plugin  # noqa: F401  (compatibility shim and registrations before basicsr's pipelines)
 from basicsr import test as basicsr_test
 from basicsr import train as basicsr_train
 from basicsr.data.prefetch_dataloader import CPUPrefetcher, CUDAPrefetcher

@@ -5,6 +5,7 @@
 encoder never enters their ``state_dict``, optimiser, ``.to()`` or DDP wrapper, and is never put
 back into training mode by ``net_d.train()``.
 """
+import logging
 import os
 import threading
 
@@ -15,7 +16,6 @@ from open_clip.modified_resnet import ModifiedResNet
 from open_clip.transformer import VisionTransformer, text_global_pool
 from torch import nn
 
-from basicsr.utils import get_root_logger
 
 DEFAULT_CLIP_MODEL = 'RN50-quickgelu'
 DEFAULT_PRETRAINED = 'openai'
@@ -73,7 +73,7 @@ def create_clip(model_name, pretrained):
     if model_name not in open_clip.list_models():
         raise ValueError(f"Unknown CLIP model '{model_name}' (encoder option 'clip_model'); "
                          f"use a name from open_clip.list_models(), e.g. '{DEFAULT_CLIP_MODEL}' or 'ViT-B-16'.")
-    logger = get_root_logger()
+    logger = logging.getLogger('basicsr')
     if pretrained is None:
         logger.warning(f'CLIP encoder {model_name} is RANDOMLY INITIALISED (pretrained: null): its features carry '
                        'no semantics. Use this for tests and offline demos only, never for real training or scoring.')

@@ -47,7 +47,7 @@ def read_bgr8(path):
     """
     import cv2
 
-    from ..iqa.image_io import pixel_peak, read_unchanged
+    from ..image_io import pixel_peak, read_unchanged
     array = read_unchanged(path)
     if array.ndim == 2 or array.shape[2] == 1:
         array = cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2BGR)
@@ -64,7 +64,7 @@ def smallest_side(scale):
 
 def _pairs(gt_dir, lq_dir, report=True):
     """``(gt, lq)`` paths: the LR image of the same name, else the first whose name starts with the GT's stem."""
-    from ..iqa.image_io import scan_images
+    from ..image_io import scan_images
     lq_paths = scan_images(lq_dir)[0] if lq_dir else []
     gt_paths, passed_over = scan_images(gt_dir)
     for path, why in passed_over if report else ():
@@ -96,7 +96,7 @@ def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1):
     from tqdm import tqdm
 
     from ..distributed import gather, shard
-    from ..iqa.image_io import ImageReadError
+    from ..image_io import ImageReadError
     from ..metrics import MetricUnavailable, calculate_pyiqa, pyiqa_metric
     scale = upscaler.scale
     scorers, unavailable = {}, {}

@@ -5,7 +5,7 @@ import sys
 import cv2
 import numpy as np
 
-from ..iqa.image_io import IMAGE_EXTENSIONS, read_unchanged, scan_images, write_image
+from ..image_io import IMAGE_EXTENSIONS, read_unchanged, scan_images, write_image
 
 LOSSLESS_EXTENSION = '.png'  # for alpha or 16-bit results that the input's format cannot hold
 

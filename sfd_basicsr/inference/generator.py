@@ -50,7 +50,7 @@ def _own_experiment(path):
 
 def _from_experiment(folder, path=None):
     """BasicSR builds the options' network_g; ``path`` (default: the latest net_g) gives the weights."""
-    import sfd_basicsr  # noqa: F401  (basicsr compatibility and registries before building network_g)
+    from .. import archs, compat  # noqa: F401  (basicsr importable, our archs registered, before network_g)
     from basicsr.archs import build_network
     opt = training_options(folder, 'network_g')
     if not opt:

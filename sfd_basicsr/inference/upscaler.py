@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..distributed import default_device
-from ..iqa.image_io import pixel_peak
+from ..image_io import pixel_peak
 
 
 class Upscaler:

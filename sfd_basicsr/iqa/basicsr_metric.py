@@ -6,7 +6,7 @@ from basicsr.utils.registry import METRIC_REGISTRY
 
 from ..distributed import default_device
 from ..registry import register
-from .image_io import basicsr_image_to_tensor
+from ..image_io import basicsr_image_to_tensor
 from .sfd_iqa_arch import DEFAULT_TILE_SIZE, SFDIQA
 from .weights import resolve_weights_path
 

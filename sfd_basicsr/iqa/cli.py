@@ -20,7 +20,7 @@ def score(args):
 
     from ..atomic import check_writable_folder
     from ..distributed import default_device, gather, join_for_inference, shard
-    from .image_io import ImageReadError, read_image, scan_images
+    from ..image_io import ImageReadError, read_image, scan_images
     from .quality_map import quality_map_picture, write_png
     from .sfd_iqa_arch import SFDIQA
     rank, world = join_for_inference()  # under torchrun each process scores a share; rank 0 reports them all

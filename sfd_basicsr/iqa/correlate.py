@@ -52,7 +52,7 @@ def correlate(pairs, metrics, device=None, weights=None, progress=True):
 
     from ..distributed import default_device
     from ..metrics import MetricUnavailable, pyiqa_metric
-    from .image_io import read_image
+    from ..image_io import read_image
     if len(pairs) < 3:
         raise ValueError(f'correlations need at least 3 images with MOS; found {len(pairs)}.')
     mos = np.array([score for _, score in pairs])

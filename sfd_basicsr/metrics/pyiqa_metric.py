@@ -16,7 +16,7 @@ import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
 from ..distributed import default_device
-from ..iqa.image_io import basicsr_image_to_tensor
+from ..image_io import basicsr_image_to_tensor
 from ..registry import register
 
 _METRICS = {}
@@ -29,7 +29,8 @@ class MetricUnavailable(RuntimeError):
 
 def pyiqa_metric(metric, device=None, **options):
     """The pyiqa metric ``metric`` built with ``options``, once per process and device."""
-    import sfd_basicsr  # noqa: F401  (registers sfd_iqa with pyiqa)
+    import sfd_basicsr_pyiqa_hook  # pyiqa learns sfd_iqa
+    sfd_basicsr_pyiqa_hook.install()
     import pyiqa
     device = default_device(device)
     key = (metric, str(device), tuple(sorted((k, repr(v)) for k, v in options.items())))

@@ -85,7 +85,7 @@ def read_unchanged(path):
 
 def write_image(path, array):
     """Encode ``array`` in the format of ``path``'s extension and write it atomically."""
-    from ..atomic import atomic_write_bytes
+    from .atomic import atomic_write_bytes
     extension = os.path.splitext(path)[1]
     ok, data = cv2.imencode(extension, array)
     if not ok:
