@@ -7,7 +7,7 @@ so ``import basicsr`` works afterwards. Nothing is patched when the old module s
 
 The ``basicsr train|test`` pipelines also run inside scoped patches, each restored on exit:
 ``module_names_swapped`` (the module-level functions of ``basicsr.train`` / ``basicsr.test`` that ``pipeline``
-replaces, listed there),
+replaces, listed there), ``basicsr_filter2d_on_contiguous_inputs`` (around ``SFDRealModel.feed_data``),
 ``basicsr_distributed_on_any_device`` (BasicSR's distributed set-up on machines without CUDA) and
 ``validation_metrics_that_cannot_end_training`` (a metric failing on one image is logged, not fatal).
 """
@@ -112,3 +112,20 @@ def validation_metrics_that_cannot_end_training():
         yield
     finally:
         sr_model.calculate_metric = original
+
+
+@contextmanager
+def basicsr_filter2d_on_contiguous_inputs():
+    """Within the block, ``RealESRGANModel``'s degradation code calls BasicSR's ``filter2D`` on contiguous tensors.
+
+    ``basicsr.utils.img_process_util.filter2D`` calls ``.view`` on its input, which fails on the channels-last
+    tensors that CPU convolutions and resizes can return (the CUDA path BasicSR was written for never made them);
+    ``SFDRealModel.feed_data`` runs BasicSR's own degradations inside this block, so they train on the CPU too.
+    """
+    from basicsr.models import realesrgan_model
+    original = realesrgan_model.filter2D
+    realesrgan_model.filter2D = lambda img, kernel: original(img.contiguous(), kernel)
+    try:
+        yield
+    finally:
+        realesrgan_model.filter2D = original

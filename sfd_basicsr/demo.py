@@ -22,7 +22,7 @@ VAL_IMAGES = ('chelsea', 'coffee')  # skimage's `cat` is `chelsea` again
 def write_bicubic_pairs(folder, names, hr_size, scale=4):
     """Centre crops of ``skimage.data`` images as ``folder/hr/<name>.png`` and MATLAB-bicubic ``folder/lr``."""
     import skimage.data
-    from basicsr.utils.matlab_functions import imresize
+    from .inference.evaluate import bicubic_lr
     for sub in ('hr', 'lr'):
         os.makedirs(os.path.join(folder, sub), exist_ok=True)
     for name in names:
@@ -31,8 +31,7 @@ def write_bicubic_pairs(folder, names, hr_size, scale=4):
         side = min(h, w)
         crop = image[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
         hr = cv2.resize(crop, (hr_size, hr_size), interpolation=cv2.INTER_AREA)
-        lr = imresize(hr.astype(np.float32) / 255., 1 / scale)
-        lr = (np.clip(lr, 0, 1) * 255.).round().astype(np.uint8)
+        hr, lr = bicubic_lr(hr, scale)  # HR cropped to a multiple of the scale
         cv2.imwrite(os.path.join(folder, 'hr', f'{name}.png'), cv2.cvtColor(hr, cv2.COLOR_RGB2BGR))
         cv2.imwrite(os.path.join(folder, 'lr', f'{name}.png'), cv2.cvtColor(lr, cv2.COLOR_RGB2BGR))
     return os.path.join(folder, 'hr'), os.path.join(folder, 'lr')

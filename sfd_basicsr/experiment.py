@@ -64,13 +64,20 @@ def training_options(experiment, required_key):
     return {}
 
 
+def iteration_in_name(path, prefix='', suffix='.pth'):
+    """The iteration in a BasicSR file name ``<prefix><iter><suffix>`` (``net_g_5000.pth``, ``5000.state``), or None."""
+    name = os.path.basename(path)
+    number = name[len(prefix):len(name) - len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ''
+    return int(number) if number.isdigit() else None
+
+
 def latest_checkpoint(models_dir, label):
     """``<label>_latest.pth``, else the highest ``<label>_<iter>.pth`` in ``models_dir``."""
     latest = os.path.join(models_dir, f'{label}_latest.pth')
     if os.path.isfile(latest):
         return latest
-    numbered = [(int(name[len(label) + 1:-4]), name) for name in os.listdir(models_dir)
-                if name.startswith(f'{label}_') and name.endswith('.pth') and name[len(label) + 1:-4].isdigit()]
+    numbered = [(iteration_in_name(name, f'{label}_'), name) for name in os.listdir(models_dir)]
+    numbered = [(it, name) for it, name in numbered if it is not None]
     if not numbered:
         raise FileNotFoundError(f"No {label}_*.pth checkpoint in '{models_dir}'.")
     return os.path.join(models_dir, max(numbered)[1])

@@ -96,12 +96,11 @@ def _check_network(opt, key):
 
 
 def _check_shared_encoder(networks):
-    """SFDModel runs one encoder pass for both discriminators, so they must name the same encoder."""
-    users = {key: tuple(net.get(k) for k in ENCODER_KEYS) for key, net in networks.items() if 'clip_model' in net}
-    if 'network_d' in users and 'network_d_tg' in users and users['network_d'] != users['network_d_tg']:
-        raise OptionsError(f"network_d_tg.clip_model/pretrained: {users['network_d_tg']} differs from network_d's "
-                           f"{users['network_d']}; both discriminators share one CLIP encoder pass, so set the same "
-                           'clip_model and pretrained in both.')
+    from .models.sfd_model import encoder_mismatch
+    problem = encoder_mismatch({key: tuple(net.get(k) for k in ENCODER_KEYS) for key, net in networks.items()
+                                if key in ('network_d', 'network_d_tg') and 'clip_model' in net})
+    if problem:
+        raise OptionsError(problem)
 
 
 def _check_paths(mapping, prefix, keys):

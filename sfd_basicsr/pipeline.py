@@ -44,7 +44,7 @@ from .compat import (basicsr_distributed_on_any_device, module_names_swapped,
                      validation_metrics_that_cannot_end_training)
 from .data_stream import counting_prefetcher
 from .distributed import DistributedSetupError
-from .experiment import record_effective_options
+from .experiment import iteration_in_name, record_effective_options
 from .options_check import OptionsError, check_options
 from .options_file import command_line_options, load_options, read_options_file
 from .weight_downloads import fetch_weights
@@ -121,8 +121,9 @@ def load_resume_state(opt):
     _remove_interrupted_saves(opt)
     if opt['auto_resume']:
         state_dir = osp.join(opt['path']['experiments_root'], 'training_states')
-        iters = [int(name[:-len('.state')]) for name in scandir(state_dir, suffix='.state')
-                 if name[:-len('.state')].isdigit()] if osp.isdir(state_dir) else []
+        iters = [iteration_in_name(name, suffix='.state') for name in scandir(state_dir, suffix='.state')] \
+            if osp.isdir(state_dir) else []
+        iters = [it for it in iters if it is not None]
         if iters:
             opt['path']['resume_state'] = osp.join(state_dir, f'{max(iters)}.state')
     state_path = opt['path'].get('resume_state')

@@ -12,16 +12,17 @@ def _same_definition(a, b):
             and getattr(a, '__module__', '').rsplit('.', 1)[-1] == getattr(b, '__module__', '').rsplit('.', 1)[-1])
 
 
-def register(registry):
-    """Decorator: ``@register(ARCH_REGISTRY)`` registers the class or function under its ``__name__``."""
+def register(registry, *names):
+    """Decorator: ``@register(ARCH_REGISTRY)`` registers the class or function under its ``__name__``, or under each
+    of ``names`` (one class that options files know by several names)."""
 
     def deco(obj):
-        name = obj.__name__
-        existing = registry._obj_map.get(name)
-        if existing is not None and existing is not obj and not _same_definition(existing, obj):
-            raise KeyError(f"An object named '{name}' is already registered in BasicSR's '{registry._name}' "
-                           f'registry by {existing.__module__}; sfd_basicsr cannot register its own.')
-        registry._obj_map[name] = obj
+        for name in names or (obj.__name__,):
+            existing = registry._obj_map.get(name)
+            if existing is not None and existing is not obj and not _same_definition(existing, obj):
+                raise KeyError(f"An object named '{name}' is already registered in BasicSR's '{registry._name}' "
+                               f'registry by {existing.__module__}; sfd_basicsr cannot register its own.')
+            registry._obj_map[name] = obj  # BasicSR's Registry.register refuses a taken name, our own reloaded too
         return obj
 
     return deco

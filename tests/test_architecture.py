@@ -8,7 +8,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DOC = os.path.join(os.path.dirname(PACKAGE), 'docs', 'architecture.md')
 LAYERS = [  # lowest first; a module may import its own layer and those below
     ('utils', ['compat', 'registry', 'atomic', 'checkpoint_file', 'experiment', 'distributed', 'data_stream',
-               'image_io', 'version']),
+               'image_io', 'process_cache', 'version']),
     ('clip', ['archs.clip_encoder']),
     ('networks', ['archs', 'archs.featd_arch', 'archs.tgd_arch', 'archs.sed_arch', 'losses', 'losses.sfd_gan_loss']),
     ('tasks', ['models', 'models.durable_saving', 'models.exact_resume', 'models.sfd_model', 'models.sfd_real_model',

@@ -100,7 +100,7 @@ BREAKERS = [
     (zero_iterations, 'train.total_iter: must be a positive whole number; got 0.'),
     (misspell_model_type, "model_type: model 'SFDModle' is not registered. Registered: "),
     (text_for_a_network_number, "network_g.num_feat: RRDBNet expects a whole number (its default is 64); got 'big'."),
-    (text_for_a_loss_weight, 'train.featd_opt.loss_weight: FeatDGANLoss expects a number (its default is 0.1); got '
+    (text_for_a_loss_weight, 'train.featd_opt.loss_weight: SFDGANLoss expects a number (its default is 0.1); got '
                              "'0.1'."),
     (misspell_total_iter, 'train.total_iter: missing; BasicSR trains for that many iterations.\n'
                           'train.totl_iter: unknown option; SFDModel and BasicSR never read it, so it would be '

@@ -74,7 +74,7 @@ def test_discriminator_optimizer_has_featd_and_prompt_groups():
 def test_discriminators_on_different_encoders_are_refused():
     opt = sfd_options()
     opt['network_d_tg']['clip_model'] = 'RN101'
-    with pytest.raises(ValueError, match='same CLIP encoder'):
+    with pytest.raises(ValueError, match='both discriminators share one CLIP encoder pass'):
         build_model(copy.deepcopy(opt))
 
 

@@ -7,7 +7,6 @@ back into training mode by ``net_d.train()``.
 """
 import logging
 import os
-import threading
 
 import open_clip
 import torch
@@ -15,6 +14,8 @@ import torch.nn.functional as F
 from open_clip.modified_resnet import ModifiedResNet
 from open_clip.transformer import VisionTransformer, text_global_pool
 from torch import nn
+
+from ..process_cache import ProcessCache
 
 
 DEFAULT_CLIP_MODEL = 'RN50-quickgelu'
@@ -264,19 +265,13 @@ class FrozenCLIPEncoder(nn.Module):
         return x @ clip.text_projection
 
 
-_ENCODERS = {}
-_LOCK = threading.Lock()
+_ENCODERS = ProcessCache()
 
 
 def get_clip_encoder(model_name=DEFAULT_CLIP_MODEL, pretrained=DEFAULT_PRETRAINED, device='cpu'):
     """The process-wide encoder for (model_name, pretrained, device), built on first request."""
     key = (model_name, _weights_key(pretrained), _device_key(device))
-    with _LOCK:
-        encoder = _ENCODERS.get(key)
-        if encoder is None:
-            encoder = FrozenCLIPEncoder(model_name, pretrained).to(key[2])
-            _ENCODERS[key] = encoder
-    return encoder
+    return _ENCODERS.get(key, lambda: FrozenCLIPEncoder(model_name, pretrained).to(key[2]))
 
 
 BACKBONE_NAME_BYTES = 64

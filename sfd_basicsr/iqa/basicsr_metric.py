@@ -1,17 +1,16 @@
 """``calculate_sfd_iqa`` in BasicSR's METRIC_REGISTRY, for ``val.metrics`` of any BasicSR options file."""
-import threading
 
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
 from ..distributed import default_device
+from ..process_cache import ProcessCache
 from ..registry import register
 from ..image_io import basicsr_image_to_tensor
 from .sfd_iqa_arch import DEFAULT_TILE_SIZE, SFDIQA
 from .weights import resolve_weights_path
 
-_NETWORKS = {}
-_LOCK = threading.Lock()
+_NETWORKS = ProcessCache()
 
 
 def cached_sfd_iqa(pretrained_model_path=None, fusion_weight=None, clip_pretrained=None,
@@ -19,11 +18,8 @@ def cached_sfd_iqa(pretrained_model_path=None, fusion_weight=None, clip_pretrain
     """One SFD-IQA network per (weights, options, device) in this process."""
     device = default_device(device)
     key = (resolve_weights_path(pretrained_model_path), fusion_weight, clip_pretrained, tile_size, str(device))
-    with _LOCK:
-        if key not in _NETWORKS:
-            _NETWORKS[key] = SFDIQA(key[0], fusion_weight=fusion_weight, clip_pretrained=clip_pretrained,
-                                    tile_size=tile_size).to(device)
-    return _NETWORKS[key]
+    return _NETWORKS.get(key, lambda: SFDIQA(key[0], fusion_weight=fusion_weight, clip_pretrained=clip_pretrained,
+                                             tile_size=tile_size).to(device))
 
 
 @register(METRIC_REGISTRY)

@@ -16,7 +16,7 @@ import torch
 from ..archs.clip_encoder import decode_backbone_name
 from ..atomic import atomic_torch_save, check_writable_folder
 from ..checkpoint_file import CheckpointReadError, read_checkpoint
-from ..experiment import latest_checkpoint, training_options
+from ..experiment import iteration_in_name, latest_checkpoint, training_options
 
 FORMAT = 'sfd_iqa'
 FORMAT_VERSION = 1
@@ -92,8 +92,7 @@ def _network_params(path, required_key, kind):
                            f"(expected a 'params' state dict with '{required_key}').")
     trained_iter = checkpoint.get('iter') if params is not checkpoint else None
     if trained_iter is None:  # checkpoints of other trainers: BasicSR's file name net_d_<iter>.pth
-        number = os.path.basename(path).rsplit('_', 1)[-1][:-len('.pth')]
-        trained_iter = int(number) if number.isdigit() else None
+        trained_iter = iteration_in_name(os.path.basename(path).rsplit('_', 1)[-1])
     return params, trained_iter
 
 

@@ -10,17 +10,15 @@ In an options file::
 Full-reference metrics compare with the GT, no-reference ones score the SR image alone. Each metric is
 built once per process and device. ``better`` defaults to pyiqa's ``lower_better``.
 """
-import threading
-
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
 from ..distributed import default_device
 from ..image_io import basicsr_image_to_tensor
+from ..process_cache import ProcessCache
 from ..registry import register
 
-_METRICS = {}
-_LOCK = threading.Lock()
+_METRICS = ProcessCache()
 
 
 class MetricUnavailable(RuntimeError):
@@ -34,17 +32,17 @@ def pyiqa_metric(metric, device=None, **options):
     import pyiqa
     device = default_device(device)
     key = (metric, str(device), tuple(sorted((k, repr(v)) for k, v in options.items())))
-    with _LOCK:
-        if key not in _METRICS:
-            if metric not in pyiqa.list_models():
-                raise MetricUnavailable(f"'{metric}' is not a pyiqa metric; see pyiqa.list_models().")
-            try:
-                _METRICS[key] = pyiqa.create_metric(metric, device=device, **options)
-            except Exception as error:  # noqa: BLE001  (weights missing offline, bad options: say which and why)
-                reason = str(error).splitlines()[0] if str(error) else ''
-                raise MetricUnavailable(f"pyiqa metric '{metric}' cannot be built: {type(error).__name__}: "
-                                        f'{reason}') from error
-    return _METRICS[key]
+    return _METRICS.get(key, lambda: _build(pyiqa, metric, device, options))
+
+
+def _build(pyiqa, metric, device, options):
+    if metric not in pyiqa.list_models():
+        raise MetricUnavailable(f"'{metric}' is not a pyiqa metric; see pyiqa.list_models().")
+    try:
+        return pyiqa.create_metric(metric, device=device, **options)
+    except Exception as error:  # noqa: BLE001  (weights missing offline, bad options: say which and why)
+        reason = str(error).splitlines()[0] if str(error) else ''
+        raise MetricUnavailable(f"pyiqa metric '{metric}' cannot be built: {type(error).__name__}: {reason}") from error
 
 
 @register(METRIC_REGISTRY)

@@ -15,6 +15,18 @@ from ..registry import register
 from .exact_resume import ExactResume
 
 
+def encoder_mismatch(encoders):
+    """Why ``{'network_d': (clip_model, pretrained), 'network_d_tg': (...)}`` cannot share one encoder, or None.
+
+    SFDModel runs one CLIP pass per image for both discriminators, so they must name the same encoder.
+    """
+    if len(set(encoders.values())) < 2:
+        return None
+    return (f"network_d_tg.clip_model/pretrained: {encoders['network_d_tg']} differs from network_d's "
+            f"{encoders['network_d']}; both discriminators share one CLIP encoder pass, so set the same clip_model "
+            'and pretrained in both.')
+
+
 @register(MODEL_REGISTRY)
 class SFDModel(ExactResume, SRGANModel):
     """SRGAN-style training of ``network_g`` against Feat-D (``network_d``) and TG-D (``network_d_tg``).
@@ -40,8 +52,8 @@ class SFDModel(ExactResume, SRGANModel):
         train_opt = self.opt['train']
         self.net_d, self.cri_featd = self._build_discriminator('d', 'featd_opt', FeatD)
         self.net_d_tg, self.cri_tgd = self._build_discriminator('d_tg', 'tgd_opt', TGDiscriminator)
-        discriminators = [net for net in (self.net_d, self.net_d_tg) if net is not None]
-        self.encoder = self._shared_encoder(discriminators)
+        built = (('network_d', self.net_d), ('network_d_tg', self.net_d_tg))
+        self.encoder = self._shared_encoder({key: net for key, net in built if net is not None})
         self.featd_layers = self.get_bare_model(self.net_d).layers if self.net_d is not None else ()
         if self.net_d_tg is not None and not self.get_bare_model(self.net_d_tg).has_text_features():
             with torch.no_grad():  # for the first generator step; a resumed TG-D brings its own
@@ -79,11 +91,11 @@ class SFDModel(ExactResume, SRGANModel):
         return net, criterion
 
     def _shared_encoder(self, discriminators):
-        specs = {(d.clip_model, d.pretrained) for d in map(self.get_bare_model, discriminators)}
-        if len(specs) > 1:
-            raise ValueError(f'SFDModel: network_d and network_d_tg must use the same CLIP encoder (clip_model, '
-                             f'pretrained) so that one pass serves both; got {sorted(specs, key=str)}.')
-        return self.get_bare_model(discriminators[0]).encoder(self.device) if discriminators else None
+        bare = {label: self.get_bare_model(d) for label, d in discriminators.items()}
+        problem = encoder_mismatch({label: (d.clip_model, d.pretrained) for label, d in bare.items()})
+        if problem:
+            raise ValueError(f'SFDModel: {problem}')
+        return next(iter(bare.values())).encoder(self.device) if bare else None
 
     def setup_optimizers(self):
         train_opt = self.opt['train']

@@ -1,25 +1,11 @@
 """SFDRealModel: SFD on Real-ESRGAN's on-the-fly second-order degradations, on any device."""
-from contextlib import contextmanager
-
-from basicsr.models import realesrgan_model
 from basicsr.models.realesrgan_model import RealESRGANModel
 from basicsr.utils import DiffJPEG, USMSharp
 from basicsr.utils.registry import MODEL_REGISTRY
 
+from ..compat import basicsr_filter2d_on_contiguous_inputs
 from ..registry import register
 from .sfd_model import SFDModel
-
-
-@contextmanager
-def _contiguous_filter2d():
-    """BasicSR's ``filter2D`` calls ``.view`` on its input, which fails on the channels-last tensors that CPU
-    convolutions and resizes can return; within the block its degradation code gets contiguous inputs."""
-    original = realesrgan_model.filter2D
-    realesrgan_model.filter2D = lambda img, kernel: original(img.contiguous(), kernel)
-    try:
-        yield
-    finally:
-        realesrgan_model.filter2D = original
 
 
 @register(MODEL_REGISTRY)
@@ -40,7 +26,7 @@ class SFDRealModel(SFDModel):
         self.queue_size = opt.get('queue_size', 180)
 
     def feed_data(self, data):
-        with _contiguous_filter2d():
+        with basicsr_filter2d_on_contiguous_inputs():
             RealESRGANModel.feed_data(self, data)
 
     def _dequeue_and_enqueue(self):
