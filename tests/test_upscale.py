@@ -408,3 +408,26 @@ def test_upscale_command_ext_tile_pad_and_half(models, tmp_path):
     half = upscale('half', '--half')
     assert 'half precision needs a CUDA device; running in float32.' in half.stderr
     assert os.listdir(tmp_path / 'half') == ['a.jpg']
+
+
+def test_two_inputs_that_would_share_one_output_are_refused_before_any_is_written(models, tmp_path):
+    inputs = tmp_path / 'in'
+    inputs.mkdir()
+    image = np.random.default_rng(10).integers(0, 256, (8, 8, 3), np.uint8)
+    cv2.imwrite(str(inputs / 'a.jpg'), image)
+    cv2.imwrite(str(inputs / 'a.png'), image)
+    result = run_basicsr(['upscale', '-i', str(inputs), '-o', str(tmp_path / 'out'), '-m',
+                          str(models['experiment']), '--ext', 'png', '-q'], cwd=tmp_path)
+    assert result.returncode == 2 and 'would both be written to' in result.stderr and "give --ext" in result.stderr
+    assert not (tmp_path / 'out').exists() or not os.listdir(tmp_path / 'out')
+
+
+def test_export_refuses_an_experiment_whose_scale_spandrel_reads_otherwise(tmp_path):
+    experiment = tmp_path / 'mislabelled'
+    (experiment / 'models').mkdir(parents=True)  # options say x2, the network is x4
+    (experiment / 'o.yml').write_text(yaml.safe_dump({'scale': 2, 'network_g': {'type': 'RRDBNet', **TINY_RRDB}}))
+    torch.save({'params': RRDBNet(**TINY_RRDB).state_dict()}, experiment / 'models' / 'net_g_1.pth')
+    result = run_basicsr(['export', '-m', str(experiment), '-o', str(tmp_path / 'x.safetensors')], cwd=tmp_path)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    assert 'spandrel reads the exported file as x4, not x2.' in result.stderr
+    assert not (tmp_path / 'x.safetensors').exists()
