@@ -308,3 +308,5 @@ def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_
         rows = {r['metric']: r['value'] for r in csv.DictReader(open(out / 'results.csv'))}
         sr = Upscaler(generator, 'cpu', tile=tile).upscale_array(lq)
         assert float(rows['PSNR-Y']) == pytest.approx(calculate_psnr(sr, gt, 4, test_y_channel=True), abs=1e-5)
+        how = 'in tiles of 8 px with 16 px of context' if tile else 'whole'  # the report says how it upscaled
+        assert f'Upscaled {how}.' in (out / 'results.md').read_text()

@@ -160,10 +160,11 @@ def markdown_table(results, unavailable, lower_better, metrics):
     return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
 
 
-def write_reports(folder, results, unavailable, lower_better, metrics, model):
+def write_reports(folder, results, unavailable, lower_better, metrics, model, upscaled='whole'):
+    """``results.md`` (the table, and how the outputs were made: ``upscaled``) and ``results.csv`` in ``folder``."""
     table = markdown_table(results, unavailable, lower_better, metrics)
-    atomic_write_text(os.path.join(folder, 'results.md'),
-                      f'# Evaluation of `{model}`\n\nPSNR/SSIM on Y, crop border = scale.\n\n{table}')
+    atomic_write_text(os.path.join(folder, 'results.md'), f'# Evaluation of `{model}`\n\nPSNR/SSIM on Y, crop border '
+                      f'= scale. Upscaled {upscaled}.\n\n{table}')
     rows = [['test_set', 'metric', 'value', 'note']]
     for name, row in results.items():
         rows += [[name, column, f'{row[column]:.6f}' if column in row else '', unavailable.get(column, '')]
@@ -212,7 +213,9 @@ def main(argv=None):
             print(f"basicsr evaluate: {name}: {row['images']} image(s) on {world} processes "
                   f"({', '.join(map(str, row['images_per_process']))})", file=sys.stderr)
     try:
-        table = write_reports(args.output, results, unavailable, lower_better, args.metrics, args.model)
+        upscaled = (f'in tiles of {upscaler.tile} px with {upscaler.tile_pad} px of context' if upscaler.tile
+                    else 'whole')
+        table = write_reports(args.output, results, unavailable, lower_better, args.metrics, args.model, upscaled)
     except OutputWriteError as error:
         print(f'basicsr evaluate: stopped: {error}', file=sys.stderr)
         return 1
