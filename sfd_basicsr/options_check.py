@@ -48,11 +48,10 @@ def _check_constructor_arguments(key, cls, kwargs):
 
 
 def _arguments_with_defaults(cls, kwargs):
-    parameters = inspect.signature(cls).parameters
+    defaults = _defaults(cls)
     for name, value in kwargs.items():
-        default = parameters[name].default if name in parameters else inspect.Parameter.empty
-        if isinstance(default, (bool, int, float, str)):  # the constructors declare no types: their defaults tell
-            yield name, value, default
+        if isinstance(defaults.get(name), (bool, int, float, str)):  # no declared types: the defaults tell
+            yield name, value, defaults[name]
 
 
 def _kind(default):
@@ -67,10 +66,13 @@ def _same_kind(value, default):
     return isinstance(value, int) if isinstance(default, int) else isinstance(value, (int, float))
 
 
+def _defaults(cls):
+    return {name: p.default for name, p in inspect.signature(cls).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
 def _with_defaults(cls, kwargs):
-    defaults = {name: p.default for name, p in inspect.signature(cls).parameters.items()
-                if p.default is not inspect.Parameter.empty}
-    return {**defaults, **kwargs}
+    return {**_defaults(cls), **kwargs}
 
 
 def _check_network(opt, key):
@@ -121,20 +123,21 @@ def _check_dataset(opt, phase, dataset_opt):
                 raise OptionsError(f'datasets.train.batch_size_per_gpu: {problem}')
 
 
-def _check_losses(train_opt):
-    for name, loss_opt in train_opt.items():
-        if not (name.endswith('_opt') and isinstance(loss_opt, dict) and 'type' in loss_opt):
-            continue
-        loss_opt = dict(loss_opt)
-        cls = _registered(LOSS_REGISTRY, 'loss', f'train.{name}.type', loss_opt.pop('type'))
-        _check_constructor_arguments(f'train.{name}', cls, loss_opt)
-        for weight in [k for k in loss_opt if k.endswith('weight') and isinstance(loss_opt[k], (int, float))]:
-            if loss_opt[weight] < 0:
-                raise OptionsError(f'train.{name}.{weight}: {loss_opt[weight]} is negative; a weight of 0 turns '
-                                   'the loss off, a negative one would reward the error.')
-        gan_type = _with_defaults(cls, loss_opt).get('gan_type')
-        if gan_type is not None and gan_type not in GAN_TYPES:
-            raise OptionsError(f"train.{name}.gan_type: '{gan_type}' is not one of {list(GAN_TYPES)}.")
+def _is_loss(name, loss_opt):
+    return name.endswith('_opt') and isinstance(loss_opt, dict) and 'type' in loss_opt
+
+
+def _check_loss(name, loss_opt):
+    loss_opt = dict(loss_opt)
+    cls = _registered(LOSS_REGISTRY, 'loss', f'train.{name}.type', loss_opt.pop('type'))
+    _check_constructor_arguments(f'train.{name}', cls, loss_opt)
+    for weight in [k for k in loss_opt if k.endswith('weight') and isinstance(loss_opt[k], (int, float))]:
+        if loss_opt[weight] < 0:
+            raise OptionsError(f'train.{name}.{weight}: {loss_opt[weight]} is negative; a weight of 0 turns '
+                               'the loss off, a negative one would reward the error.')
+    gan_type = _with_defaults(cls, loss_opt).get('gan_type')
+    if gan_type is not None and gan_type not in GAN_TYPES:
+        raise OptionsError(f"train.{name}.gan_type: '{gan_type}' is not one of {list(GAN_TYPES)}.")
 
 
 CUDA_ONLY_MODELS = {  # BasicSR models that build CUDA tensors whatever num_gpu says, and what runs anywhere
@@ -209,7 +212,8 @@ def _checks(opt, model_cls, is_train):
         if isinstance(dataset_opt, dict):
             yield _check_dataset, (opt, phase, dataset_opt)
     for name, loss_opt in _mapping(opt.get('train')).items():
-        yield _check_losses, ({name: loss_opt},)
+        if _is_loss(name, loss_opt):
+            yield _check_loss, (name, loss_opt)
     if is_train and 'train' in opt:  # a test options file has no train section
         yield _check_training_plan, (opt, model_cls)
     for name, metric_opt in _mapping(_mapping(opt.get('val')).get('metrics')).items():

@@ -292,16 +292,20 @@ MODELS = {  # model_type: (top-level schema, train schema)
 
 
 # ------------------------------------------------------------------ checking
-def _fields(schema, loc):
-    """Field names of the section at ``loc`` under ``schema`` (through Optional, dict values and lists)."""
+def _section_at(schema, loc):
+    """The section class at ``loc`` under ``schema`` (through Optional, dict values and lists), or None."""
     for part in loc:
-        if schema is None:
-            return ()
         if isinstance(schema, type) and issubclass(schema, BaseModel):
             field = schema.model_fields.get(part)
             schema = field.annotation if field is not None else None
         schema = _section_inside(schema)
-    return tuple(schema.model_fields) if isinstance(schema, type) and issubclass(schema, BaseModel) else ()
+    return schema
+
+
+def _fields(schema, loc):
+    """Field names of the section at ``loc`` under ``schema``."""
+    section = _section_at(schema, loc)
+    return tuple(section.model_fields) if section is not None else ()
 
 
 def _section_inside(annotation):
@@ -334,15 +338,9 @@ def _unknown_key(dotted, schema, loc, prefix, model_name, hints):
 
 def _described(schema, loc):
     """The field's description: why a missing key is needed."""
-    parent = schema
-    for part in loc[:-1]:
-        if isinstance(parent, type) and issubclass(parent, BaseModel) and part in parent.model_fields:
-            parent = _section_inside(parent.model_fields[part].annotation)
-        else:
-            parent = _section_inside(parent)
-    if isinstance(parent, type) and issubclass(parent, BaseModel) and loc[-1] in parent.model_fields:
-        return parent.model_fields[loc[-1]].description
-    return None
+    section = _section_at(schema, loc[:-1])
+    field = section.model_fields.get(loc[-1]) if section is not None else None
+    return field.description if field is not None else None
 
 
 def _message(error, prefix, schema, model_name, hints):
@@ -433,7 +431,7 @@ def schema_problems(opt, is_train=True, hints=None):
                             'declares no options to check it against; make sure it is one of its own.')
     if isinstance(opt.get('path'), dict):
         errors += validate_section(_path_schema(opt['path']), opt['path'], ('path',), model_name)
-    for phase, data in (opt.get('datasets') or {}).items() if isinstance(opt.get('datasets'), dict) else ():
+    for phase, data in (opt['datasets'].items() if isinstance(opt.get('datasets'), dict) else ()):
         dataset_errors, dataset_warnings = _dataset_problems(phase, data, is_train, model_name)
         errors += dataset_errors
         warnings += dataset_warnings

@@ -25,6 +25,14 @@ def _clip_downloads(opt):
     return wanted
 
 
+def _hub_file(url):
+    return os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(url))  # where torchvision caches it
+
+
+def _reason(error):
+    return f"{type(error).__name__}: {' '.join(str(error).split())[:160]}"
+
+
 def _vgg_downloads(opt):
     """``{url: [option keys]}`` of the VGG weights BasicSR's perceptual losses would download."""
     import torchvision
@@ -33,7 +41,7 @@ def _vgg_downloads(opt):
         if not (isinstance(loss, dict) and 'Perceptual' in str(loss.get('type'))) or os.path.exists(BASICSR_VGG_FILE):
             continue
         url = torchvision.models.get_model_weights(loss.get('vgg_type', 'vgg19')).IMAGENET1K_V1.url
-        if not os.path.isfile(os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(url))):
+        if not os.path.isfile(_hub_file(url)):
             wanted.setdefault(url, []).append(f'train.{name}')
     return wanted
 
@@ -48,17 +56,16 @@ def fetch_weights(opt):
         except Exception as error:  # noqa: BLE001  (offline, proxy, disk: each names the option and the way round)
             url = open_clip.get_pretrained_url(model_name, tag) or f"open_clip's '{tag}' weights"
             problems.append(f"{' / '.join(keys)}: could not download the '{tag}' weights of CLIP {model_name} "
-                            f"({type(error).__name__}: {' '.join(str(error).split())[:160]}); fetch {url} on "
-                            'another machine and set pretrained to the local file path.')
+                            f'({_reason(error)}); fetch {url} on another machine and set pretrained to the local '
+                            'file path.')
     for url, keys in _vgg_downloads(opt).items():
-        target = os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(url))
+        target = _hub_file(url)
         try:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             torch.hub.download_url_to_file(url, target)
         except Exception as error:  # noqa: BLE001
-            reason = ' '.join(str(error).split())[:160]
             problems.append(f"{' / '.join(keys)}: BasicSR's perceptual loss could not download its VGG weights "
-                            f'({type(error).__name__}: {reason}); put {os.path.basename(url)} at '
+                            f'({_reason(error)}); put {os.path.basename(url)} at '
                             f'{os.path.abspath(BASICSR_VGG_FILE)} or {target}, or remove the loss.')
     if problems:
         raise OptionsError(problems)
