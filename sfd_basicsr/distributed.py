@@ -9,6 +9,7 @@ rank 0 reports for all of them.
 import datetime
 import os
 import sys
+from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
@@ -89,12 +90,34 @@ def default_device(device=None):
     return torch.device('cpu')
 
 
-def join_for_inference():
-    """Under ``torchrun``, join a gloo group (it only carries results, on any device); ``(rank, world_size)``."""
+def leave_process_group():
+    """Leave the default process group, if this process is in one.
+
+    Every process must do this before it exits: one that exits still holding its gloo group can be aborted
+    while the interpreter shuts down ("terminate called without an active exception", SIGABRT: gloo's worker
+    threads outlive Python; pytorch/pytorch#190489), which fails the whole torchrun launch after the work is done.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@contextmanager
+def process_group_left_on_exit():
+    """Within the block a process group may be joined (BasicSR's pipelines do); it is left on the way out."""
+    try:
+        yield
+    finally:
+        leave_process_group()
+
+
+@contextmanager
+def inference_processes():
+    """Under ``torchrun``, a gloo group (it only carries results, on any device) for the block; ``(rank, world)``."""
     rank, world = launched_world()
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend='gloo')
-    return rank, world
+    with process_group_left_on_exit():
+        yield rank, world
 
 
 def shard(items, rank, world):

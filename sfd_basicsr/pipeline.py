@@ -16,6 +16,7 @@ Module-level names of ``basicsr.train`` / ``basicsr.test`` are swapped while the
 The pipelines run inside ``compat.basicsr_distributed_on_any_device``, so ``--launcher pytorch`` (torchrun)
 trains on CPU-only machines with gloo and ``dist_params`` (backend, timeout) applies to every launcher, and
 inside ``compat.validation_metrics_that_cannot_end_training``, so a metric failing on one image is logged as nan.
+Every process leaves its process group on the way out (``distributed.process_group_left_on_exit``).
 
 ``basicsr train`` downloads the weights the networks need (CLIP, BasicSR's VGG) before any folder exists
 (``weight_downloads``); one that cannot be had stops the run with a line naming the option and the local file
@@ -43,7 +44,7 @@ from .checkpoint_file import CheckpointReadError, read_checkpoint
 from .compat import (basicsr_distributed_on_any_device, module_names_swapped,
                      validation_metrics_that_cannot_end_training)
 from .data_stream import counting_prefetcher
-from .distributed import DistributedSetupError
+from .distributed import DistributedSetupError, process_group_left_on_exit
 from .experiment import iteration_in_name, record_effective_options
 from .options_check import OptionsError, check_options
 from .options_file import command_line_options, load_options, read_options_file
@@ -146,8 +147,8 @@ def train(root_path=None):
              'CPUPrefetcher': counting_prefetcher(CPUPrefetcher), 'CUDAPrefetcher': counting_prefetcher(CUDAPrefetcher)}
     _checked.clear()
     try:
-        with module_names_swapped(basicsr_train, hooks), basicsr_distributed_on_any_device(distributed_options()), \
-                validation_metrics_that_cannot_end_training():
+        with process_group_left_on_exit(), module_names_swapped(basicsr_train, hooks), \
+                basicsr_distributed_on_any_device(distributed_options()), validation_metrics_that_cannot_end_training():
             basicsr_train.train_pipeline(root_path or os.getcwd())
     except DistributedSetupError as error:
         raise OptionsError(str(error)) from None
@@ -160,7 +161,7 @@ def train(root_path=None):
 
 def check(root_path=None):
     """``basicsr check -opt FILE [--force_yml ...]``: parse and check the options as ``train`` would, build nothing."""
-    with basicsr_distributed_on_any_device(distributed_options()):
+    with process_group_left_on_exit(), basicsr_distributed_on_any_device(distributed_options()):
         opt, _ = parse_and_check_options(root_path or os.getcwd(), is_train=True)
     return opt
 
@@ -168,7 +169,8 @@ def check(root_path=None):
 def test(root_path=None):
     """``basicsr test -opt FILE``: results under ``results/<name>`` of the working directory."""
     try:
-        with module_names_swapped(basicsr_test, {'parse_options': parse_and_check_options}), \
+        with process_group_left_on_exit(), \
+                module_names_swapped(basicsr_test, {'parse_options': parse_and_check_options}), \
                 basicsr_distributed_on_any_device(distributed_options()), validation_metrics_that_cannot_end_training():
             basicsr_test.test_pipeline(root_path or os.getcwd())
     except DistributedSetupError as error:

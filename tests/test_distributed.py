@@ -143,6 +143,7 @@ def test_basicsr_train_under_torchrun_writes_and_validates_on_rank_0_only(tmp_pa
     opt_file = write_options(tmp_path / 'train.yml', opt)
     result, events = audited_train(tmp_path, opt_file)
     assert result.returncode == 0, result.stderr[-4000:]
+    assert result.still_joined == [], 'every rank leaves its process group before it exits (gloo can abort it)'
     experiment = tmp_path / 'experiments' / 'sfd_tiny'
     logs = sorted(experiment.glob('train_sfd_tiny_*.log'))
     assert len(logs) == 1

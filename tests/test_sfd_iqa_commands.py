@@ -94,6 +94,7 @@ def test_score_under_torchrun_splits_the_files_and_rank_0_reports_them_all(train
                                                          str(tmp_path / 'maps')], cwd=tmp_path)
     assert split.returncode == 0, split.stderr[-3000:]
     assert '3 image(s) on 2 processes (2, 1)' in split.stderr
+    assert split.still_joined == [], 'every process leaves its process group before it exits (gloo can abort it)'
     lines = [line.split('\t') for line in split.stdout.splitlines() if '\t' in line]
     expected = [line.split('\t') for line in single.stdout.splitlines() if '\t' in line]
     assert [name for name, _ in lines] == [name for name, _ in expected], 'printed once, in the files\' order'

@@ -222,6 +222,7 @@ def test_upscale_under_torchrun_splits_the_files_and_writes_what_one_process_wri
                       str(models['experiment']), '-q', '--device', 'cpu'], cwd=tmp_path)
     assert split.returncode == 0, split.stderr[-3000:]
     assert 'wrote 5 image(s)' in split.stderr and 'on 2 processes (3, 2)' in split.stderr
+    assert split.still_joined == [], 'every process leaves its process group before it exits (gloo can abort it)'
     assert split.stderr.count('wrote 5 image(s)') == 1, 'rank 0 reports for both'
     assert sorted(os.listdir(tmp_path / 'two')) == sorted(os.listdir(tmp_path / 'one')) == sorted(
         f'{n}.png' for n in names)

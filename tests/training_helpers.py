@@ -1,8 +1,10 @@
 """Tiny SFD options and a way to run the `basicsr` command on them, for the training tests."""
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -54,13 +56,26 @@ def run_basicsr(args, cwd, timeout=600):
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+RANK_AUDIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'rank_audit')
+
+
 def torchrun(args, cwd, nproc=2, env=None, timeout=300, **popen):
-    """``torchrun --standalone --nproc_per_node=N ARGS`` (a free port on 127.0.0.1); ``popen`` options: don't wait."""
+    """``torchrun --standalone --nproc_per_node=N ARGS`` (a free port on 127.0.0.1); ``popen`` options: don't wait.
+
+    The finished run's ``still_joined`` lists the ranks that exited still in their process group (see
+    ``rank_audit/sitecustomize.py``): such a process can be aborted by gloo as it exits, failing the launch.
+    """
     command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', *args]
-    env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1', **(env or {}))
+    group_audit = tempfile.mkdtemp(prefix='group_audit_')
+    env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1', GROUP_AUDIT_OUT=group_audit,
+               PYTHONPATH=os.pathsep.join([RANK_AUDIT, os.environ.get('PYTHONPATH', '')]), **(env or {}))
     if popen:
         return subprocess.Popen(command, cwd=cwd, env=env, **popen)
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    result.still_joined = sorted(int(name[len('rank'):-len('.joined')]) for name in os.listdir(group_audit)
+                                 if name.endswith('.joined'))
+    shutil.rmtree(group_audit, ignore_errors=True)
+    return result
 
 
 def command_path(name):

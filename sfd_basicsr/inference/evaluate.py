@@ -188,11 +188,15 @@ def main(argv=None):
     parser.add_argument('--device', default=None, help='cpu, cuda, ... (default: cuda if available)')
     parser.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
     args = parser.parse_args(argv)
+    from ..distributed import inference_processes
+    with inference_processes() as (rank, world):  # under torchrun each process scores a share; rank 0 writes
+        return _evaluate_command(args, rank, world)
+
+
+def _evaluate_command(args, rank, world):
     from ..atomic import OutputWriteError, check_writable_folder
-    from ..distributed import join_for_inference
     from .generator import GeneratorLoadError, load_generator
     from .upscaler import Upscaler
-    rank, world = join_for_inference()  # under torchrun each process scores a share; rank 0 writes the tables
     try:
         if rank == 0:
             check_writable_folder(args.output, '-o')

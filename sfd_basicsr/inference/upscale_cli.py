@@ -24,12 +24,17 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from ..distributed import inference_processes
+    with inference_processes() as (rank, world):
+        return _upscale(args, rank, world)
+
+
+def _upscale(args, rank, world):
     from ..atomic import OutputWriteError
-    from ..distributed import gather, join_for_inference, unshard
+    from ..distributed import gather, unshard
     from .files import OutputPathError, upscale_files
     from .generator import GeneratorLoadError, load_generator
     from .upscaler import Upscaler
-    rank, world = join_for_inference()
     try:
         generator = load_generator(args.model)
         upscaler = Upscaler(generator, args.device, args.tile, args.tile_pad, args.half)

@@ -16,14 +16,19 @@ import torch
 
 
 def score(args):
+    from ..distributed import inference_processes
+    with inference_processes() as (rank, world):  # under torchrun each process scores a share; rank 0 reports
+        return _score(args, rank, world)
+
+
+def _score(args, rank, world):
     from tqdm import tqdm
 
     from ..atomic import check_writable_folder
-    from ..distributed import default_device, gather, join_for_inference, shard
+    from ..distributed import default_device, gather, shard
     from ..image_io import ImageReadError, read_image, scan_images
     from .quality_map import quality_map_picture, write_png
     from .sfd_iqa_arch import SFDIQA
-    rank, world = join_for_inference()  # under torchrun each process scores a share; rank 0 reports them all
     if args.maps:  # outputs that cannot be written stop the run before any network is built
         check_writable_folder(args.maps, '--maps')
     if args.csv and rank == 0:

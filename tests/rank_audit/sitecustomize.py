@@ -1,6 +1,9 @@
-"""Put on PYTHONPATH by tests/test_distributed.py: each process records the files it opens, writes, renames
-or creates under $RANK_AUDIT_ROOT (via Python's audit hooks, so BasicSR's code is watched unchanged) and
-writes the list to $RANK_AUDIT_OUT/rank<RANK>.txt at exit."""
+"""Put on PYTHONPATH by the tests' ``torchrun``: each process
+
+- records the files it opens, writes, renames or creates under $RANK_AUDIT_ROOT (via Python's audit hooks, so
+  BasicSR's code is watched unchanged) and writes the list to $RANK_AUDIT_OUT/rank<RANK>.txt at exit;
+- creates $GROUP_AUDIT_OUT/rank<RANK>.joined if it exits still in a process group (registered first, this
+  runs after every other exit handler, as the interpreter is about to shut down)."""
 import atexit
 import os
 import sys
@@ -8,6 +11,14 @@ import sys
 ROOT = os.environ.get('RANK_AUDIT_ROOT')
 OUT = os.environ.get('RANK_AUDIT_OUT')
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+GROUP_OUT = os.environ.get('GROUP_AUDIT_OUT')
+
+if GROUP_OUT and 'RANK' in os.environ:
+    @atexit.register
+    def _group_still_joined():
+        distributed = sys.modules.get('torch.distributed')
+        if distributed is not None and distributed.is_available() and distributed.is_initialized():
+            open(os.path.join(GROUP_OUT, f"rank{os.environ['RANK']}.joined"), 'w').close()
 
 if ROOT and OUT and 'RANK' in os.environ:
     events = []
