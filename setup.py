@@ -50,7 +50,8 @@ setup(
     python_requires='>=3.10',
     install_requires=read_requirements(),
     entry_points={
-        'console_scripts': ['basicsr = sfd_basicsr.cli:main', 'sfd-iqa = sfd_basicsr.iqa.cli:main'],
+        'console_scripts': ['basicsr = sfd_basicsr.commands.basicsr_command:main',
+                            'sfd-iqa = sfd_basicsr.commands.sfd_iqa_command:main'],
         'pyiqa.archs': ['sfd_iqa = sfd_basicsr_pyiqa_hook:register_arch'],
     },
 )

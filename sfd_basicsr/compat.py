@@ -10,6 +10,8 @@ The ``basicsr train|test`` pipelines also run inside scoped patches, each restor
 replaces, listed there), ``basicsr_filter2d_on_contiguous_inputs`` (around ``SFDRealModel.feed_data``),
 ``basicsr_distributed_on_any_device`` (BasicSR's distributed set-up on machines without CUDA) and
 ``validation_metrics_that_cannot_end_training`` (a metric failing on one image is logged, not fatal).
+
+``basicsr_registry_put`` is the one write into a BasicSR ``Registry`` besides its own ``register``.
 """
 import importlib
 import importlib.util
@@ -32,6 +34,16 @@ def alias_torchvision_functional_tensor():
 
 
 alias_torchvision_functional_tensor()
+
+
+def basicsr_registry_put(registry, name, obj):
+    """Put ``obj`` under ``name`` in a BasicSR ``Registry``, replacing what is there (``registry.register`` decides).
+
+    BasicSR's ``Registry.register`` registers an object under its own ``__name__`` only and refuses a taken name,
+    our own class re-executed by a reload too; its private ``_obj_map`` is the only way to register one class under
+    two names (``FeatDGANLoss``, ``TGDGANLoss``) and to replace our own earlier definition.
+    """
+    registry._obj_map[name] = obj
 
 
 @contextmanager

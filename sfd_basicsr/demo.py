@@ -6,7 +6,6 @@ pipeline with ``SFDModel`` (Feat-D + TG-D), ending with validation (PSNR, SSIM, 
 OpenAI's RN50 weights are used when they are already on disk; otherwise the encoder is
 random-initialised and the log says so loudly, so the numbers only show that the machinery runs.
 """
-import argparse
 import os
 import sys
 
@@ -118,12 +117,8 @@ def demo_options(data_dir, iters, pretrained, name='sfd_demo', warm_start=True):
     }
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog='basicsr demo', description=__doc__.splitlines()[0])
-    parser.add_argument('--iters', type=int, default=100, help='training iterations (default 100)')
-    parser.add_argument('--out', default='sfd_demo', help='folder for data, options and experiments')
-    args = parser.parse_args(argv)
-
+def run_demo(out, iters):
+    """Write the demo's data and options under ``out``, train, and return the summary to print."""
     from .archs.clip_encoder import DEFAULT_CLIP_MODEL, cached_pretrained_file
     from .pipeline import train
     pretrained = cached_pretrained_file(DEFAULT_CLIP_MODEL, 'openai')
@@ -131,15 +126,14 @@ def main(argv=None):
         print('\n' + '!' * 100 + '\n!! OpenAI RN50 weights are not on this machine: the demo runs with a RANDOM CLIP '
               'encoder.\n!! It shows that SFD training runs end to end; its numbers mean nothing.\n' + '!' * 100,
               file=sys.stderr)
-    out = os.path.abspath(args.out)
-    options = demo_options(os.path.join(out, 'data'), args.iters, pretrained)
+    out = os.path.abspath(out)
+    options = demo_options(os.path.join(out, 'data'), iters, pretrained)
     opt_file = os.path.join(out, 'train_sfd_demo.yml')
     with open(opt_file, 'w') as f:
         yaml.safe_dump(options, f, sort_keys=False)
     sys.argv = ['basicsr train', '-opt', opt_file]
     train(out)
-    print(demo_summary(os.path.join(out, 'experiments', options['name']), opt_file, random_clip=pretrained is None))
-    return 0
+    return demo_summary(os.path.join(out, 'experiments', options['name']), opt_file, random_clip=pretrained is None)
 
 
 def demo_summary(experiment, opt_file, random_clip):
@@ -157,6 +151,6 @@ def demo_summary(experiment, opt_file, random_clip):
         lines.append('  caveat:            the CLIP encoder was RANDOM (no OpenAI RN50 weights on this machine): '
                      'the run shows the machinery works, its numbers mean nothing.')
     lines += ['Next:',
-              f'  sfd-iqa export {experiment} -o {export}   # the trained discriminators as an SFD-IQA metric',
+              f'  sfd-iqa export -m {experiment} -o {export}   # the trained discriminators as an SFD-IQA metric',
               f'  sfd-iqa score -t <images> --weights {export} --maps maps/']
     return '\n'.join(lines)

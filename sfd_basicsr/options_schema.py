@@ -359,7 +359,8 @@ def _message(error, prefix, schema, model_name, hints):
         return f"{'.'.join(map(str, prefix + loc + (named.group(1),)))}: {named.group(2)}."
     message = f'{dotted}: {text[0].lower()}{text[1:]}; got {given!r}.'
     if isinstance(given, str) and kind in ('float_type', 'int_type') and _is_number(given):
-        message += f' YAML reads {given} as text: write a number with a dot (1.0e-4), or !!float {given}.'
+        # PyYAML reads 1e-4 as text (YAML 1.1 wants 1.0e-4); BasicSR's --force_yml reads no exponent or minus sign
+        message += f' {given} is read as text: write !!float {given} (in the file or in --force_yml).'
     return message
 
 

@@ -3,8 +3,10 @@
 BasicSR's ``Registry.register`` raises when a name is taken. A module of ours can legitimately be
 executed twice (``importlib.reload``, or once as ``sfd_basicsr.archs.x`` and once through a path entry
 that makes it ``archs.x``); the second run must replace our own earlier class, while a *different*
-object under the same name (another plugin's) is still an error.
+object under the same name (another plugin's) is still an error. The write into BasicSR's registry is
+``compat.basicsr_registry_put``.
 """
+from .compat import basicsr_registry_put
 
 
 def _same_definition(a, b):
@@ -18,11 +20,11 @@ def register(registry, *names):
 
     def deco(obj):
         for name in names or (obj.__name__,):
-            existing = registry._obj_map.get(name)
+            existing = registry.get(name) if name in registry else None
             if existing is not None and existing is not obj and not _same_definition(existing, obj):
                 raise KeyError(f"An object named '{name}' is already registered in BasicSR's '{registry._name}' "
                                f'registry by {existing.__module__}; sfd_basicsr cannot register its own.')
-            registry._obj_map[name] = obj  # BasicSR's Registry.register refuses a taken name, our own reloaded too
+            basicsr_registry_put(registry, name, obj)
         return obj
 
     return deco

@@ -17,7 +17,10 @@ LAYERS = [  # lowest first; a module may import its own layer and those below
                'inference.upscaler', 'inference.files', 'inference.export', 'inference.evaluate']),
     ('training', ['options_schema', 'options_check', 'options_data', 'options_file', 'weight_downloads', 'plugin',
                   'pipeline', 'demo']),
-    ('commands', ['', 'cli', 'train', 'test', 'iqa.cli', 'inference.upscale_cli']),
+    ('commands', ['', 'train', 'test', 'commands', 'commands.common', 'commands.basicsr_command', 'commands.train',
+                  'commands.test', 'commands.check', 'commands.demo', 'commands.upscale', 'commands.export',
+                  'commands.evaluate', 'commands.sfd_iqa_command', 'commands.score', 'commands.sfd_iqa_export',
+                  'commands.correlate']),
 ]
 LAYER_OF = {name: depth for depth, (_, names) in enumerate(LAYERS) for name in names}
 

@@ -125,8 +125,7 @@ def test_stock_gan_models_with_semantic_discriminators_stay_in_sync(tmp_path, mo
 def audited_train(tmp_path, opt_file, *flags, nproc=2):
     """``torchrun basicsr train``, with every file each rank opens under ``tmp_path`` recorded."""
     audit = tmp_path.parent / f'{tmp_path.name}_audit'
-    env = {'PYTHONPATH': os.pathsep.join([os.path.join(HERE, 'rank_audit'), os.environ.get('PYTHONPATH', '')]),
-           'RANK_AUDIT_ROOT': str(tmp_path), 'RANK_AUDIT_OUT': str(audit)}
+    env = {'RANK_AUDIT_ROOT': str(tmp_path), 'RANK_AUDIT_OUT': str(audit)}  # torchrun puts rank_audit on the path
     result = torchrun([basicsr_script(), 'train', '-opt', opt_file, '--launcher', 'pytorch', *flags], cwd=tmp_path,
                       nproc=nproc, env=env)
     events = {}

@@ -301,13 +301,47 @@ def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_
     cv2.imwrite(str(gt_dir / 'coffee.png'), gt)
     cv2.imwrite(str(lq_dir / 'coffee.png'), lq)
     generator = load_generator(models['experiment'])
-    for tile in (0, 8):
-        out = tmp_path / f'tile_{tile}'
+    psnr = {}
+    for tile, pad in ((0, 16), (8, 16), (8, 2)):
+        out = tmp_path / f'tile_{tile}_{pad}'
         result = run_basicsr(['evaluate', '-m', str(models['experiment']), '--data', f'given={gt_dir}:{lq_dir}',
-                              '--metrics', 'psnr', '--tile', str(tile), '-o', str(out), '-q'], cwd=tmp_path)
+                              '--metrics', 'psnr', '--tile', str(tile), '--tile-pad', str(pad), '-o', str(out), '-q'],
+                             cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-2000:]
         rows = {r['metric']: r['value'] for r in csv.DictReader(open(out / 'results.csv'))}
-        sr = Upscaler(generator, 'cpu', tile=tile).upscale_array(lq)
-        assert float(rows['PSNR-Y']) == pytest.approx(calculate_psnr(sr, gt, 4, test_y_channel=True), abs=1e-5)
-        how = 'in tiles of 8 px with 16 px of context' if tile else 'whole'  # the report says how it upscaled
+        sr = Upscaler(generator, 'cpu', tile=tile, tile_pad=pad).upscale_array(lq)
+        psnr[tile, pad] = float(rows['PSNR-Y'])
+        assert psnr[tile, pad] == pytest.approx(calculate_psnr(sr, gt, 4, test_y_channel=True), abs=1e-5)
+        how = f'in tiles of 8 px with {pad} px of context' if tile else 'whole'  # the report says how it upscaled
         assert f'Upscaled {how}.' in (out / 'results.md').read_text()
+    assert psnr[8, 2] != pytest.approx(psnr[8, 16], abs=1e-4), 'too little context shows at the seams'
+
+
+def test_evaluate_scores_sfd_iqa_with_the_weights_given(models, tmp_path, monkeypatch):
+    import pyiqa
+    from iqa_helpers import random_sfd_iqa_weights
+
+    from sfd_basicsr.inference import Upscaler, load_generator
+    from sfd_basicsr.inference.evaluate import bicubic_lr
+    (tmp_path / 'weights').mkdir()
+    *_, weights = random_sfd_iqa_weights(tmp_path / 'weights')
+    monkeypatch.delenv('SFD_IQA_WEIGHTS', raising=False)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))  # no weights in pyiqa's default folder either
+    gt_dir = tmp_path / 'gt'
+    gt_dir.mkdir()
+    for name in ('chelsea', 'coffee'):
+        cv2.imwrite(str(gt_dir / f'{name}.png'), bgr(name, (96, 80)))
+    command = ['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', 'sfd_iqa', '-q',
+               '--device', 'cpu']
+    given = run_basicsr(command + ['--weights', str(weights), '-o', str(tmp_path / 'given')], cwd=tmp_path)
+    assert given.returncode == 0, given.stderr[-2000:]
+    got = {r['metric']: r['value'] for r in csv.DictReader(open(tmp_path / 'given' / 'results.csv'))}
+    metric = pyiqa.create_metric('sfd_iqa', pretrained_model_path=str(weights), device='cpu')
+    upscaler = Upscaler(load_generator(models['experiment']), 'cpu')
+    expected = [metric(to_tensor(upscaler.upscale_array(bicubic_lr(cv2.imread(str(gt_dir / f'{n}.png')), 4)[1])
+                                 [4:-4, 4:-4])).item() for n in ('chelsea', 'coffee')]
+    assert float(got['sfd_iqa']) == pytest.approx(np.mean(expected), rel=1e-4)
+    absent = run_basicsr(command + ['-o', str(tmp_path / 'absent')], cwd=tmp_path)
+    assert absent.returncode == 0, absent.stderr[-2000:]
+    table = (tmp_path / 'absent' / 'results.md').read_text()
+    assert "sfd_iqa: unavailable (pyiqa metric 'sfd_iqa' cannot be built" in table, table

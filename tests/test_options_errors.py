@@ -252,8 +252,10 @@ def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
 
 
 @pytest.mark.parametrize('entry, message', [
-    ('train:optim_g:lr=-1e-4', "train.optim_g.lr: input should be a valid number; got '-1e-4'. YAML reads -1e-4 as "
-                               'text: write a number with a dot (1.0e-4), or !!float -1e-4.'),
+    ('train:optim_g:lr=-1e-4', "train.optim_g.lr: input should be a valid number; got '-1e-4'. -1e-4 is read as "
+                               'text: write !!float -1e-4 (in the file or in --force_yml).'),
+    ('train:optim_g:lr=1.0e-4', "train.optim_g.lr: input should be a valid number; got '1.0e-4'. 1.0e-4 is read as "
+                                'text: write !!float 1.0e-4 (in the file or in --force_yml).'),
     ('train:optim_g:lr=!!float -1e-4', 'train.optim_g.lr: input should be greater than or equal to 0; got -0.0001.'),
     ('trainn:total_iter=5', "--force_yml trainn:total_iter=5: the options have no section trainn (BasicSR's "
                             '--force_yml changes keys of existing sections only).'),

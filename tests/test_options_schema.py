@@ -63,8 +63,8 @@ def test_numbers_yaml_reads_as_text_are_refused_with_the_spelling_that_works():
     text = open(SFD_OPTIONS).read().replace('lr: !!float 1e-4', 'lr: 1e-4', 1)
     assert 'lr: 1e-4' in text
     errors, _ = schema_problems(yaml.safe_load(text))
-    assert errors == ["train.optim_g.lr: input should be a valid number; got '1e-4'. YAML reads 1e-4 as text: "
-                      'write a number with a dot (1.0e-4), or !!float 1e-4.']
+    assert errors == ["train.optim_g.lr: input should be a valid number; got '1e-4'. 1e-4 is read as text: "
+                      'write !!float 1e-4 (in the file or in --force_yml).']
     assert schema_problems(yaml.safe_load(text.replace('lr: 1e-4', 'lr: 1.0e-4', 1))) == ([], [])
 
 

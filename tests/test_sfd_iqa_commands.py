@@ -29,7 +29,7 @@ def trained(tmp_path_factory):
     result = run_basicsr(['train', '-opt', write_options(root / 'train.yml', opt)], cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
     exported = root / 'sfd_iqa.pth'
-    result = run([os.path.join(BIN, 'sfd-iqa'), 'export', str(root / 'experiments' / 'sfd_tiny'), '-o',
+    result = run([os.path.join(BIN, 'sfd-iqa'), 'export', '-m', str(root / 'experiments' / 'sfd_tiny'), '-o',
                   str(exported)], cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "weights 'None'" in result.stdout  # the training's random CLIP is recorded
@@ -117,6 +117,20 @@ def test_pyiqa_command_stops_at_a_bad_file_in_one_line_naming_it(trained, tmp_pa
     assert result.returncode == 1
     assert f"cannot score '{folder / 'broken.png'}'" in result.stderr and 'sfd-iqa score' in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_export_takes_the_experiment_once_by_m_or_by_position(trained, tmp_path):
+    root, exported, _ = trained
+    experiment = str(root / 'experiments' / 'sfd_tiny')
+    by_position = run([os.path.join(BIN, 'sfd-iqa'), 'export', experiment, '-o', str(tmp_path / 'p.pth')], cwd=root)
+    assert by_position.returncode == 0, by_position.stderr[-2000:]
+    got, want = (torch.load(path, weights_only=True)['featd']['params'] for path in (tmp_path / 'p.pth', exported))
+    assert got.keys() == want.keys()
+    assert all(torch.equal(v, want[k]) if torch.is_tensor(v) else v == want[k] for k, v in got.items())
+    for words in ([], ['-m', experiment, experiment]):
+        result = run([os.path.join(BIN, 'sfd-iqa'), 'export', *words, '-o', str(tmp_path / 'x.pth')], cwd=root)
+        assert result.returncode == 2 and 'give the experiment once: -m experiments/<name>' in result.stderr
+        assert not (tmp_path / 'x.pth').exists()
 
 
 def test_export_refuses_an_untrained_run(trained, tmp_path):

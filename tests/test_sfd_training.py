@@ -134,7 +134,7 @@ def test_basicsr_demo_runs_end_to_end_and_says_the_encoder_is_random(tmp_path):
     assert (experiment / 'models' / 'net_g_latest.pth').is_file()
     summary = result.stdout[result.stdout.index('SFD demo finished.'):]
     assert str(experiment / 'models') in summary and 'RANDOM' in summary
-    assert f'sfd-iqa export {experiment}' in summary
+    assert f'sfd-iqa export -m {experiment}' in summary
 
 
 def test_a_validation_metric_that_fails_on_an_image_never_ends_training(tmp_path):

@@ -52,7 +52,8 @@ def write_options(path, opt):
 def run_basicsr(args, cwd, timeout=600):
     env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1')
     script = os.path.join(os.path.dirname(sys.executable), 'basicsr')
-    command = ([script] if os.path.isfile(script) else [sys.executable, '-m', 'sfd_basicsr.cli']) + list(args)
+    module = [sys.executable, '-m', 'sfd_basicsr.commands.basicsr_command']
+    command = ([script] if os.path.isfile(script) else module) + list(args)
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -67,8 +68,8 @@ def torchrun(args, cwd, nproc=2, env=None, timeout=300, **popen):
     """
     command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', *args]
     group_audit = tempfile.mkdtemp(prefix='group_audit_')
-    env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1', GROUP_AUDIT_OUT=group_audit,
-               PYTHONPATH=os.pathsep.join([RANK_AUDIT, os.environ.get('PYTHONPATH', '')]), **(env or {}))
+    env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1', GROUP_AUDIT_OUT=group_audit, **(env or {}))
+    env['PYTHONPATH'] = os.pathsep.join([RANK_AUDIT, env.get('PYTHONPATH', '')])
     if popen:
         return subprocess.Popen(command, cwd=cwd, env=env, **popen)
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)

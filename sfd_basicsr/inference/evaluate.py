@@ -1,4 +1,4 @@
-"""``basicsr evaluate``: score a generator on test sets like the papers' tables (markdown + CSV).
+"""A generator scored on test sets like the papers' tables (markdown + CSV), for ``basicsr evaluate``.
 
     basicsr evaluate -m MODEL --data Set5=datasets/Set5/GTmod12:datasets/Set5/LRbicx4 --data Urban100=GT/
                      --metrics lpips dists niqe sfd_iqa -o eval/
@@ -9,7 +9,6 @@ MATLAB-style bicubic LR images made from its GT (BasicSR's ``imresize``), the GT
 the scale. A metric that cannot be built here (weights missing offline) is reported as unavailable with
 the reason; the others still run.
 """
-import argparse
 import os
 import sys
 import time
@@ -85,8 +84,10 @@ def _pairs(gt_dir, lq_dir, report=True):
         yield gt_path, matches[0]
 
 
-def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1):
+def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1, sfd_iqa_weights=None):
     """``{set: {column: value}}`` and ``{metric: reason}`` for metrics that could not be built.
+
+    ``sfd_iqa_weights``: the SFD-IQA weights file for the ``sfd_iqa`` metric (default: pyiqa's lookup).
 
     ``rank`` of ``world`` processes (a torchrun launch) scores its share of each set's images
     (``distributed.shard``); every rank returns the results of all of them.
@@ -97,12 +98,13 @@ def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1):
 
     from ..distributed import gather, shard
     from ..image_io import ImageReadError
-    from ..metrics import MetricUnavailable, calculate_pyiqa, pyiqa_metric
+    from ..metrics import MetricUnavailable, calculate_pyiqa, metric_options, pyiqa_metric
     scale = upscaler.scale
     scorers, unavailable = {}, {}
+    options = {metric: metric_options(metric, sfd_iqa_weights) for metric in metrics}
     for metric in metrics:
         try:
-            scorers[metric] = pyiqa_metric(metric, upscaler.device)
+            scorers[metric] = pyiqa_metric(metric, upscaler.device, **options[metric])
         except MetricUnavailable as error:
             unavailable[metric] = str(error)
     results = {}
@@ -126,7 +128,7 @@ def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1):
                           'SSIM-Y': calculate_ssim(sr, gt, scale, test_y_channel=True)}
                 for metric in scorers:
                     sample[metric] = calculate_pyiqa(sr, gt, metric=metric, crop_border=scale,
-                                                     device=upscaler.device)
+                                                     device=upscaler.device, **options[metric])
             except (ImageReadError, FileNotFoundError, ValueError, RuntimeError, cv2.error) as error:
                 skipped[index] = (gt_path, ' '.join(str(error).split()))
                 tqdm.write(f'evaluate: skipped {gt_path}: {skipped[index][1]}', file=sys.stderr)
@@ -174,58 +176,3 @@ def write_reports(folder, results, unavailable, lower_better, metrics, model, up
                  [name, 'skipped', len(skipped), '; '.join(f'{path}: {why}' for path, why in skipped)]]
     atomic_write_csv(os.path.join(folder, 'results.csv'), rows)
     return table
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog='basicsr evaluate', description=__doc__.splitlines()[0].strip('`'))
-    parser.add_argument('-m', '--model', required=True, help='experiments/<name> folder or generator weights file')
-    parser.add_argument('--data', action='append', required=True, metavar='NAME=GT[:LQ]',
-                        help='a test set: its GT folder and, optionally, its LR folder (repeat for several)')
-    parser.add_argument('--metrics', nargs='*', default=['lpips', 'dists', 'niqe', 'musiq', 'clipiqa', 'sfd_iqa'],
-                        help='pyiqa metrics besides PSNR/SSIM (default: lpips dists niqe musiq clipiqa sfd_iqa)')
-    parser.add_argument('-o', '--output', default='evaluation', help='folder for results.md and results.csv')
-    parser.add_argument('--tile', type=int, default=0, help='upscale in tiles of this size (0: whole images)')
-    parser.add_argument('--device', default=None, help='cpu, cuda, ... (default: cuda if available)')
-    parser.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
-    args = parser.parse_args(argv)
-    from ..distributed import inference_processes
-    with inference_processes() as (rank, world):  # under torchrun each process scores a share; rank 0 writes
-        return _evaluate_command(args, rank, world)
-
-
-def _evaluate_command(args, rank, world):
-    from ..atomic import OutputWriteError, check_writable_folder
-    from .generator import GeneratorLoadError, load_generator
-    from .upscaler import Upscaler
-    try:
-        if rank == 0:
-            check_writable_folder(args.output, '-o')
-        test_sets = [parse_test_set(text) for text in args.data]
-        upscaler = Upscaler(load_generator(args.model), args.device, tile=args.tile)
-        results, unavailable, lower_better = evaluate(upscaler, test_sets, args.metrics,
-                                                      progress=not args.quiet and rank == 0, rank=rank, world=world)
-    except (GeneratorLoadError, FileNotFoundError, ValueError) as error:
-        print(f'basicsr evaluate: {error}', file=sys.stderr)
-        return 2
-    except OutputWriteError as error:
-        print(f'basicsr evaluate: stopped: {error}', file=sys.stderr)
-        return 1
-    if rank != 0:
-        return 0
-    if world > 1:
-        for name, row in results.items():
-            print(f"basicsr evaluate: {name}: {row['images']} image(s) on {world} processes "
-                  f"({', '.join(map(str, row['images_per_process']))})", file=sys.stderr)
-    try:
-        upscaled = (f'in tiles of {upscaler.tile} px with {upscaler.tile_pad} px of context' if upscaler.tile
-                    else 'whole')
-        table = write_reports(args.output, results, unavailable, lower_better, args.metrics, args.model, upscaled)
-    except OutputWriteError as error:
-        print(f'basicsr evaluate: stopped: {error}', file=sys.stderr)
-        return 1
-    print(table)
-    print(f"basicsr evaluate: wrote {os.path.join(args.output, 'results.md')} and results.csv", file=sys.stderr)
-    skipped = sum(len(row['skipped']) for row in results.values())
-    if skipped:
-        print(f'basicsr evaluate: {skipped} image(s) could not be scored (named in the table).', file=sys.stderr)
-    return 1 if skipped else 0

@@ -1,11 +1,9 @@
 """``basicsr export``: a trained generator as one ``.safetensors`` file that spandrel (and chaiNNer) load."""
-import argparse
 import os
-import sys
 
 import torch
 
-from ..atomic import OutputWriteError, atomic_write_bytes, check_writable_folder
+from ..atomic import atomic_write_bytes, check_writable_folder
 from .generator import GeneratorLoadError, generator_from_state_dict, load_generator
 
 SPANDREL_RRDB_GROWTH = 32  # spandrel rebuilds every RRDBNet with ESRGAN's growth channels
@@ -53,21 +51,3 @@ def _check_spandrel_can_rebuild(generator):
                 f'RRDBNet with num_grow_ch {SPANDREL_RRDB_GROWTH} (ESRGAN\'s), so the export could not be loaded '
                 f'there. Train with num_grow_ch: {SPANDREL_RRDB_GROWTH} to export; `basicsr upscale -m` reads this '
                 'generator as it is.')
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog='basicsr export', description=__doc__.splitlines()[0].strip('`'))
-    parser.add_argument('-m', '--model', required=True, help='experiments/<name> folder or generator weights file')
-    parser.add_argument('-o', '--output', required=True, help='the .safetensors file to write')
-    args = parser.parse_args(argv)
-    if not args.output.endswith('.safetensors'):
-        print(f"basicsr export: '{args.output}' should end in .safetensors (the format spandrel and chaiNNer "
-              'detect by name).', file=sys.stderr)
-        return 2
-    try:
-        generator = export_safetensors(args.model, args.output)
-    except (GeneratorLoadError, FileNotFoundError, OutputWriteError) as error:
-        print(f'basicsr export: {error}', file=sys.stderr)
-        return 2
-    print(f'Exported {generator.source} (x{generator.scale}) to {args.output}')
-    return 0

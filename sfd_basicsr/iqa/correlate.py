@@ -1,11 +1,11 @@
-"""``sfd-iqa correlate``: how well no-reference metrics agree with human opinion on an image set with MOS.
+"""How well no-reference metrics agree with human opinion on an image set with MOS.
 
     sfd-iqa correlate --images tid2013/distorted_images --mos mos.csv --metrics sfd_iqa niqe piqe clipiqa
     sfd-iqa correlate --dataset tid2013 --data-root datasets/ --metrics sfd_iqa piqe
 
-Prints SROCC, PLCC and KRCC (pyiqa's correlation functions) and seconds per image for each metric. Scores
-of lower-is-better metrics are negated first, so every correlation reads "higher is better". A metric that
-cannot be built here (weights missing offline) is listed as unavailable with the reason.
+``correlate`` gives SROCC, PLCC and KRCC (pyiqa's correlation functions) and seconds per image for each
+metric. Scores of lower-is-better metrics are negated first, so every correlation reads "higher is better". A
+metric that cannot be built here (weights missing offline) is listed as unavailable with the reason.
 """
 import csv
 import os
@@ -51,7 +51,7 @@ def correlate(pairs, metrics, device=None, weights=None, progress=True):
     from tqdm import tqdm
 
     from ..distributed import default_device
-    from ..metrics import MetricUnavailable, pyiqa_metric
+    from ..metrics import MetricUnavailable, metric_options, pyiqa_metric
     from ..image_io import read_image
     if len(pairs) < 3:
         raise ValueError(f'correlations need at least 3 images with MOS; found {len(pairs)}.')
@@ -59,9 +59,8 @@ def correlate(pairs, metrics, device=None, weights=None, progress=True):
     device = default_device(device)
     results, unavailable, scores = {}, {}, {}
     for metric in metrics:
-        options = {'pretrained_model_path': weights} if metric == 'sfd_iqa' and weights else {}
         try:
-            scorer = pyiqa_metric(metric, device, **options)
+            scorer = pyiqa_metric(metric, device, **metric_options(metric, weights))
         except MetricUnavailable as error:
             unavailable[metric] = str(error)
             continue
@@ -93,38 +92,3 @@ def write_scores_csv(path, pairs, scores):
     from ..atomic import atomic_write_csv
     atomic_write_csv(path, [['image', 'mos'] + list(scores)] + [
         [image, mos] + [f'{scores[m][i]:.6f}' for m in scores] for i, (image, mos) in enumerate(pairs)])
-
-
-def add_parser(commands):
-    c = commands.add_parser('correlate', help='SROCC/PLCC/KRCC of NR metrics against MOS on an image set')
-    source = c.add_mutually_exclusive_group(required=True)
-    source.add_argument('--images', help='folder of images named in the MOS file')
-    source.add_argument('--dataset', help='a pyiqa dataset name (with --data-root holding it and its meta_info)')
-    c.add_argument('--mos', help='CSV with an image-name column and a MOS column (with --images)')
-    c.add_argument('--name-column', default=None, help='image-name column of the MOS file (default: detected)')
-    c.add_argument('--score-column', default=None, help='score column of the MOS file (default: mos, dmos, score)')
-    c.add_argument('--data-root', default='./datasets', help='where the pyiqa dataset is (with --dataset)')
-    c.add_argument('--metrics', nargs='*', default=list(DEFAULT_METRICS), help='pyiqa NR metrics')
-    c.add_argument('--weights', default=None, help='SFD-IQA weights file (default: $SFD_IQA_WEIGHTS, then pyiqa\'s)')
-    c.add_argument('--device', default=None, help='cpu, cuda, ... (default: cuda if available)')
-    c.add_argument('--csv', default=None, help='write every image\'s scores to this CSV')
-    c.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
-    c.set_defaults(run=run)
-
-
-def run(args):
-    import sys
-    if args.images:
-        if not args.mos:
-            raise ValueError('--images needs --mos (a CSV of image names and MOS).')
-        pairs, missing = read_mos_csv(args.mos, args.images, args.name_column, args.score_column)
-        if missing:
-            print(f"sfd-iqa correlate: {len(missing)} image(s) of '{args.mos}' are not in '{args.images}'; "
-                  f'using the {len(pairs)} present.', file=sys.stderr)
-    else:
-        pairs, _ = pyiqa_dataset_pairs(args.dataset, args.data_root)
-    results, unavailable, scores = correlate(pairs, args.metrics, args.device, args.weights, not args.quiet)
-    print(table(results, unavailable, len(pairs)))
-    if args.csv:
-        write_scores_csv(args.csv, pairs, scores)
-    return 0

@@ -37,7 +37,7 @@ def clip_weights_advice(clip_model, clip_pretrained, error):
     return (f"SFD-IQA needs the CLIP {clip_model} weights '{clip_pretrained}', which cannot be loaded here ({reason}). "
             "Give a local copy: clip_pretrained='/path/to/RN50.pt' (pyiqa.create_metric('sfd_iqa', ...) or SFDIQA), "
             '--clip-pretrained /path/to/RN50.pt (sfd-iqa score), or record it in the weights file for the pyiqa '
-            'command: sfd-iqa export EXPERIMENT -o sfd_iqa.pth --clip-pretrained /path/to/RN50.pt.')
+            'command: sfd-iqa export -m EXPERIMENT -o sfd_iqa.pth --clip-pretrained /path/to/RN50.pt.')
 
 
 class SFDIQA(nn.Module):

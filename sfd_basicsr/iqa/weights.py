@@ -46,7 +46,7 @@ def resolve_weights_path(path=None):
         raise FileNotFoundError(
             f"SFD-IQA weights not found at '{candidate}'. No SFD-IQA weights are published: train SFD "
             '(basicsr train -opt options/train_sfd_esrgan_x4.yml, or basicsr demo), export its discriminators '
-            'with `sfd-iqa export experiments/<name> -o sfd_iqa.pth`, then pass pretrained_model_path=..., '
+            'with `sfd-iqa export -m experiments/<name> -o sfd_iqa.pth`, then pass pretrained_model_path=..., '
             f'set {WEIGHTS_ENV}=/path/to/sfd_iqa.pth, or copy the file to {default_weights_path()}.')
     return candidate
 

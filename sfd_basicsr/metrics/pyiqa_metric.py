@@ -35,6 +35,11 @@ def pyiqa_metric(metric, device=None, **options):
     return _METRICS.get(key, lambda: _build(pyiqa, metric, device, options))
 
 
+def metric_options(metric, sfd_iqa_weights=None):
+    """pyiqa options for ``metric``: the SFD-IQA weights file for ``sfd_iqa`` when one is given (``--weights``)."""
+    return {'pretrained_model_path': sfd_iqa_weights} if metric == 'sfd_iqa' and sfd_iqa_weights else {}
+
+
 def _build(pyiqa, metric, device, options):
     if metric not in pyiqa.list_models():
         raise MetricUnavailable(f"'{metric}' is not a pyiqa metric; see pyiqa.list_models().")

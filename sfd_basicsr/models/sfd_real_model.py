@@ -15,7 +15,9 @@ class SFDRealModel(SFDModel):
     The degradations are BasicSR's own ``RealESRGANModel.feed_data`` and training-pair pool; only what
     BasicSR hard-codes to CUDA (the JPEG simulator, the USM sharpener, the pool's allocation) is made on
     the model's device instead, and its ``filter2D`` gets contiguous tensors, so it trains on CPU too.
-    Options as Real-ESRGAN's, including
+    It is not a ``RealESRGANModel`` subclass: that class's ``__init__`` moves the JPEG simulator and sharpener to
+    CUDA unconditionally, so any cooperative ``__init__`` chain through it fails on a CPU-only machine; its two
+    methods are called on this model instead, which has every attribute they read. Options as Real-ESRGAN's, including
     ``l1_gt_usm``, ``percep_gt_usm`` and ``gan_gt_usm`` (USM-sharpened GT as the target of each loss).
     """
 

@@ -1,29 +1,29 @@
-"""``basicsr upscale``: run a trained generator on your own images."""
-import argparse
+"""``basicsr upscale``: run a trained generator on your own images (``inference``); under torchrun, split the files."""
 import sys
 
+from .common import add_device, add_model, add_quiet
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog='basicsr upscale', description='Upscale images with a trained generator.')
+
+def add_parser(commands):
+    parser = commands.add_parser('upscale', help='run a trained generator on your own images',
+                                 description='Upscale images with a trained generator, whole or in tiles; outputs are '
+                                 'written whole or not at all and never replace an input.')
     parser.add_argument('-i', '--input', required=True, help='image file or folder')
     parser.add_argument('-o', '--output', required=True, help='output folder (never an input file)')
-    parser.add_argument('-m', '--model', required=True,
-                        help='experiments/<name> folder, a BasicSR net_g_*.pth, or any weights file spandrel '
-                        'recognises (.pth, .safetensors)')
+    add_model(parser)
     parser.add_argument('--tile', type=int, default=0, help='largest input tile side; 0: whole image (default)')
     parser.add_argument('--tile-pad', type=int, default=16, help='context pixels around each tile (default 16)')
-    parser.add_argument('--outscale', type=float, default=None, help='final scale (default: the network\'s)')
+    parser.add_argument('--outscale', type=float, default=None, help="final scale (default: the network's)")
     parser.add_argument('--half', action='store_true', help='float16 on CUDA')
-    parser.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cuda if available)')
+    add_device(parser)
     parser.add_argument('--suffix', default='', help='added to output names, e.g. _x4')
     parser.add_argument('--ext', default='auto', help="output format: auto (the input's; PNG where it cannot "
                         'hold alpha or 16 bits), png, jpg, ...')
-    parser.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
-    return parser
+    add_quiet(parser)
+    parser.set_defaults(run=run)
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def run(args):
     from ..distributed import inference_processes
     with inference_processes() as (rank, world):
         return _upscale(args, rank, world)
@@ -32,9 +32,9 @@ def main(argv=None):
 def _upscale(args, rank, world):
     from ..atomic import OutputWriteError
     from ..distributed import gather, unshard
-    from .files import OutputPathError, upscale_files
-    from .generator import GeneratorLoadError, load_generator
-    from .upscaler import Upscaler
+    from ..inference.files import OutputPathError, upscale_files
+    from ..inference.generator import GeneratorLoadError, load_generator
+    from ..inference.upscaler import Upscaler
     try:
         generator = load_generator(args.model)
         upscaler = Upscaler(generator, args.device, args.tile, args.tile_pad, args.half)

@@ -1,0 +1,89 @@
+"""What the commands share: options with one name and meaning everywhere, and how BasicSR's pipelines are run."""
+import argparse
+import os
+import sys
+
+MODEL_HELP = ('experiments/<name> folder, a BasicSR net_g_*.pth, or any weights file spandrel recognises '
+              '(.pth, .safetensors)')
+
+
+def add_model(parser, help=MODEL_HELP, required=True):
+    parser.add_argument('-m', '--model', required=required, help=help)
+
+
+def add_weights(parser):
+    from ..iqa.weights import WEIGHTS_ENV
+    parser.add_argument('--weights', default=None, help=f'SFD-IQA weights file (default: ${WEIGHTS_ENV}, then '
+                        "pyiqa's weight folder)")
+
+
+def add_device(parser):
+    parser.add_argument('--device', default=None, help="cpu, cuda, cuda:1, ... (default: this process's GPU if "
+                        'there is one, else the CPU)')
+
+
+def add_quiet(parser):
+    parser.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
+
+
+def add_basicsr_options(parser, pipeline=True):
+    """BasicSR 1.4.2's own flags (``basicsr.utils.options.parse_options``), which its pipelines read again."""
+    parser.add_argument('-opt', required=True, metavar='FILE', help='the options file (YAML)')
+    if pipeline:
+        parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+                            help="'pytorch' under torchrun (GPUs, or CPUs with gloo); 'slurm' needs CUDA")
+        parser.add_argument('--auto_resume', action='store_true', help='resume from the latest training state')
+        parser.add_argument('--debug', action='store_true', help="BasicSR's debug mode: the name gets debug_, "
+                            'validation and checkpoints every 8 iterations')
+        parser.add_argument('--local_rank', type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument('--force_yml', nargs='+', default=None, metavar='KEY=VALUE',
+                        help='override options, e.g. train:total_iter=10 network_d:pretrained=~')
+
+
+def basicsr_argv(args):
+    """The words BasicSR's ``parse_options`` reads from ``sys.argv``, rebuilt from the parsed options."""
+    words = ['-opt', args.opt]
+    if hasattr(args, 'launcher'):
+        words += ['--launcher', args.launcher] + ['--auto_resume'] * args.auto_resume + ['--debug'] * args.debug
+    return words + (['--force_yml', *args.force_yml] if args.force_yml else [])
+
+
+def take_local_rank(words):
+    """Drop the ``--local-rank=N`` that ``python -m torch.distributed.launch`` puts first (BasicSR 1.4.2 only knows
+    ``--local_rank``, BasicSR issue #626); its value goes to ``LOCAL_RANK``, where torchrun puts it."""
+    kept = []
+    for word in words:
+        name, _, value = word.partition('=')
+        if name in ('--local-rank', '--local_rank') and value.isdigit():
+            os.environ.setdefault('LOCAL_RANK', value)
+        else:
+            kept.append(word)
+    return kept
+
+
+def options_error_text(command, error):
+    """One line for one problem; a count and an indented line each for several."""
+    problems = getattr(error, 'problems', [str(error)])
+    if len(problems) == 1:
+        return f'{command}: invalid options: {problems[0]}'
+    return f'{command}: invalid options ({len(problems)} problems):\n' + '\n'.join(f'  {line}' for line in problems)
+
+
+def run_pipeline(command, pipeline, args):
+    """``pipeline`` (``pipeline.train|test|check``) with BasicSR's ``sys.argv`` rebuilt from ``args``; the exit code."""
+    from ..atomic import OutputWriteError
+    from ..options_check import OptionsError
+    if not os.path.isfile(args.opt):
+        print(f"basicsr {command}: options file '{args.opt}' does not exist.", file=sys.stderr)
+        return 2
+    sys.argv = [f'basicsr {command}'] + basicsr_argv(args)  # BasicSR's own argument parser reads sys.argv
+    try:
+        pipeline()
+    except OptionsError as error:
+        print(options_error_text(f'basicsr {command}', error), file=sys.stderr)
+        return 2
+    except OutputWriteError as error:
+        print(f'basicsr {command}: stopped: {error} The files saved before are complete and unchanged.',
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,74 @@
+"""``basicsr evaluate``: PSNR/SSIM-Y and pyiqa metrics of a generator over test sets, as the papers' tables.
+
+Under torchrun each process scores a share of the images and rank 0 writes the tables (``inference.evaluate``).
+"""
+import os
+import sys
+
+from .common import add_device, add_model, add_quiet, add_weights
+
+DEFAULT_METRICS = ('lpips', 'dists', 'niqe', 'musiq', 'clipiqa', 'sfd_iqa')
+
+
+def add_parser(commands):
+    parser = commands.add_parser('evaluate', help='PSNR/SSIM-Y and pyiqa metrics of a generator over test sets',
+                                 description="Score a generator on test sets like the papers' tables: PSNR/SSIM on Y "
+                                 'with crop border = scale, then pyiqa metrics; results.md and results.csv.')
+    add_model(parser, help='experiments/<name> folder or generator weights file')
+    parser.add_argument('--data', action='append', required=True, metavar='NAME=GT[:LQ]',
+                        help='a test set: its GT folder and, optionally, its LR folder (repeat for several)')
+    parser.add_argument('--metrics', nargs='*', default=list(DEFAULT_METRICS),
+                        help=f"pyiqa metrics besides PSNR/SSIM (default: {' '.join(DEFAULT_METRICS)})")
+    add_weights(parser)
+    parser.add_argument('-o', '--output', default='evaluation', help='folder for results.md and results.csv')
+    parser.add_argument('--tile', type=int, default=0, help='upscale in tiles of this size (0: whole images)')
+    parser.add_argument('--tile-pad', type=int, default=16, help='context pixels around each tile (default 16)')
+    add_device(parser)
+    add_quiet(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from ..distributed import inference_processes
+    with inference_processes() as (rank, world):
+        return _evaluate(args, rank, world)
+
+
+def _evaluate(args, rank, world):
+    from ..atomic import OutputWriteError, check_writable_folder
+    from ..inference.evaluate import evaluate, parse_test_set, write_reports
+    from ..inference.generator import GeneratorLoadError, load_generator
+    from ..inference.upscaler import Upscaler
+    try:
+        if rank == 0:
+            check_writable_folder(args.output, '-o')
+        test_sets = [parse_test_set(text) for text in args.data]
+        upscaler = Upscaler(load_generator(args.model), args.device, tile=args.tile, tile_pad=args.tile_pad)
+        results, unavailable, lower_better = evaluate(upscaler, test_sets, args.metrics,
+                                                      progress=not args.quiet and rank == 0, rank=rank, world=world,
+                                                      sfd_iqa_weights=args.weights)
+    except (GeneratorLoadError, FileNotFoundError, ValueError) as error:
+        print(f'basicsr evaluate: {error}', file=sys.stderr)
+        return 2
+    except OutputWriteError as error:
+        print(f'basicsr evaluate: stopped: {error}', file=sys.stderr)
+        return 1
+    if rank != 0:
+        return 0
+    if world > 1:
+        for name, row in results.items():
+            print(f"basicsr evaluate: {name}: {row['images']} image(s) on {world} processes "
+                  f"({', '.join(map(str, row['images_per_process']))})", file=sys.stderr)
+    try:
+        upscaled = (f'in tiles of {upscaler.tile} px with {upscaler.tile_pad} px of context' if upscaler.tile
+                    else 'whole')
+        table = write_reports(args.output, results, unavailable, lower_better, args.metrics, args.model, upscaled)
+    except OutputWriteError as error:
+        print(f'basicsr evaluate: stopped: {error}', file=sys.stderr)
+        return 1
+    print(table)
+    print(f"basicsr evaluate: wrote {os.path.join(args.output, 'results.md')} and results.csv", file=sys.stderr)
+    skipped = sum(len(row['skipped']) for row in results.values())
+    if skipped:
+        print(f'basicsr evaluate: {skipped} image(s) could not be scored (named in the table).', file=sys.stderr)
+    return 1 if skipped else 0

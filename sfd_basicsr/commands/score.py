@@ -1,0 +1,102 @@
+"""``sfd-iqa score``: SFD-IQA scores (and quality maps) of images; under torchrun, the files split between processes.
+
+``pyiqa sfd_iqa -t images/`` gives the same scores; this command also reads 16-bit files at full precision, keeps
+going past unreadable files, and draws quality maps.
+"""
+import os
+import sys
+
+import numpy as np
+
+from .common import add_device, add_quiet, add_weights
+
+
+def add_parser(commands):
+    from ..iqa.quality_map import DEFAULT_MAX_SIDE
+    from ..iqa.sfd_iqa_arch import DEFAULT_TILE_SIZE
+    parser = commands.add_parser('score', help='score an image or a folder of images (higher is better)',
+                                 description='SFD-IQA scores in [0, 1], higher is better; unreadable files are named '
+                                 'and skipped (exit 1).')
+    parser.add_argument('-t', '--target', required=True, help='image file or folder')
+    add_weights(parser)
+    parser.add_argument('--fusion-weight', type=float, default=None, help="w of the score; default: the file's")
+    parser.add_argument('--clip-pretrained', default=None, help="CLIP weights (tag, file or 'none'); default: the "
+                        "file's")
+    parser.add_argument('--tile-size', type=int, default=DEFAULT_TILE_SIZE, help='largest side scored in one pass')
+    add_device(parser)
+    parser.add_argument('--maps', default=None, help='folder for quality-map pictures (<name>_sfd_map.png)')
+    parser.add_argument('--map-size', type=int, default=DEFAULT_MAX_SIDE,
+                        help=f'longest side of each map panel in pixels (default {DEFAULT_MAX_SIDE})')
+    parser.add_argument('--csv', default=None, help='also write the scores to this CSV file')
+    add_quiet(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from ..distributed import inference_processes
+    with inference_processes() as (rank, world):  # each process scores a share; rank 0 reports them all
+        return _score(args, rank, world)
+
+
+def _score(args, rank, world):
+    import torch
+    from tqdm import tqdm
+
+    from ..atomic import check_writable_folder
+    from ..distributed import default_device, gather, shard
+    from ..image_io import ImageReadError, read_image, scan_images
+    from ..iqa.quality_map import quality_map_picture, write_png
+    from ..iqa.sfd_iqa_arch import SFDIQA
+    if args.maps:  # outputs that cannot be written stop the run before any network is built
+        check_writable_folder(args.maps, '--maps')
+    if args.csv and rank == 0:
+        check_writable_folder(os.path.dirname(os.path.abspath(args.csv)), '--csv')
+    device = default_device(args.device)
+    net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
+                 tile_size=args.tile_size).to(device)
+    paths, passed_over = scan_images(args.target)
+    for path, why in passed_over if rank == 0 else ():
+        print(f'sfd-iqa: passed over {path}: {why}', file=sys.stderr)
+    if not paths:
+        print(f"sfd-iqa: no image files in '{args.target}'.", file=sys.stderr)
+        return 1
+    scores, failures = {}, []
+    for path in tqdm(shard(paths, rank, world), unit='image', desc='sfd_iqa', disable=args.quiet or rank != 0):
+        try:
+            image = read_image(path).to(device)
+            with torch.no_grad():
+                value, quality_map = net(image, return_map=True)
+        except (ImageReadError, ValueError, FileNotFoundError) as error:
+            failures.append((path, str(error)))
+            tqdm.write(f'sfd-iqa: skipped {path}: {error}', file=sys.stderr)
+            continue
+        scores[path] = value.item()
+        if args.maps:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            picture = quality_map_picture(image, quality_map, value.item(), args.map_size)
+            write_png(os.path.join(args.maps, f'{stem}_sfd_map.png'), picture)
+    shares = gather((scores, failures), world)
+    scores = {path: value for share, _ in shares for path, value in share.items()}
+    position = {path: i for i, path in enumerate(paths)}
+    failures = sorted((f for _, share in shares for f in share), key=lambda f: position[f[0]])
+    if rank != 0:
+        return 1 if failures else 0
+    if world > 1:
+        counts = ', '.join(str(len(share) + len(failed)) for share, failed in shares)
+        print(f'sfd-iqa: {len(paths)} image(s) on {world} processes ({counts})', file=sys.stderr)
+    results = [(path, scores[path]) for path in paths if path in scores]
+    for path, value in results:
+        print(f'{path}\t{value:.6f}')
+    if results:
+        print(f'mean\t{np.mean([v for _, v in results]):.6f}')
+    if args.csv:
+        _write_csv(args.csv, results, failures)
+    if failures:
+        print(f'sfd-iqa: {len(failures)} of {len(paths)} files could not be scored.', file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _write_csv(path, results, failures):
+    from ..atomic import atomic_write_csv
+    atomic_write_csv(path, [['image', 'sfd_iqa', 'error']] + [[p, f'{v:.6f}', ''] for p, v in results]
+                     + [[p, '', e] for p, e in failures])
