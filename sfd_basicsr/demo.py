@@ -119,7 +119,7 @@ def demo_options(data_dir, iters, pretrained, name='sfd_demo', warm_start=True):
 
 def run_demo(out, iters):
     """Write the demo's data and options under ``out``, train, and return the summary to print."""
-    from .archs.clip_encoder import DEFAULT_CLIP_MODEL, cached_pretrained_file
+    from .clip.weights import DEFAULT_CLIP_MODEL, cached_pretrained_file
     from .pipeline import train
     pretrained = cached_pretrained_file(DEFAULT_CLIP_MODEL, 'openai')
     if pretrained is None:

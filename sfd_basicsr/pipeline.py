@@ -38,7 +38,7 @@ from basicsr.utils.misc import check_resume
 from basicsr.utils.options import copy_opt_file as basicsr_copy_opt_file
 from basicsr.utils.options import parse_options
 
-from .archs.clip_encoder import EncoderWeightsError
+from .clip.weights import EncoderWeightsError
 from .atomic import remove_stale_temp_files
 from .checkpoint_file import CheckpointReadError, read_checkpoint
 from .compat import (basicsr_distributed_on_any_device, module_names_swapped,

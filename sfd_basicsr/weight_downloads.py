@@ -14,13 +14,14 @@ BASICSR_VGG_FILE = os.path.join('experiments', 'pretrained_models', 'vgg19-dcbb9
 
 def _clip_downloads(opt):
     """``{(clip_model, tag): [option keys]}`` of open_clip weight tags the networks name and no cache holds."""
-    from .archs.clip_encoder import _is_path, cached_pretrained_file
+    from .clip.weights import cached_pretrained_file, is_weights_path
     wanted = {}
     for key, net in opt.items():
         if not (isinstance(key, str) and key.startswith('network_') and isinstance(net, dict) and 'clip_model' in net):
             continue
         tag = net.get('pretrained', 'openai')
-        if tag is not None and not _is_path(str(tag)) and cached_pretrained_file(net['clip_model'], str(tag)) is None:
+        if tag is not None and not is_weights_path(str(tag)) and \
+                cached_pretrained_file(net['clip_model'], str(tag)) is None:
             wanted.setdefault((net['clip_model'], str(tag)), []).append(f'{key}.pretrained')
     return wanted
 

@@ -19,7 +19,7 @@ def _seeded():
 
 @pytest.fixture(scope='session')
 def encoder():
-    from sfd_basicsr.archs.clip_encoder import get_clip_encoder
+    from sfd_basicsr.clip.encoder import get_clip_encoder
     return get_clip_encoder(CLIP, None, 'cpu')
 
 

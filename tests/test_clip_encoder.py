@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from conftest import CLIP, tiny_featd, tiny_tgd
-from sfd_basicsr.archs.clip_encoder import EncoderWeightsError, FrozenCLIPEncoder, get_clip_encoder
+from sfd_basicsr.clip.encoder import FrozenCLIPEncoder, get_clip_encoder
+from sfd_basicsr.clip.weights import EncoderWeightsError
 
 
 def test_one_instance_per_name_weights_and_device(encoder):

@@ -25,6 +25,7 @@ def run(*words, cwd=None):
                           timeout=300, env=dict(os.environ, HF_HUB_OFFLINE='1'))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('command, subcommands', [('basicsr', BASICSR), ('sfd-iqa', SFD_IQA)])
 def test_the_help_lists_every_command_and_no_command_is_refused(command, subcommands):
     listed = run(command, '-h')
@@ -36,6 +37,7 @@ def test_the_help_lists_every_command_and_no_command_is_refused(command, subcomm
     assert unknown.returncode == 2 and "invalid choice: 'trian'" in unknown.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('command, subcommand', sorted(SHARED), ids=lambda value: value)
 def test_each_command_offers_the_shared_options_under_one_name(command, subcommand):
     result = run(command, subcommand, '-h')
@@ -46,6 +48,7 @@ def test_each_command_offers_the_shared_options_under_one_name(command, subcomma
     assert '`' not in result.stdout, 'help texts are plain text'
 
 
+@pytest.mark.slow
 def test_python_m_sfd_basicsr_train_is_basicsr_train(tmp_path):
     result = subprocess.run([sys.executable, '-m', 'sfd_basicsr.train', '-opt', str(tmp_path / 'absent.yml')],
                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
@@ -53,6 +56,7 @@ def test_python_m_sfd_basicsr_train_is_basicsr_train(tmp_path):
     assert result.stderr.strip() == f"basicsr train: options file '{tmp_path / 'absent.yml'}' does not exist."
 
 
+@pytest.mark.slow
 def test_an_option_the_command_does_not_know_is_refused_before_any_work(tmp_path):
     result = run('basicsr', 'train', '-opt', 'x.yml', '--auto-resume', cwd=tmp_path)
     assert result.returncode == 2 and 'unrecognized arguments: --auto-resume' in result.stderr

@@ -100,7 +100,7 @@ def test_state_dict_holds_no_encoder_and_round_trips(make, tmp_path, clip_model)
 
 def test_checkpoint_of_another_backbone_is_refused_by_name():
     state = tiny_tgd().state_dict()
-    from sfd_basicsr.archs.clip_encoder import encode_backbone_name
+    from sfd_basicsr.archs.encoder_client import encode_backbone_name
     state['backbone'] = encode_backbone_name('ViT-B-16')
     with pytest.raises(ValueError, match='ViT-B-16'):
         tiny_tgd().load_state_dict(state)

@@ -262,6 +262,7 @@ def test_nccl_on_a_machine_without_cuda_falls_back_to_gloo_and_bad_backends_are_
     assert 'Traceback' not in bad.stderr
 
 
+@pytest.mark.slow
 def test_launcher_pytorch_without_torchrun_says_how_to_start_it(tmp_path):
     opt = tiny_train_options(tmp_path, iters=1, with_val=False, warm_start=False)
     opt_file = write_options(tmp_path / 'o.yml', opt)

@@ -54,6 +54,7 @@ def test_pyiqa_metric_crop_border_and_options_are_pyiqas_own(tmp_path):
         'a metric built with other options is another metric'
 
 
+@pytest.mark.slow
 def test_evaluate_scores_pyiqa_metrics_on_border_cropped_images(models, tmp_path):
     import pyiqa
 
@@ -95,6 +96,7 @@ def test_bicubic_lr_made_from_gt_equals_the_official_set5_lr():
     assert np.array_equal(bicubic_lr(gt, 4)[1], official)
 
 
+@pytest.mark.slow
 def test_evaluate_command_writes_the_table_with_unavailable_metrics_noted(models, tmp_path):
     gt_dir = tmp_path / 'gt'
     gt_dir.mkdir()
@@ -145,6 +147,7 @@ def test_evaluate_under_torchrun_gives_the_single_process_table(models, tmp_path
     assert '| mini | 3 |' in (tmp_path / 'two' / 'results.md').read_text()
 
 
+@pytest.mark.slow
 def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exits_1(models, tmp_path):
     gt_dir = tmp_path / 'gt'
     gt_dir.mkdir()
@@ -186,6 +189,7 @@ def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exit
     assert float(rows['PSNR-Y']['value']) == pytest.approx(np.mean(psnrs), abs=1e-5)
 
 
+@pytest.mark.slow
 def test_evaluate_into_a_read_only_folder_stops_before_any_work(models, read_only_folder, tmp_path):
     gt_dir = tmp_path / 'gt'
     gt_dir.mkdir()
@@ -225,6 +229,7 @@ def test_correlations_are_pyiqas_on_oriented_scores(tmp_path):
     assert results['piqe']['seconds_per_image'] > 0
 
 
+@pytest.mark.slow
 @needs_shared
 def test_correlate_command_on_the_tid2013_subset_and_as_a_pyiqa_dataset(tmp_path):
     import subprocess
@@ -270,6 +275,7 @@ def test_correlate_lists_absent_images_needs_three_and_takes_the_sfd_iqa_weights
     assert 'sfd_iqa' in results and not unavailable
 
 
+@pytest.mark.slow
 def test_correlate_command_name_and_score_columns(tmp_path):
     import subprocess
     import sys
@@ -289,6 +295,7 @@ def test_correlate_command_name_and_score_columns(tmp_path):
     assert '15 images' in given.stdout and '| piqe |' in given.stdout
 
 
+@pytest.mark.slow
 def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_path):
     from basicsr.metrics import calculate_psnr
 
@@ -317,6 +324,7 @@ def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_
     assert psnr[8, 2] != pytest.approx(psnr[8, 16], abs=1e-4), 'too little context shows at the seams'
 
 
+@pytest.mark.slow
 def test_evaluate_scores_sfd_iqa_with_the_weights_given(models, tmp_path, monkeypatch):
     import pyiqa
     from iqa_helpers import random_sfd_iqa_weights

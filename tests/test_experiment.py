@@ -25,6 +25,7 @@ def overridden_run(tmp_path_factory):
     return root, root / 'experiments' / opt['name']
 
 
+@pytest.mark.slow
 def test_the_run_writes_the_options_it_used(overridden_run):
     _, experiment = overridden_run
     with open(experiment / EFFECTIVE_OPTIONS) as f:
@@ -37,6 +38,7 @@ def test_the_run_writes_the_options_it_used(overridden_run):
     assert weights['conv_first.weight'].shape[0] == 4
 
 
+@pytest.mark.slow
 def test_upscale_and_sfd_iqa_export_rebuild_the_trained_networks(overridden_run):
     root, experiment = overridden_run
     (root / 'in').mkdir(exist_ok=True)

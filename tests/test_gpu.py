@@ -33,6 +33,7 @@ def test_sfd_iqa_scores_on_the_gpu_match_the_cpu(tmp_path):
     torch.testing.assert_close(gpu, cpu, rtol=0, atol=2e-3)
 
 
+@pytest.mark.slow
 def test_training_and_auto_resume_on_the_gpu(tmp_path):
     opt = tiny_train_options(tmp_path, iters=4, with_val=False)
     opt['num_gpu'] = 1
@@ -51,4 +52,5 @@ def test_upscale_on_the_gpu_in_half_precision_matches_the_cpu():
     cpu = Upscaler(LoadedGenerator(tiny_rrdbnet(), 4, 3, True, 'tiny'), 'cpu').upscale_tensor(image)
     half = Upscaler(LoadedGenerator(tiny_rrdbnet(), 4, 3, True, 'tiny'), 'cuda', tile=24, half=True)
     assert half.dtype == torch.float16
+    assert {p.dtype for p in half.module.parameters()} == {torch.float16}, 'the network itself runs in float16'
     assert (half.upscale_tensor(image) - cpu).abs().max() < 2 / 255

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 
+@pytest.mark.slow
 def test_import_sfd_basicsr_then_basicsr_in_a_fresh_interpreter():
     code = ('import sfd_basicsr, basicsr; from basicsr.utils.registry import ARCH_REGISTRY, LOSS_REGISTRY, '
             'MODEL_REGISTRY; names = {"FeatD", "TGDiscriminator"} <= set(ARCH_REGISTRY.keys()) and '

@@ -126,6 +126,7 @@ def test_bad_options_are_refused_naming_the_key(tiny_options, breaker, message):
     assert str(error.value).count('\n') == message.count('\n')  # that problem only, one line each
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('breaker, key', [(break_arch, 'network_d.type'), (misspell_val_section, 'vall'),
                                           (batch_larger_than_the_training_set, 'datasets.train.batch_size_per_gpu'),
                                           (port_a_gan_opt, 'train.gan_opt'), (zero_iterations, 'train.total_iter'),
@@ -140,13 +141,14 @@ def test_the_basicsr_command_stops_before_creating_anything(tmp_path, breaker, k
     assert not (tmp_path / 'experiments').exists()
 
 
+@pytest.mark.slow
 def test_missing_options_file_is_named(tmp_path):
     result = run_basicsr(['train', '-opt', 'options/nope.yml'], cwd=tmp_path)
     assert result.returncode == 2 and 'options/nope.yml' in result.stderr
 
 
 def test_clip_weights_that_cannot_be_downloaded_name_the_options_holding_them(tiny_options, monkeypatch):
-    from sfd_basicsr.archs.clip_encoder import EncoderWeightsError, create_clip
+    from sfd_basicsr.clip.weights import EncoderWeightsError, create_clip
     from sfd_basicsr.pipeline import explain_setup_error
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     with pytest.raises(EncoderWeightsError) as error:
@@ -156,6 +158,7 @@ def test_clip_weights_that_cannot_be_downloaded_name_the_options_holding_them(ti
     assert 'local file path' in explained
 
 
+@pytest.mark.slow
 def test_vgg_weights_that_cannot_be_downloaded_give_one_line_with_the_local_path(tmp_path, monkeypatch):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)
     opt['train']['perceptual_opt'] = {'type': 'PerceptualLoss', 'layer_weights': {'conv5_4': 1}, 'vgg_type': 'vgg19',
@@ -168,6 +171,7 @@ def test_vgg_weights_that_cannot_be_downloaded_give_one_line_with_the_local_path
     assert str(tmp_path / 'experiments' / 'pretrained_models' / 'vgg19-dcbb9e9d.pth') in last_line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('key', ['pretrain_network_g', 'pretrain_network_d', 'resume_state'])
 @pytest.mark.parametrize('kind, why', [('missing', 'does not exist'), ('truncated', 'is truncated or damaged'),
                                        ('malicious', 'this file contains code objects')])
@@ -194,6 +198,7 @@ def test_a_bad_checkpoint_in_the_options_stops_before_anything_is_made(tmp_path,
 needs_no_cuda = pytest.mark.skipif(__import__('torch').cuda.is_available(), reason='checks a machine without CUDA')
 
 
+@pytest.mark.slow
 @needs_no_cuda
 @pytest.mark.parametrize('change, message', [
     ({'num_gpu': 1}, 'num_gpu: 1, but this machine has no CUDA GPU; set num_gpu: 0 (the CPU) or auto.'),
@@ -210,6 +215,7 @@ def test_what_needs_cuda_is_refused_on_a_machine_without_it(tmp_path, change, me
     assert not (tmp_path / 'experiments').exists()
 
 
+@pytest.mark.slow
 def test_basicsr_check_reports_without_training(tmp_path):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     good = write_options(tmp_path / 'good.yml', opt)
@@ -224,6 +230,7 @@ def test_basicsr_check_reports_without_training(tmp_path):
     assert not (tmp_path / 'experiments').exists() and not (tmp_path / 'tb_logger').exists()
 
 
+@pytest.mark.slow
 def test_every_problem_is_printed_at_once_before_any_folder_is_made(tmp_path):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     opt['train']['total_iter'] = 'ten'
@@ -241,6 +248,7 @@ def test_every_problem_is_printed_at_once_before_any_folder_is_made(tmp_path):
     assert not (tmp_path / 'experiments').exists() and not (tmp_path / 'tb_logger').exists()
 
 
+@pytest.mark.slow
 def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
     path = tmp_path / 'broken.yml'
     path.write_text('name: x\nmodel_type: SFDModel\ntrain:\n  optim_g: {type: Adam, lr: 1\n')
@@ -251,6 +259,7 @@ def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
         assert 'line 4' in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('entry, message', [
     ('train:optim_g:lr=-1e-4', "train.optim_g.lr: input should be a valid number; got '-1e-4'. -1e-4 is read as "
                                'text: write !!float -1e-4 (in the file or in --force_yml).'),
@@ -271,6 +280,7 @@ def test_force_yml_values_are_checked_as_basicsr_will_read_them(tmp_path, entry,
     assert not (tmp_path / 'experiments').exists()
 
 
+@pytest.mark.slow
 def test_a_model_that_declares_no_options_is_warned_about_not_refused(tmp_path):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     opt['model_type'] = 'SwinIRModel'  # BasicSR's, and not declared: its own keys cannot be known

@@ -131,6 +131,7 @@ def test_large_images_are_tiled_and_close_to_the_untiled_score(weights):
     torch.testing.assert_close(score, tiled)
 
 
+@pytest.mark.slow
 def test_4000_px_image_peak_memory_stays_bounded(weights):
     code = (
         'import resource, torch, sfd_basicsr\n'

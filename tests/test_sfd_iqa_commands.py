@@ -42,6 +42,7 @@ def trained(tmp_path_factory):
     return root, exported, images
 
 
+@pytest.mark.slow
 def test_pyiqa_command_and_create_metric_give_the_same_numbers(trained):
     root, exported, images = trained
     result = run([os.path.join(BIN, 'pyiqa'), 'sfd_iqa', '-t', str(images), '-v'], cwd=root,
@@ -58,6 +59,7 @@ def test_pyiqa_command_and_create_metric_give_the_same_numbers(trained):
     assert len(set(command_scores.values())) == 3
 
 
+@pytest.mark.slow
 def test_sfd_iqa_command_reports_bad_files_scores_the_rest_and_draws_maps(trained, tmp_path):
     root, exported, images = trained
     folder = tmp_path / 'mixed'
@@ -85,6 +87,17 @@ def test_sfd_iqa_command_reports_bad_files_scores_the_rest_and_draws_maps(traine
 
 
 @pytest.mark.slow
+def test_score_of_a_folder_without_images_is_refused_before_any_network(tmp_path):
+    (tmp_path / 'empty').mkdir()
+    (tmp_path / 'empty' / 'notes.txt').write_text('no image here')
+    result = run([os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(tmp_path / 'empty'), '--weights',
+                  str(tmp_path / 'absent.pth')], cwd=tmp_path)  # weights never read: the folder is refused first
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    assert f"sfd-iqa score: -t '{tmp_path / 'empty'}': no image files to score." in result.stderr
+    assert 'notes.txt' in result.stderr  # the entry passed over is named
+
+
+@pytest.mark.slow
 def test_score_under_torchrun_splits_the_files_and_rank_0_reports_them_all(trained, tmp_path):
     root, exported, images = trained
     args = ['score', '-t', str(images), '--weights', str(exported), '-q', '--device', 'cpu']
@@ -108,6 +121,7 @@ def test_score_under_torchrun_splits_the_files_and_rank_0_reports_them_all(train
     assert sorted(os.listdir(tmp_path / 'maps')) == maps
 
 
+@pytest.mark.slow
 def test_pyiqa_command_stops_at_a_bad_file_in_one_line_naming_it(trained, tmp_path):
     root, exported, images = trained
     folder = tmp_path / 'with_broken'
@@ -119,6 +133,7 @@ def test_pyiqa_command_stops_at_a_bad_file_in_one_line_naming_it(trained, tmp_pa
     assert 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_export_takes_the_experiment_once_by_m_or_by_position(trained, tmp_path):
     root, exported, _ = trained
     experiment = str(root / 'experiments' / 'sfd_tiny')
@@ -133,6 +148,7 @@ def test_export_takes_the_experiment_once_by_m_or_by_position(trained, tmp_path)
         assert not (tmp_path / 'x.pth').exists()
 
 
+@pytest.mark.slow
 def test_export_refuses_an_untrained_run(trained, tmp_path):
     root, _, _ = trained
     experiment = tmp_path / 'untrained'
@@ -145,6 +161,7 @@ def test_export_refuses_an_untrained_run(trained, tmp_path):
     assert result.returncode == 2 and 'untrained' in result.stderr and not (tmp_path / 'x.pth').exists()
 
 
+@pytest.mark.slow
 def test_scorer_from_training_checkpoints_takes_the_runs_clip_weights(trained):
     root, exported, images = trained
     from sfd_basicsr.iqa import SFDIQA
@@ -157,6 +174,7 @@ def test_scorer_from_training_checkpoints_takes_the_runs_clip_weights(trained):
     assert from_checkpoints(image).item() == pytest.approx(SFDIQA(str(exported))(image).item(), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_missing_weights_tell_the_user_how_to_get_them(trained, tmp_path):
     root, _, images = trained
     result = run([os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(images)], cwd=root,
@@ -164,6 +182,7 @@ def test_missing_weights_tell_the_user_how_to_get_them(trained, tmp_path):
     assert result.returncode == 2 and 'sfd-iqa export' in result.stderr and 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_the_pyiqa_command_without_weights_ends_in_one_line_of_advice(trained, tmp_path):
     root, _, images = trained
     result = run([os.path.join(BIN, 'pyiqa'), 'sfd_iqa', '-t', str(images)], cwd=root, TORCH_HOME=str(tmp_path),
@@ -173,6 +192,7 @@ def test_the_pyiqa_command_without_weights_ends_in_one_line_of_advice(trained, t
     assert last.startswith('pyiqa sfd_iqa: SFD-IQA weights not found') and 'SFD_IQA_WEIGHTS' in last
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('clip, why', [('/nowhere/RN50.pt', 'does not exist'),
                                        ('openai', "Could not get the 'openai' weights")])
 def test_weights_whose_clip_file_is_absent_give_advice_that_fits_the_metric(trained, tmp_path, clip, why):
@@ -191,6 +211,7 @@ def test_weights_whose_clip_file_is_absent_give_advice_that_fits_the_metric(trai
         assert "set 'pretrained'" not in last
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('option', ['--csv', '--maps'])
 def test_score_into_a_read_only_folder_stops_before_scoring(trained, read_only_folder, option):
     root, exported, images = trained
@@ -202,6 +223,7 @@ def test_score_into_a_read_only_folder_stops_before_scoring(trained, read_only_f
     assert '\t' not in result.stdout, 'nothing was scored'
 
 
+@pytest.mark.slow
 def test_export_into_a_read_only_folder_is_one_line(trained, read_only_folder):
     root, _, _ = trained
     result = run([os.path.join(BIN, 'sfd-iqa'), 'export', str(root / 'experiments' / 'sfd_tiny'), '-o',
@@ -209,6 +231,7 @@ def test_export_into_a_read_only_folder_is_one_line(trained, read_only_folder):
     assert result.returncode == 1 and 'read-only file system' in result.stderr and 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_basicsr_metric_inside_a_basicsr_test_run(trained):
     root, exported, _ = trained
     opt = tiny_train_options(root, iters=2)
@@ -227,6 +250,7 @@ def test_basicsr_metric_inside_a_basicsr_test_run(trained):
     assert 0 < value < 1
 
 
+@pytest.mark.slow
 def test_basicsr_metric_equals_the_network_on_the_same_image(trained):
     _, exported, images = trained
     from sfd_basicsr.iqa import SFDIQA, calculate_sfd_iqa
@@ -236,6 +260,7 @@ def test_basicsr_metric_equals_the_network_on_the_same_image(trained):
     assert calculate_sfd_iqa(bgr, pretrained_model_path=str(exported), img2=bgr) == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_startup_hook_imports_nothing_heavy_until_pyiqa_is_used():
     code = ('import sys; heavy = [m for m in ("torch", "pyiqa", "sfd_basicsr", "basicsr") if m in sys.modules]; '
             'print(heavy, "sfd_basicsr_pyiqa_hook" in sys.modules)')
@@ -246,6 +271,7 @@ def test_startup_hook_imports_nothing_heavy_until_pyiqa_is_used():
     assert result.stdout.strip().endswith('True False'), result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_score_options_fusion_weight_tile_size_and_map_size_reach_the_scorer(trained, tmp_path):
     import pyiqa
     root, exported, images = trained
@@ -264,6 +290,7 @@ def test_score_options_fusion_weight_tile_size_and_map_size_reach_the_scorer(tra
     assert picture.shape[1] == 64 + 64 + 86  # 160 x 128 panels shrunk to 64 px wide, and the 86 px colour bar
 
 
+@pytest.mark.slow
 def test_export_fusion_weight_is_recorded_in_the_file(trained, tmp_path):
     root, _, _ = trained
     output = tmp_path / 'w25.pth'

@@ -37,6 +37,7 @@ def tiny_realworld_options(root):
     return opt
 
 
+@pytest.mark.slow
 def test_realworld_sfd_trains_on_cpu_with_degradations_and_validates_with_niqe(tmp_path):
     opt_file = write_options(tmp_path / 'real.yml', tiny_realworld_options(tmp_path))
     result = run_basicsr(['train', '-opt', opt_file], cwd=tmp_path)

@@ -18,6 +18,7 @@ def read_log(folder, prefix):
         return f.read()
 
 
+@pytest.mark.slow
 def test_basicsr_train_runs_the_stock_pipeline_and_fills_the_experiment(tmp_path):
     opt_file = write_options(tmp_path / 'train_sfd_tiny.yml', tiny_train_options(tmp_path, iters=4))
     result = run_basicsr(['train', '-opt', opt_file], cwd=tmp_path)
@@ -55,6 +56,7 @@ def test_debug_flag_is_basicsrs_debug_run(tmp_path):
     assert not (tmp_path / 'tb_logger').exists()
 
 
+@pytest.mark.slow
 def test_auto_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     def train(name, iters, *flags):
         opt = tiny_train_options(tmp_path, name=name, iters=6, deterministic_data=True, with_val=False)
@@ -90,6 +92,7 @@ def test_auto_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
             torch.testing.assert_close(b[key], a[key], rtol=1e-4, atol=1e-6, msg=f'{name}.{key}')
 
 
+@pytest.mark.slow
 def test_basicsr_test_writes_sr_images_and_metrics(tmp_path):
     train_opt = tiny_train_options(tmp_path, iters=2)
     result = run_basicsr(['train', '-opt', write_options(tmp_path / 'train.yml', train_opt)], cwd=tmp_path)
@@ -112,6 +115,7 @@ def test_basicsr_test_writes_sr_images_and_metrics(tmp_path):
         assert f'# {metric}:' in log
 
 
+@pytest.mark.slow
 def test_python_m_sfd_basicsr_train_is_the_same_command(tmp_path):
     import subprocess
     import sys
@@ -123,6 +127,7 @@ def test_python_m_sfd_basicsr_train_is_the_same_command(tmp_path):
     assert (tmp_path / 'experiments' / 'sfd_tiny' / 'models' / 'net_d_tg_latest.pth').is_file()
 
 
+@pytest.mark.slow
 def test_basicsr_demo_runs_end_to_end_and_says_the_encoder_is_random(tmp_path):
     result = run_basicsr(['demo', '--iters', '2', '--out', str(tmp_path / 'demo')], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -137,6 +142,7 @@ def test_basicsr_demo_runs_end_to_end_and_says_the_encoder_is_random(tmp_path):
     assert f'sfd-iqa export -m {experiment}' in summary
 
 
+@pytest.mark.slow
 def test_a_validation_metric_that_fails_on_an_image_never_ends_training(tmp_path):
     flat_gt, flat_lq = tmp_path / 'flat' / 'gt', tmp_path / 'flat' / 'lq'
     for folder, side in ((flat_gt, 384), (flat_lq, 96)):

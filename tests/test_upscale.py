@@ -41,6 +41,7 @@ def test_export_gives_a_safetensors_file_spandrel_loads_with_the_same_output(mod
         assert (descriptor.model(image) - models['reference'](image)).abs().max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_export_refuses_a_network_spandrel_would_rebuild_differently(tmp_path):
     experiment = tmp_path / 'odd'
     (experiment / 'models').mkdir(parents=True)
@@ -70,6 +71,7 @@ def test_export_refuses_a_file_spandrel_would_not_reproduce(models, tmp_path, mo
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_the_demos_generator_is_exportable(tmp_path):
     from sfd_basicsr.demo import demo_options
     network_g = dict(demo_options(str(tmp_path / 'data'), 1, None, warm_start=False)['network_g'])
@@ -94,6 +96,7 @@ class Payload:
         return (open, (self.marker, 'w'))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['truncated', 'empty', 'text', 'malicious'])
 def test_a_bad_checkpoint_in_an_experiment_is_named_in_one_line_and_never_run(models, tmp_path, kind):
     experiment = tmp_path / 'experiments' / 'bad'
@@ -161,6 +164,7 @@ def write_inputs(folder):
     (folder / 'broken.jpg').write_bytes(b'\xff\xd8 not a jpeg')
 
 
+@pytest.mark.slow
 def test_upscale_command_writes_every_readable_image_and_names_the_others(models, tmp_path):
     inputs, outputs = tmp_path / 'in', tmp_path / 'out'
     write_inputs(inputs)
@@ -173,6 +177,7 @@ def test_upscale_command_writes_every_readable_image_and_names_the_others(models
     assert cv2.imread(str(outputs / 'grey.png'), cv2.IMREAD_UNCHANGED).shape == (64, 80)
 
 
+@pytest.mark.slow
 def test_upscale_command_never_writes_over_an_input(models, tmp_path):
     inputs = tmp_path / 'in'
     write_inputs(inputs)
@@ -183,6 +188,7 @@ def test_upscale_command_never_writes_over_an_input(models, tmp_path):
     assert {name: (inputs / name).read_bytes() for name in os.listdir(inputs)} == before
 
 
+@pytest.mark.slow
 def test_a_model_file_that_is_no_generator_is_named(tmp_path):
     path = tmp_path / 'notes.pth'
     torch.save({'weights': torch.zeros(3)}, path)
@@ -232,6 +238,7 @@ def test_upscale_under_torchrun_splits_the_files_and_writes_what_one_process_wri
         assert one.shape == (64, 80, 3) and np.abs(one - two).max() <= 1, name
 
 
+@pytest.mark.slow
 def test_upscale_names_truncated_files_and_entries_it_passes_over(models, tmp_path):
     inputs = tmp_path / 'in'
     inputs.mkdir()
@@ -253,6 +260,7 @@ def test_upscale_names_truncated_files_and_entries_it_passes_over(models, tmp_pa
         assert any(str(inputs / name) in line and why in line for line in result.stderr.splitlines()), name
 
 
+@pytest.mark.slow
 def test_upscale_of_a_folder_without_images_fails(models, tmp_path):
     (tmp_path / 'empty').mkdir()
     result = run_basicsr(['upscale', '-i', str(tmp_path / 'empty'), '-o', str(tmp_path / 'out'), '-m',
@@ -260,6 +268,7 @@ def test_upscale_of_a_folder_without_images_fails(models, tmp_path):
     assert result.returncode == 2 and 'no image files' in result.stderr and 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_upscale_into_a_read_only_folder_stops_before_any_work(models, tmp_path, read_only_folder):
     cv2.imwrite(str(tmp_path / 'a.png'), np.zeros((16, 16, 3), np.uint8))
     result = run_basicsr(['upscale', '-i', str(tmp_path / 'a.png'), '-o', str(read_only_folder / 'new'), '-m',
@@ -269,6 +278,7 @@ def test_upscale_into_a_read_only_folder_stops_before_any_work(models, tmp_path,
     assert 'upscale:' not in result.stderr.replace('basicsr upscale:', ''), 'no image was tried'
 
 
+@pytest.mark.slow
 def test_upscale_on_a_full_disk_stops_naming_the_file_and_leaves_no_short_file(models, tmp_path, small_disk):
     inputs = tmp_path / 'in'
     inputs.mkdir()
@@ -285,6 +295,7 @@ def test_upscale_on_a_full_disk_stops_naming_the_file_and_leaves_no_short_file(m
     assert not [name for name in os.listdir(small_disk) if name.endswith('.tmp')]
 
 
+@pytest.mark.slow
 def test_export_into_a_read_only_folder_is_one_line(models, read_only_folder, tmp_path):
     result = run_basicsr(['export', '-m', str(models['experiment']), '-o', str(read_only_folder / 'g.safetensors')],
                          cwd=tmp_path)
@@ -303,6 +314,7 @@ def test_16_bit_images_keep_16_bits_against_basicsrs_network(models, upscaler):
     assert np.abs(got.astype(np.int64) - expected).max() <= 2  # an 8-bit detour would be off by ~128 levels
 
 
+@pytest.mark.slow
 def test_upscale_command_outscale_writes_that_scale(models, tmp_path):
     (tmp_path / 'in').mkdir()
     cv2.imwrite(str(tmp_path / 'in' / 'a.png'), np.random.default_rng(6).integers(0, 256, (16, 20, 3), np.uint8))
@@ -312,6 +324,7 @@ def test_upscale_command_outscale_writes_that_scale(models, tmp_path):
     assert cv2.imread(str(tmp_path / 'out' / 'a.png')).shape == (32, 40, 3)
 
 
+@pytest.mark.slow
 def test_an_output_whose_format_switches_to_png_never_lands_on_another_input(models, tmp_path):
     folder = tmp_path / 'photos'
     folder.mkdir()
@@ -339,6 +352,7 @@ def test_a_checkpoint_missing_half_its_weights_is_refused(models, tmp_path):
     assert '\n' not in message
 
 
+@pytest.mark.slow
 def test_negative_tile_options_are_refused_by_the_api_and_the_command(models, tmp_path):
     generator = load_generator(models['experiment'])
     for tile, pad in ((-1, 16), (64, -2)):
@@ -389,6 +403,7 @@ def test_an_experiment_of_another_scale_upscales_by_its_own(tmp_path):
     assert output.shape == (1, 3, 20, 24) and (output - expected).abs().max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_upscale_command_ext_tile_pad_and_half(models, tmp_path):
     rng = np.random.default_rng(8)
     (tmp_path / 'in').mkdir()
@@ -411,6 +426,7 @@ def test_upscale_command_ext_tile_pad_and_half(models, tmp_path):
     assert os.listdir(tmp_path / 'half') == ['a.jpg']
 
 
+@pytest.mark.slow
 def test_two_inputs_that_would_share_one_output_are_refused_before_any_is_written(models, tmp_path):
     inputs = tmp_path / 'in'
     inputs.mkdir()
@@ -423,6 +439,7 @@ def test_two_inputs_that_would_share_one_output_are_refused_before_any_is_writte
     assert not (tmp_path / 'out').exists() or not os.listdir(tmp_path / 'out')
 
 
+@pytest.mark.slow
 def test_export_refuses_an_experiment_whose_scale_spandrel_reads_otherwise(tmp_path):
     experiment = tmp_path / 'mislabelled'
     (experiment / 'models').mkdir(parents=True)  # options say x2, the network is x4

@@ -8,7 +8,8 @@ from torch import nn
 from torch.nn.utils import spectral_norm
 
 from ..registry import register
-from .clip_encoder import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED, EncoderClient
+from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from .encoder_client import EncoderClient
 
 
 def _leaky(x):

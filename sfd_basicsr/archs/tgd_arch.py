@@ -8,7 +8,8 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
 from ..registry import register
-from .clip_encoder import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED, EncoderClient
+from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from .encoder_client import EncoderClient
 
 DEFAULT_PROMPT_PAIRS = (('Good photo.', 'Bad photo.'), )
 CONTEXT_INIT_STD = 0.02  # CoOp's random context initialisation

@@ -48,6 +48,13 @@ def basicsr_argv(args):
     return words + (['--force_yml', *args.force_yml] if args.force_yml else [])
 
 
+def in_inference_processes(work, args):
+    """``work(args, rank, world)``: under torchrun each process does its share of the files (``distributed``)."""
+    from ..distributed import inference_processes
+    with inference_processes() as (rank, world):
+        return work(args, rank, world)
+
+
 def take_local_rank(words):
     """Drop the ``--local-rank=N`` that ``python -m torch.distributed.launch`` puts first (BasicSR 1.4.2 only knows
     ``--local_rank``, BasicSR issue #626); its value goes to ``LOCAL_RANK``, where torchrun puts it."""

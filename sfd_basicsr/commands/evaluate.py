@@ -5,7 +5,7 @@ Under torchrun each process scores a share of the images and rank 0 writes the t
 import os
 import sys
 
-from .common import add_device, add_model, add_quiet, add_weights
+from .common import add_device, add_model, add_quiet, add_weights, in_inference_processes
 
 DEFAULT_METRICS = ('lpips', 'dists', 'niqe', 'musiq', 'clipiqa', 'sfd_iqa')
 
@@ -29,9 +29,7 @@ def add_parser(commands):
 
 
 def run(args):
-    from ..distributed import inference_processes
-    with inference_processes() as (rank, world):
-        return _evaluate(args, rank, world)
+    return in_inference_processes(_evaluate, args)
 
 
 def _evaluate(args, rank, world):

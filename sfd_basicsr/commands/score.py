@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .common import add_device, add_quiet, add_weights
+from .common import add_device, add_quiet, add_weights, in_inference_processes
 
 
 def add_parser(commands):
@@ -33,9 +33,7 @@ def add_parser(commands):
 
 
 def run(args):
-    from ..distributed import inference_processes
-    with inference_processes() as (rank, world):  # each process scores a share; rank 0 reports them all
-        return _score(args, rank, world)
+    return in_inference_processes(_score, args)
 
 
 def _score(args, rank, world):
@@ -51,15 +49,15 @@ def _score(args, rank, world):
         check_writable_folder(args.maps, '--maps')
     if args.csv and rank == 0:
         check_writable_folder(os.path.dirname(os.path.abspath(args.csv)), '--csv')
-    device = default_device(args.device)
-    net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
-                 tile_size=args.tile_size).to(device)
     paths, passed_over = scan_images(args.target)
     for path, why in passed_over if rank == 0 else ():
         print(f'sfd-iqa: passed over {path}: {why}', file=sys.stderr)
     if not paths:
-        print(f"sfd-iqa: no image files in '{args.target}'.", file=sys.stderr)
-        return 1
+        print(f"sfd-iqa score: -t '{args.target}': no image files to score.", file=sys.stderr)
+        return 2
+    device = default_device(args.device)
+    net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
+                 tile_size=args.tile_size).to(device)
     scores, failures = {}, []
     for path in tqdm(shard(paths, rank, world), unit='image', desc='sfd_iqa', disable=args.quiet or rank != 0):
         try:

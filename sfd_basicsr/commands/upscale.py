@@ -1,7 +1,7 @@
 """``basicsr upscale``: run a trained generator on your own images (``inference``); under torchrun, split the files."""
 import sys
 
-from .common import add_device, add_model, add_quiet
+from .common import add_device, add_model, add_quiet, in_inference_processes
 
 
 def add_parser(commands):
@@ -24,9 +24,7 @@ def add_parser(commands):
 
 
 def run(args):
-    from ..distributed import inference_processes
-    with inference_processes() as (rank, world):
-        return _upscale(args, rank, world)
+    return in_inference_processes(_upscale, args)
 
 
 def _upscale(args, rank, world):

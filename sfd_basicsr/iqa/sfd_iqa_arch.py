@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..archs.clip_encoder import EncoderWeightsError
+from ..clip.weights import EncoderWeightsError
 from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
 from .weights import WeightsError, check_fusion_weight, load_weights, resolve_weights_path, weights_from_checkpoints

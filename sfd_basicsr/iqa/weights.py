@@ -13,7 +13,7 @@ import os
 
 import torch
 
-from ..archs.clip_encoder import decode_backbone_name
+from ..archs.encoder_client import decode_backbone_name
 from ..atomic import atomic_torch_save, check_writable_folder
 from ..checkpoint_file import CheckpointReadError, read_checkpoint
 from ..experiment import iteration_in_name, latest_checkpoint, training_options

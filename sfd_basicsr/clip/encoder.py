@@ -1,13 +1,10 @@
 """The frozen CLIP encoder that every SFD module shares (docs/method.md, "Our decisions").
 
 ``get_clip_encoder(name, pretrained, device)`` returns one ``FrozenCLIPEncoder`` per process and per
-(name, weights, device). Discriminators look it up on every forward instead of owning it, so the
-encoder never enters their ``state_dict``, optimiser, ``.to()`` or DDP wrapper, and is never put
-back into training mode by ``net_d.train()``.
+(name, weights, device). Discriminators look it up on every forward instead of owning it
+(``archs.encoder_client``), so the encoder never enters their ``state_dict``, optimiser, ``.to()`` or DDP
+wrapper, and is never put back into training mode by ``net_d.train()``.
 """
-import logging
-import os
-
 import open_clip
 import torch
 import torch.nn.functional as F
@@ -16,33 +13,13 @@ from open_clip.transformer import VisionTransformer, text_global_pool
 from torch import nn
 
 from ..process_cache import ProcessCache
+from .weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED, create_clip, weights_key
 
-
-DEFAULT_CLIP_MODEL = 'RN50-quickgelu'
-DEFAULT_PRETRAINED = 'openai'
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
 RESNET_STAGES = ('layer1', 'layer2', 'layer3', 'layer4')
 RESNET_STRIDES = {'layer1': 4, 'layer2': 8, 'layer3': 16, 'layer4': 32}
 RESNET_DEFAULT_LAYERS = ('layer2', 'layer3')
-WEIGHT_FILE_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
-RANDOM_ENCODER_SEED = 0  # a random encoder is the same one in every process, so its scores are reproducible
-
-
-class EncoderWeightsError(RuntimeError):
-    """CLIP weights could not be obtained or read."""
-
-
-def _is_path(pretrained):
-    return os.sep in pretrained or pretrained.endswith(WEIGHT_FILE_SUFFIXES) or os.path.exists(pretrained)
-
-
-def _weights_key(pretrained):
-    if pretrained is None:
-        return None
-    pretrained = str(pretrained)
-    return os.path.realpath(os.path.expanduser(pretrained)) if _is_path(pretrained) else pretrained
 
 
 def _device_key(device):
@@ -50,76 +27,6 @@ def _device_key(device):
     if device.type == 'cuda' and device.index is None:
         device = torch.device('cuda', torch.cuda.current_device())
     return str(device)
-
-
-def _load_weights_file(model_name, path):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"CLIP weights file '{path}' (encoder option 'pretrained') does not exist.")
-    model = open_clip.create_model(model_name, pretrained=None)
-    try:
-        open_clip.load_checkpoint(model, path)
-        return model
-    except Exception as state_dict_error:  # OpenAI's own .pt files are TorchScript archives, not state dicts
-        try:
-            return open_clip.load_openai_model(path, device='cpu')
-        except Exception:
-            raise EncoderWeightsError(
-                f"Cannot read CLIP weights for '{model_name}' from '{path}': {type(state_dict_error).__name__}: "
-                f'{state_dict_error}. Expected a state dict of that model (torch.save(model.state_dict())), an '
-                "open_clip checkpoint or OpenAI's .pt archive.") from state_dict_error
-
-
-def create_clip(model_name, pretrained):
-    """Build the open_clip model: ``pretrained`` is an open_clip tag, a local file, or None (random)."""
-    if model_name not in open_clip.list_models():
-        raise ValueError(f"Unknown CLIP model '{model_name}' (encoder option 'clip_model'); "
-                         f"use a name from open_clip.list_models(), e.g. '{DEFAULT_CLIP_MODEL}' or 'ViT-B-16'.")
-    logger = logging.getLogger('basicsr')
-    if pretrained is None:
-        logger.warning(f'CLIP encoder {model_name} is RANDOMLY INITIALISED (pretrained: null): its features carry '
-                       'no semantics. Use this for tests and offline demos only, never for real training or scoring.')
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(RANDOM_ENCODER_SEED)
-            return open_clip.create_model(model_name, pretrained=None)
-    pretrained = str(pretrained)
-    if _is_path(pretrained):
-        path = os.path.expanduser(pretrained)
-        logger.info(f'CLIP encoder {model_name}: loading weights from {path}')
-        return _load_weights_file(model_name, path)
-    _check_weight_tag(model_name, pretrained)
-    try:
-        return open_clip.create_model(model_name, pretrained=pretrained)
-    except Exception as error:
-        raise EncoderWeightsError(
-            f"Could not get the '{pretrained}' weights of CLIP {model_name}: {type(error).__name__}: {error}. "
-            f'Without network access, download {open_clip.get_pretrained_url(model_name, pretrained) or "them"} '
-            "on another machine and set 'pretrained' to the local file path.") from error
-
-
-def _check_weight_tag(model_name, tag):
-    tags = open_clip.list_pretrained_tags_by_model(model_name)
-    if tag not in tags:
-        raise ValueError(f"'{tag}' is neither a file nor an open_clip weight tag of {model_name} (tags: {tags}).")
-
-
-def cached_pretrained_file(model_name, tag):
-    """The local file of open_clip weights ``tag`` if a download already put it on disk, else None.
-
-    Looks in the Hugging Face cache and in OpenAI's URL cache (~/.cache/clip) without any network call.
-    """
-    config = open_clip.get_pretrained_cfg(model_name, tag) or {}
-    if config.get('hf_hub'):
-        from huggingface_hub import try_to_load_from_cache
-        repo, filename = config['hf_hub'].rsplit('/', 1)
-        for name in [filename] if filename else ['open_clip_model.safetensors', 'open_clip_pytorch_model.bin']:
-            found = try_to_load_from_cache(repo, name)
-            if isinstance(found, str):
-                return found
-    if config.get('url'):
-        path = os.path.join(os.path.expanduser('~/.cache/clip'), os.path.basename(config['url']))
-        if os.path.isfile(path):
-            return path
-    return None
 
 
 def resize_positional_embedding(pos, height, width):
@@ -270,81 +177,5 @@ _ENCODERS = ProcessCache()
 
 def get_clip_encoder(model_name=DEFAULT_CLIP_MODEL, pretrained=DEFAULT_PRETRAINED, device='cpu'):
     """The process-wide encoder for (model_name, pretrained, device), built on first request."""
-    key = (model_name, _weights_key(pretrained), _device_key(device))
+    key = (model_name, weights_key(pretrained), _device_key(device))
     return _ENCODERS.get(key, lambda: FrozenCLIPEncoder(model_name, pretrained).to(key[2]))
-
-
-BACKBONE_NAME_BYTES = 64
-
-
-def encode_backbone_name(model_name):
-    raw = model_name.encode('utf-8')
-    if len(raw) > BACKBONE_NAME_BYTES:
-        raise ValueError(f"CLIP model name '{model_name}' is longer than {BACKBONE_NAME_BYTES} bytes.")
-    return torch.tensor(list(raw) + [0] * (BACKBONE_NAME_BYTES - len(raw)), dtype=torch.uint8)
-
-
-def decode_backbone_name(buffer):
-    return bytes(int(v) for v in buffer.tolist() if v != 0).decode('utf-8')
-
-
-class EncoderClient(nn.Module):
-    """Base of the modules that read the shared encoder.
-
-    The encoder is looked up by device at each use, never stored as a submodule. The backbone's name
-    is kept as the uint8 buffer ``backbone`` so a checkpoint says which encoder it needs, and loading
-    one made for another backbone fails with that name rather than with a shape mismatch.
-    """
-
-    def __init__(self, clip_model=DEFAULT_CLIP_MODEL, pretrained=DEFAULT_PRETRAINED):
-        super().__init__()
-        self.clip_model = clip_model
-        self.pretrained = pretrained
-        self.register_buffer('backbone', encode_backbone_name(clip_model))
-
-    def encoder(self, device=None):
-        return get_clip_encoder(self.clip_model, self.pretrained, device or self.backbone.device)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        saved = state_dict.get(prefix + 'backbone')
-        if saved is not None and decode_backbone_name(saved) != self.clip_model:
-            raise ValueError(f'{type(self).__name__} checkpoint was trained on CLIP {decode_backbone_name(saved)}, '
-                             f"but this network is configured with clip_model '{self.clip_model}'.")
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-
-def encoder_layer_names(model_name):
-    """The layer names ``FrozenCLIPEncoder`` offers for ``model_name``, from open_clip's config (nothing built)."""
-    config = open_clip.get_model_config(model_name)
-    if config is None:
-        raise ValueError(f"clip_model: unknown CLIP model '{model_name}'; use a name from open_clip.list_models(), "
-                         f"e.g. '{DEFAULT_CLIP_MODEL}' or 'ViT-B-16'.")
-    layers = config['vision_cfg']['layers']
-    if isinstance(layers, (list, tuple)):
-        return RESNET_STAGES
-    return tuple(f'block{k}' for k in range(1, layers + 1))
-
-
-def check_encoder_options(model_name, pretrained, layers=None):
-    """Raise ``ValueError('<option>: ...')`` for an encoder option that cannot work, without building anything."""
-    available = encoder_layer_names(model_name)
-    unknown = [name for name in layers or () if name not in available]
-    if unknown:
-        raise ValueError(f'layers: {unknown} are not layers of {model_name}; choose from {list(available)}.')
-    if pretrained is None:
-        return
-    pretrained = str(pretrained)
-    if _is_path(pretrained):
-        if not os.path.isfile(os.path.expanduser(pretrained)):
-            raise ValueError(f"pretrained: CLIP weights file '{pretrained}' does not exist.")
-        return
-    try:
-        _check_weight_tag(model_name, pretrained)
-    except ValueError as error:
-        raise ValueError(f'pretrained: {error}') from None
-    offline = os.environ.get('HF_HUB_OFFLINE', '').upper() in ('1', 'ON', 'YES', 'TRUE')  # huggingface_hub's spellings
-    if offline and cached_pretrained_file(model_name, pretrained) is None:
-        url = open_clip.get_pretrained_url(model_name, pretrained) or f"open_clip's '{pretrained}' weights"
-        raise ValueError(f"pretrained: the '{pretrained}' weights of {model_name} are not on this machine and "
-                         f'HF_HUB_OFFLINE=1 forbids downloading them; fetch {url} elsewhere and set pretrained to '
-                         'the local file path.')

@@ -1,0 +1,44 @@
+"""The base of the discriminators that read the shared CLIP encoder, and the backbone name their checkpoints carry."""
+import torch
+from torch import nn
+
+from ..clip.encoder import get_clip_encoder
+from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+
+BACKBONE_NAME_BYTES = 64
+
+
+def encode_backbone_name(model_name):
+    raw = model_name.encode('utf-8')
+    if len(raw) > BACKBONE_NAME_BYTES:
+        raise ValueError(f"CLIP model name '{model_name}' is longer than {BACKBONE_NAME_BYTES} bytes.")
+    return torch.tensor(list(raw) + [0] * (BACKBONE_NAME_BYTES - len(raw)), dtype=torch.uint8)
+
+
+def decode_backbone_name(buffer):
+    return bytes(int(v) for v in buffer.tolist() if v != 0).decode('utf-8')
+
+
+class EncoderClient(nn.Module):
+    """Base of the modules that read the shared encoder.
+
+    The encoder is looked up by device at each use, never stored as a submodule. The backbone's name
+    is kept as the uint8 buffer ``backbone`` so a checkpoint says which encoder it needs, and loading
+    one made for another backbone fails with that name rather than with a shape mismatch.
+    """
+
+    def __init__(self, clip_model=DEFAULT_CLIP_MODEL, pretrained=DEFAULT_PRETRAINED):
+        super().__init__()
+        self.clip_model = clip_model
+        self.pretrained = pretrained
+        self.register_buffer('backbone', encode_backbone_name(clip_model))
+
+    def encoder(self, device=None):
+        return get_clip_encoder(self.clip_model, self.pretrained, device or self.backbone.device)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        saved = state_dict.get(prefix + 'backbone')
+        if saved is not None and decode_backbone_name(saved) != self.clip_model:
+            raise ValueError(f'{type(self).__name__} checkpoint was trained on CLIP {decode_backbone_name(saved)}, '
+                             f"but this network is configured with clip_model '{self.clip_model}'.")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
