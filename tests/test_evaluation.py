@@ -297,7 +297,7 @@ def test_correlate_command_name_and_score_columns(tmp_path):
 
 @pytest.mark.slow
 def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_path):
-    from basicsr.metrics import calculate_psnr
+    from basicsr.metrics import calculate_psnr, calculate_ssim
 
     from sfd_basicsr.inference import Upscaler, load_generator
     gt_dir, lq_dir = tmp_path / 'gt', tmp_path / 'lq'
@@ -319,6 +319,7 @@ def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_
         sr = Upscaler(generator, 'cpu', tile=tile, tile_pad=pad).upscale_array(lq)
         psnr[tile, pad] = float(rows['PSNR-Y'])
         assert psnr[tile, pad] == pytest.approx(calculate_psnr(sr, gt, 4, test_y_channel=True), abs=1e-5)
+        assert float(rows['SSIM-Y']) == pytest.approx(calculate_ssim(sr, gt, 4, test_y_channel=True), abs=1e-6)
         how = f'in tiles of 8 px with {pad} px of context' if tile else 'whole'  # the report says how it upscaled
         assert f'Upscaled {how}.' in (out / 'results.md').read_text()
     assert psnr[8, 2] != pytest.approx(psnr[8, 16], abs=1e-4), 'too little context shows at the seams'
@@ -344,6 +345,7 @@ def test_evaluate_scores_sfd_iqa_with_the_weights_given(models, tmp_path, monkey
     given = run_basicsr(command + ['--weights', str(weights), '-o', str(tmp_path / 'given')], cwd=tmp_path)
     assert given.returncode == 0, given.stderr[-2000:]
     got = {r['metric']: r['value'] for r in csv.DictReader(open(tmp_path / 'given' / 'results.csv'))}
+    assert got['sfd_iqa'] != '', (tmp_path / 'given' / 'results.md').read_text()  # scored, not unavailable
     metric = pyiqa.create_metric('sfd_iqa', pretrained_model_path=str(weights), device='cpu')
     upscaler = Upscaler(load_generator(models['experiment']), 'cpu')
     expected = [metric(to_tensor(upscaler.upscale_array(bicubic_lr(cv2.imread(str(gt_dir / f'{n}.png')), 4)[1])

@@ -1,4 +1,6 @@
 """A bad options file stops with the key's name before anything is created or trained."""
+import os
+
 import pytest
 
 from sfd_basicsr.options_check import OptionsError, check_options
@@ -27,6 +29,14 @@ def misspell_val_section(opt):
 
 def batch_larger_than_the_training_set(opt):  # the demo's training set has 4 images
     opt['datasets']['train']['batch_size_per_gpu'] = 8
+
+
+def list_one_image_in_a_meta_info_file(opt):  # BasicSR's datasets read only the pairs their meta-info file lists
+    train = opt['datasets']['train']
+    meta = os.path.join(os.path.dirname(train['dataroot_gt']), 'meta_info_one_pair.txt')
+    with open(meta, 'w') as f:
+        f.write('astronaut.png (64,64,3)\n')
+    train.update({'meta_info_file': meta, 'batch_size_per_gpu': 2})
 
 
 def drop_lq_folder(opt):
@@ -89,6 +99,8 @@ BREAKERS = [
     (misspell_val_section, "vall: unknown option; SFDModel and BasicSR never read it, so it would be ignored. Did "
                            "you mean 'val'?"),
     (batch_larger_than_the_training_set, 'datasets.train.batch_size_per_gpu: 8 per GPU, but the training set has 4'),
+    (list_one_image_in_a_meta_info_file, 'datasets.train.batch_size_per_gpu: 2 per GPU, but the training set has 1 '
+                                         'images'),
     (drop_lq_folder, 'datasets.train.dataroot_lq: missing'),
     (negative_loss_weight, 'train.featd_opt.loss_weight: -0.1 is negative'),
     (unknown_encoder_layer, "network_d.layers: ['layer5'] are not layers of RN50-quickgelu"),

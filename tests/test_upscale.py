@@ -1,4 +1,5 @@
 """`basicsr upscale` / `basicsr export`: any generator file, exact outputs, tiles, every image kind, safe writes."""
+import errno
 import os
 import re
 import shutil
@@ -39,6 +40,16 @@ def test_export_gives_a_safetensors_file_spandrel_loads_with_the_same_output(mod
     image = torch.rand(1, 3, 20, 28)
     with torch.no_grad():
         assert (descriptor.model(image) - models['reference'](image)).abs().max() <= 1e-5
+
+
+def test_an_export_on_a_full_disk_keeps_the_previous_file(models, tmp_path, fail_writes):
+    from sfd_basicsr.atomic import OutputWriteError
+    target = tmp_path / 'g.safetensors'
+    target.write_bytes(b'previous version')
+    fail_writes('g.safetensors', 10, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+    with pytest.raises(OutputWriteError, match=r"cannot write '.*g.safetensors': no space left on device"):
+        export_safetensors(models['experiment'], str(target))
+    assert target.read_bytes() == b'previous version' and os.listdir(tmp_path) == ['g.safetensors']
 
 
 @pytest.mark.slow
