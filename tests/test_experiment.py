@@ -28,6 +28,7 @@ def overridden_run(tmp_path_factory):
 @pytest.mark.slow
 def test_the_run_writes_the_options_it_used(overridden_run):
     _, experiment = overridden_run
+    assert sorted(os.listdir(experiment)).count(EFFECTIVE_OPTIONS) == 1, sorted(os.listdir(experiment))
     with open(experiment / EFFECTIVE_OPTIONS) as f:
         recorded = yaml.safe_load(f)
     assert recorded['network_g']['num_feat'] == 4 and recorded['network_d']['num_feat'] == 4
