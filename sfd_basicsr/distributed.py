@@ -114,8 +114,10 @@ def process_group_left_on_exit():
 def inference_processes():
     """Under ``torchrun``, a gloo group (it only carries results, on any device) for the block; ``(rank, world)``."""
     rank, world = launched_world()
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group(backend='gloo')
+    if world == 1 or dist.is_initialized():  # nothing joined here, so nothing to leave: a caller's group stays
+        yield rank, world
+        return
+    dist.init_process_group(backend='gloo')
     with process_group_left_on_exit():
         yield rank, world
 

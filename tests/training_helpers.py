@@ -69,7 +69,8 @@ def torchrun(args, cwd, nproc=2, env=None, timeout=300, **popen):
     command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', *args]
     group_audit = tempfile.mkdtemp(prefix='group_audit_')
     env = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1', GROUP_AUDIT_OUT=group_audit, **(env or {}))
-    env['PYTHONPATH'] = os.pathsep.join([RANK_AUDIT, env.get('PYTHONPATH', '')])
+    # an empty entry would put each process's working directory on its sys.path
+    env['PYTHONPATH'] = os.pathsep.join(part for part in [RANK_AUDIT, env.get('PYTHONPATH', '')] if part)
     if popen:
         return subprocess.Popen(command, cwd=cwd, env=env, **popen)
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
