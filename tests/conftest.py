@@ -28,6 +28,65 @@ def clip_model(request):
     return request.param
 
 
+def _command_in_process(command, capsys, monkeypatch):
+    """``run(words, cwd=...)``: the entry point the installed ``command`` calls, run in this process (no interpreter
+    start-up), giving a ``CompletedProcess`` (exit code, stdout, stderr) as the command's process would.
+
+    As in a process: an exception that escapes is a traceback on stderr and exit 1, warnings print on stderr once per
+    place, and the environment, working directory and ``sys.argv`` are the test's again afterwards. Training runs stay
+    in subprocesses (BasicSR sets its logger up once per process).
+    """
+    import sys
+    import traceback
+    import warnings
+    from subprocess import CompletedProcess
+
+    from sfd_basicsr.commands import basicsr_command, sfd_iqa_command
+    main = {'basicsr': basicsr_command.main, 'sfd-iqa': sfd_iqa_command.main}[command]
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    def run(words, cwd=None):
+        words = [str(word) for word in words]
+        environment = dict(os.environ)
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, 'argv', [command, *words])
+        capsys.readouterr()
+        with warnings.catch_warnings():
+            warnings.simplefilter('default')
+            warnings.showwarning = show
+            try:
+                code = main(words)
+            except SystemExit as exited:
+                code = exited.code
+            except Exception:
+                traceback.print_exc()
+                code = 1
+        os.environ.clear()
+        os.environ.update(environment)
+        if isinstance(code, str):
+            print(code, file=sys.stderr)
+            code = 1
+        out, err = capsys.readouterr()
+        return CompletedProcess([command, *words], code or 0, out, err)
+
+    return run
+
+
+@pytest.fixture
+def basicsr_main(capsys, monkeypatch):
+    """The ``basicsr`` command in this process: ``basicsr_main(['upscale', ...], cwd=tmp_path)``."""
+    return _command_in_process('basicsr', capsys, monkeypatch)
+
+
+@pytest.fixture
+def sfd_iqa_main(capsys, monkeypatch):
+    """The ``sfd-iqa`` command in this process: ``sfd_iqa_main(['score', ...], cwd=tmp_path)``."""
+    return _command_in_process('sfd-iqa', capsys, monkeypatch)
+
+
 def tiny_featd(clip_model=CLIP, **kwargs):
     from sfd_basicsr.archs.featd_arch import FeatD
     kwargs.setdefault('num_feat', 16)

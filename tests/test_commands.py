@@ -6,7 +6,6 @@ import sys
 
 import pytest
 
-BIN = os.path.dirname(sys.executable)
 BASICSR = ('train', 'test', 'check', 'demo', 'upscale', 'export', 'evaluate')
 SFD_IQA = ('score', 'export', 'correlate')
 # the options each command must offer, under the one name they have in every command
@@ -20,31 +19,23 @@ SHARED = {
 }
 
 
-def run(*words, cwd=None):
-    return subprocess.run([os.path.join(BIN, words[0]), *words[1:]], capture_output=True, text=True, cwd=cwd,
-                          timeout=300, env=dict(os.environ, HF_HUB_OFFLINE='1'))
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize('command, subcommands', [('basicsr', BASICSR), ('sfd-iqa', SFD_IQA)])
-def test_the_help_lists_every_command_and_no_command_is_refused(command, subcommands):
-    listed = run(command, '-h')
+def test_the_help_lists_every_command_and_no_command_is_refused(command, subcommands, request):
+    entry_point = request.getfixturevalue(command.replace('-', '_') + '_main')  # in this process
+    listed = entry_point(['-h'])
     assert listed.returncode == 0, listed.stderr
     assert all(f'    {name}' in listed.stdout for name in subcommands), listed.stdout
-    bare = run(command)
+    bare = entry_point([])
     assert bare.returncode == 2 and 'the following arguments are required: COMMAND' in bare.stderr
-    unknown = run(command, 'trian')
+    unknown = entry_point(['trian'])
     assert unknown.returncode == 2 and "invalid choice: 'trian'" in unknown.stderr
 
 
 @pytest.mark.parametrize('command, subcommand', sorted(SHARED), ids=lambda value: value)
-def test_each_command_offers_the_shared_options_under_one_name(command, subcommand, capsys):
-    from sfd_basicsr.commands import basicsr_command, sfd_iqa_command
-    main = {'basicsr': basicsr_command.main, 'sfd-iqa': sfd_iqa_command.main}[command]
-    with pytest.raises(SystemExit) as exited:  # the entry point the installed command calls, in this process
-        main([subcommand, '-h'])
-    help_text = capsys.readouterr().out
-    assert exited.value.code == 0
+def test_each_command_offers_the_shared_options_under_one_name(command, subcommand, request):
+    result = request.getfixturevalue(command.replace('-', '_') + '_main')([subcommand, '-h'])
+    help_text = result.stdout
+    assert result.returncode == 0, result.stderr
     assert help_text.startswith(f'usage: {command} {subcommand} ')
     offered = {word.strip('[],') for word in help_text.split()}
     assert [option for option in SHARED[command, subcommand] if option not in offered] == []
@@ -59,8 +50,7 @@ def test_python_m_sfd_basicsr_train_is_basicsr_train(tmp_path):
     assert result.stderr.strip() == f"basicsr train: options file '{tmp_path / 'absent.yml'}' does not exist."
 
 
-@pytest.mark.slow
-def test_an_option_the_command_does_not_know_is_refused_before_any_work(tmp_path):
-    result = run('basicsr', 'train', '-opt', 'x.yml', '--auto-resume', cwd=tmp_path)
+def test_an_option_the_command_does_not_know_is_refused_before_any_work(tmp_path, basicsr_main):
+    result = basicsr_main(['train', '-opt', 'x.yml', '--auto-resume'], cwd=tmp_path)
     assert result.returncode == 2 and 'unrecognized arguments: --auto-resume' in result.stderr
     assert os.listdir(tmp_path) == []

@@ -12,7 +12,7 @@ from scipy import stats
 
 from sfd_basicsr.metrics import MetricUnavailable, calculate_pyiqa, pyiqa_metric
 from sfd_basicsr.options_check import OptionsError, check_options
-from training_helpers import command_path, run_basicsr, tiny_train_options, torchrun
+from training_helpers import command_path, tiny_train_options, torchrun
 
 SHARED = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, 'shared', 'data')
 needs_shared = pytest.mark.skipif(not os.path.isdir(SHARED), reason='../shared/data is not beside the repo')
@@ -55,8 +55,7 @@ def test_pyiqa_metric_crop_border_and_options_are_pyiqas_own(tmp_path):
         'a metric built with other options is another metric'
 
 
-@pytest.mark.slow
-def test_evaluate_scores_pyiqa_metrics_on_border_cropped_images(models, tmp_path):
+def test_evaluate_scores_pyiqa_metrics_on_border_cropped_images(models, tmp_path, basicsr_main):
     import pyiqa
 
     from sfd_basicsr.inference import Upscaler, load_generator
@@ -65,7 +64,7 @@ def test_evaluate_scores_pyiqa_metrics_on_border_cropped_images(models, tmp_path
     gt_dir.mkdir()
     for name in ('chelsea', 'coffee'):
         cv2.imwrite(str(gt_dir / f'{name}.png'), bgr(name, (48, 40)))
-    result = run_basicsr(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', 'piqe',
+    result = basicsr_main(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', 'piqe',
                           '-o', str(tmp_path / 'eval'), '-q'], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     got = {r['metric']: r['value'] for r in csv.DictReader(open(tmp_path / 'eval' / 'results.csv'))}
@@ -97,14 +96,13 @@ def test_bicubic_lr_made_from_gt_equals_the_official_set5_lr():
     assert np.array_equal(bicubic_lr(gt, 4)[1], official)
 
 
-@pytest.mark.slow
-def test_evaluate_command_writes_the_table_with_unavailable_metrics_noted(models, tmp_path):
+def test_evaluate_command_writes_the_table_with_unavailable_metrics_noted(models, tmp_path, basicsr_main):
     gt_dir = tmp_path / 'gt'
     gt_dir.mkdir()
     for name in ('chelsea', 'coffee'):
         cv2.imwrite(str(gt_dir / f'{name}.png'), bgr(name, (66, 50)))  # not a multiple of 4: cropped
     out = tmp_path / 'eval'
-    result = run_basicsr(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics',
+    result = basicsr_main(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics',
                           'psnr', 'piqe', 'lpips', '-o', str(out), '-q'], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     table = (out / 'results.md').read_text()
@@ -125,14 +123,14 @@ def test_evaluate_command_writes_the_table_with_unavailable_metrics_noted(models
 
 
 @pytest.mark.slow
-def test_evaluate_under_torchrun_gives_the_single_process_table(models, tmp_path):
+def test_evaluate_under_torchrun_gives_the_single_process_table(models, tmp_path, basicsr_main):
     gt_dir = tmp_path / 'gt'
     gt_dir.mkdir()
     for name in ('chelsea', 'coffee', 'astronaut'):
         cv2.imwrite(str(gt_dir / f'{name}.png'), bgr(name, (48, 40)))
     args = ['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', 'piqe', '-q',
             '--device', 'cpu']
-    single = run_basicsr(args + ['-o', str(tmp_path / 'one')], cwd=tmp_path)
+    single = basicsr_main(args + ['-o', str(tmp_path / 'one')], cwd=tmp_path)
     assert single.returncode == 0, single.stderr[-3000:]
     split = torchrun([command_path('basicsr')] + args + ['-o', str(tmp_path / 'two')], cwd=tmp_path)
     assert split.returncode == 0, split.stderr[-3000:]
@@ -148,8 +146,7 @@ def test_evaluate_under_torchrun_gives_the_single_process_table(models, tmp_path
     assert '| mini | 3 |' in (tmp_path / 'two' / 'results.md').read_text()
 
 
-@pytest.mark.slow
-def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exits_1(models, tmp_path):
+def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exits_1(models, tmp_path, basicsr_main):
     gt_dir = tmp_path / 'gt'
     gt_dir.mkdir()
     for name in ('chelsea', 'coffee'):
@@ -164,7 +161,7 @@ def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exit
     cv2.imwrite(str(gt_dir / 'float.tif'), float_gt)
     (gt_dir / 'unreadable.png').write_bytes(b'\x89PNG\r\n\x1a\n garbage IEND')
     out = tmp_path / 'eval'
-    result = run_basicsr(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', '-o',
+    result = basicsr_main(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', '-o',
                           str(out), '-q'], cwd=tmp_path)
     assert result.returncode == 1, result.stderr[-3000:]
     assert 'Traceback' not in result.stderr
@@ -190,12 +187,11 @@ def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exit
     assert float(rows['PSNR-Y']['value']) == pytest.approx(np.mean(psnrs), abs=1e-5)
 
 
-@pytest.mark.slow
-def test_evaluate_into_a_read_only_folder_stops_before_any_work(models, read_only_folder, tmp_path):
+def test_evaluate_into_a_read_only_folder_stops_before_any_work(models, read_only_folder, tmp_path, basicsr_main):
     gt_dir = tmp_path / 'gt'
     gt_dir.mkdir()
     cv2.imwrite(str(gt_dir / 'chelsea.png'), bgr('chelsea', (48, 40)))
-    result = run_basicsr(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', '-o',
+    result = basicsr_main(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', '-o',
                           str(read_only_folder / 'eval'), '-q'], cwd=tmp_path)
     assert result.returncode == 1 and 'read-only file system' in result.stderr and 'Traceback' not in result.stderr
 
@@ -230,17 +226,12 @@ def test_correlations_are_pyiqas_on_oriented_scores(tmp_path):
     assert results['piqe']['seconds_per_image'] > 0
 
 
-@pytest.mark.slow
 @needs_shared
-def test_correlate_command_on_the_tid2013_subset_and_as_a_pyiqa_dataset(tmp_path):
-    import subprocess
-    import sys
+def test_correlate_command_on_the_tid2013_subset_and_as_a_pyiqa_dataset(tmp_path, sfd_iqa_main):
     subset = os.path.join(SHARED, 'tid2013_subset')
-    command = [os.path.join(os.path.dirname(sys.executable), 'sfd-iqa'), 'correlate', '--metrics', 'piqe', 'niqe', '-q']
-    env = dict(os.environ, HF_HUB_OFFLINE='1')
-    by_csv = subprocess.run(command + ['--images', os.path.join(subset, 'dist'), '--mos',
-                                       os.path.join(subset, 'mos_present.csv')],
-                            capture_output=True, text=True, env=env, timeout=300)
+    command = ['correlate', '--metrics', 'piqe', 'niqe', '-q']
+    by_csv = sfd_iqa_main(command + ['--images', os.path.join(subset, 'dist'), '--mos',
+                                     os.path.join(subset, 'mos_present.csv')])
     assert by_csv.returncode == 0, by_csv.stderr[-2000:]
     assert '3 images' in by_csv.stdout and '| piqe |' in by_csv.stdout and '| niqe | unavailable' in by_csv.stdout
     # the same three images laid out as pyiqa's TID2013 dataset under a local data_root
@@ -252,8 +243,7 @@ def test_correlate_command_on_the_tid2013_subset_and_as_a_pyiqa_dataset(tmp_path
     with open(root / 'meta_info' / 'meta_info_TID2013Dataset.csv', 'w', newline='') as f:
         csv.writer(f).writerows([('ref_name', 'dist_name', 'mos')] +
                                 [(r['ref_image'], r['image_name'], r['mos']) for r in rows])
-    by_dataset = subprocess.run(command + ['--dataset', 'tid2013', '--data-root', str(root)],
-                                capture_output=True, text=True, env=env, timeout=300)
+    by_dataset = sfd_iqa_main(command + ['--dataset', 'tid2013', '--data-root', str(root)])
     assert by_dataset.returncode == 0, by_dataset.stderr[-2000:]
     correlations = [line for line in by_csv.stdout.splitlines() if line.startswith('| piqe |')][0].rsplit('|', 2)[0]
     assert correlations in by_dataset.stdout  # the same SROCC, PLCC, KRCC (seconds per image differ)
@@ -276,28 +266,22 @@ def test_correlate_lists_absent_images_needs_three_and_takes_the_sfd_iqa_weights
     assert 'sfd_iqa' in results and not unavailable
 
 
-@pytest.mark.slow
-def test_correlate_command_name_and_score_columns(tmp_path):
-    import subprocess
-    import sys
+def test_correlate_command_name_and_score_columns(tmp_path, sfd_iqa_main):
     distortion_set(tmp_path / 'blur')
     with open(tmp_path / 'blur' / 'mos.csv') as f:
         rows = list(csv.reader(f))[1:]
     with open(tmp_path / 'odd.csv', 'w', newline='') as f:  # column names no detector knows
         csv.writer(f).writerows([('picture', 'quality')] + rows)
-    command = [os.path.join(os.path.dirname(sys.executable), 'sfd-iqa'), 'correlate', '--images',
-               str(tmp_path / 'blur'), '--mos', str(tmp_path / 'odd.csv'), '--metrics', 'piqe', '-q']
-    env = dict(os.environ, HF_HUB_OFFLINE='1')
-    refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    command = ['correlate', '--images', str(tmp_path / 'blur'), '--mos', str(tmp_path / 'odd.csv'), '--metrics', 'piqe',
+               '-q']
+    refused = sfd_iqa_main(command)
     assert refused.returncode == 2 and 'cannot tell the image-name and score columns apart' in refused.stderr
-    given = subprocess.run(command + ['--name-column', 'picture', '--score-column', 'quality'],
-                           capture_output=True, text=True, env=env, timeout=300)
+    given = sfd_iqa_main(command + ['--name-column', 'picture', '--score-column', 'quality'])
     assert given.returncode == 0, given.stderr[-2000:]
     assert '15 images' in given.stdout and '| piqe |' in given.stdout
 
 
-@pytest.mark.slow
-def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_path):
+def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_path, basicsr_main):
     from basicsr.metrics import calculate_psnr, calculate_ssim
 
     from sfd_basicsr.inference import Upscaler, load_generator
@@ -312,9 +296,9 @@ def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_
     psnr = {}
     for tile, pad in ((0, 16), (8, 16), (8, 2)):
         out = tmp_path / f'tile_{tile}_{pad}'
-        result = run_basicsr(['evaluate', '-m', str(models['experiment']), '--data', f'given={gt_dir}:{lq_dir}',
+        result = basicsr_main(['evaluate', '-m', str(models['experiment']), '--data', f'given={gt_dir}:{lq_dir}',
                               '--metrics', 'psnr', '--tile', str(tile), '--tile-pad', str(pad), '-o', str(out), '-q'],
-                             cwd=tmp_path)
+                              cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-2000:]
         rows = {r['metric']: r['value'] for r in csv.DictReader(open(out / 'results.csv'))}
         sr = Upscaler(generator, 'cpu', tile=tile, tile_pad=pad).upscale_array(lq)
@@ -326,8 +310,7 @@ def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_
     assert psnr[8, 2] != pytest.approx(psnr[8, 16], abs=1e-4), 'too little context shows at the seams'
 
 
-@pytest.mark.slow
-def test_evaluate_scores_sfd_iqa_with_the_weights_given(models, tmp_path, monkeypatch):
+def test_evaluate_scores_sfd_iqa_with_the_weights_given(models, tmp_path, monkeypatch, basicsr_main):
     import pyiqa
     from iqa_helpers import random_sfd_iqa_weights
 
@@ -343,7 +326,7 @@ def test_evaluate_scores_sfd_iqa_with_the_weights_given(models, tmp_path, monkey
         cv2.imwrite(str(gt_dir / f'{name}.png'), bgr(name, (96, 80)))
     command = ['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', 'sfd_iqa', '-q',
                '--device', 'cpu']
-    given = run_basicsr(command + ['--weights', str(weights), '-o', str(tmp_path / 'given')], cwd=tmp_path)
+    given = basicsr_main(command + ['--weights', str(weights), '-o', str(tmp_path / 'given')], cwd=tmp_path)
     assert given.returncode == 0, given.stderr[-2000:]
     got = {r['metric']: r['value'] for r in csv.DictReader(open(tmp_path / 'given' / 'results.csv'))}
     assert got['sfd_iqa'] != '', (tmp_path / 'given' / 'results.md').read_text()  # scored, not unavailable
@@ -352,7 +335,7 @@ def test_evaluate_scores_sfd_iqa_with_the_weights_given(models, tmp_path, monkey
     expected = [metric(to_tensor(upscaler.upscale_array(bicubic_lr(cv2.imread(str(gt_dir / f'{n}.png')), 4)[1])
                                  [4:-4, 4:-4])).item() for n in ('chelsea', 'coffee')]
     assert float(got['sfd_iqa']) == pytest.approx(np.mean(expected), rel=1e-4)
-    absent = run_basicsr(command + ['-o', str(tmp_path / 'absent')], cwd=tmp_path)
+    absent = basicsr_main(command + ['-o', str(tmp_path / 'absent')], cwd=tmp_path)
     assert absent.returncode == 0, absent.stderr[-2000:]
     table = (tmp_path / 'absent' / 'results.md').read_text()
     assert "sfd_iqa: unavailable (pyiqa metric 'sfd_iqa' cannot be built" in table, table

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from sfd_basicsr.options_check import OptionsError, check_options
-from training_helpers import run_basicsr, tiny_train_options, write_options
+from training_helpers import tiny_train_options, write_options
 
 
 def break_arch(opt):
@@ -138,24 +138,22 @@ def test_bad_options_are_refused_naming_the_key(tiny_options, breaker, message):
     assert str(error.value).count('\n') == message.count('\n')  # that problem only, one line each
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('breaker, key', [(break_arch, 'network_d.type'), (misspell_val_section, 'vall'),
                                           (batch_larger_than_the_training_set, 'datasets.train.batch_size_per_gpu'),
                                           (port_a_gan_opt, 'train.gan_opt'), (zero_iterations, 'train.total_iter'),
                                           (misspell_model_type, 'model_type')])
-def test_the_basicsr_command_stops_before_creating_anything(tmp_path, breaker, key):
+def test_the_basicsr_command_stops_before_creating_anything(tmp_path, breaker, key, basicsr_main):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     breaker(opt)
-    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'bad.yml', opt)], cwd=tmp_path)
+    result = basicsr_main(['train', '-opt', write_options(tmp_path / 'bad.yml', opt)], cwd=tmp_path)
     assert result.returncode == 2
     assert key in result.stderr and 'Traceback' not in result.stderr, result.stderr[-2000:]
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / 'experiments').exists()
 
 
-@pytest.mark.slow
-def test_missing_options_file_is_named(tmp_path):
-    result = run_basicsr(['train', '-opt', 'options/nope.yml'], cwd=tmp_path)
+def test_missing_options_file_is_named(tmp_path, basicsr_main):
+    result = basicsr_main(['train', '-opt', 'options/nope.yml'], cwd=tmp_path)
     assert result.returncode == 2 and 'options/nope.yml' in result.stderr
 
 
@@ -170,24 +168,22 @@ def test_clip_weights_that_cannot_be_downloaded_name_the_options_holding_them(ti
     assert 'local file path' in explained
 
 
-@pytest.mark.slow
-def test_vgg_weights_that_cannot_be_downloaded_give_one_line_with_the_local_path(tmp_path, monkeypatch):
+def test_vgg_weights_that_cannot_be_downloaded_give_one_line_with_the_local_path(tmp_path, monkeypatch, basicsr_main):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)
     opt['train']['perceptual_opt'] = {'type': 'PerceptualLoss', 'layer_weights': {'conv5_4': 1}, 'vgg_type': 'vgg19',
                                       'perceptual_weight': 1.0, 'style_weight': 0}
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))  # no VGG file cached there
-    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'vgg.yml', opt)], cwd=tmp_path)
+    result = basicsr_main(['train', '-opt', write_options(tmp_path / 'vgg.yml', opt)], cwd=tmp_path)
     last_line = result.stderr.strip().splitlines()[-1]
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-3000:]
     assert last_line.startswith('basicsr train: invalid options: train.perceptual_opt: ')
     assert str(tmp_path / 'experiments' / 'pretrained_models' / 'vgg19-dcbb9e9d.pth') in last_line
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('key', ['pretrain_network_g', 'pretrain_network_d', 'resume_state'])
 @pytest.mark.parametrize('kind, why', [('missing', 'does not exist'), ('truncated', 'is truncated or damaged'),
                                        ('malicious', 'this file contains code objects')])
-def test_a_bad_checkpoint_in_the_options_stops_before_anything_is_made(tmp_path, key, kind, why):
+def test_a_bad_checkpoint_in_the_options_stops_before_anything_is_made(tmp_path, key, kind, why, basicsr_main):
     import torch
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)
     path, marker = tmp_path / f'{key}.pth', tmp_path / 'payload_ran'
@@ -200,7 +196,7 @@ def test_a_bad_checkpoint_in_the_options_stops_before_anything_is_made(tmp_path,
                 return (open, (str(marker), 'w'))
         torch.save({'params': Payload()}, path)
     opt['path'][key] = str(path)
-    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'bad.yml', opt)], cwd=tmp_path)
+    result = basicsr_main(['train', '-opt', write_options(tmp_path / 'bad.yml', opt)], cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1].startswith(f"basicsr train: invalid options: path.{key}")
     assert why in result.stderr and 'Traceback' not in result.stderr and 'weights_only' not in result.stderr
@@ -210,40 +206,37 @@ def test_a_bad_checkpoint_in_the_options_stops_before_anything_is_made(tmp_path,
 needs_no_cuda = pytest.mark.skipif(__import__('torch').cuda.is_available(), reason='checks a machine without CUDA')
 
 
-@pytest.mark.slow
 @needs_no_cuda
 @pytest.mark.parametrize('change, message', [
     ({'num_gpu': 1}, 'num_gpu: 1, but this machine has no CUDA GPU; set num_gpu: 0 (the CPU) or auto.'),
     ({'model_type': 'RealESRGANModel'}, "model_type: BasicSR's RealESRGANModel puts its degradation tensors on CUDA, "
                                         'which this machine lacks; use SFDRealModel'),
 ])
-def test_what_needs_cuda_is_refused_on_a_machine_without_it(tmp_path, change, message):
+def test_what_needs_cuda_is_refused_on_a_machine_without_it(tmp_path, change, message, basicsr_main):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)
     opt.update(change)
-    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'cuda.yml', opt)], cwd=tmp_path)
+    result = basicsr_main(['train', '-opt', write_options(tmp_path / 'cuda.yml', opt)], cwd=tmp_path)
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
     lines = [line.strip().removeprefix('basicsr train: invalid options: ') for line in result.stderr.splitlines()]
     assert any(line.startswith(message) for line in lines), result.stderr
     assert not (tmp_path / 'experiments').exists()
 
 
-@pytest.mark.slow
-def test_basicsr_check_reports_without_training(tmp_path):
+def test_basicsr_check_reports_without_training(tmp_path, basicsr_main):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     good = write_options(tmp_path / 'good.yml', opt)
-    result = run_basicsr(['check', '-opt', good], cwd=tmp_path)
+    result = basicsr_main(['check', '-opt', good], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f'basicsr check: {good}: no problem found.' in result.stdout
     misspell_val_section(opt)
-    result = run_basicsr(['check', '-opt', write_options(tmp_path / 'bad.yml', opt)], cwd=tmp_path)
+    result = basicsr_main(['check', '-opt', write_options(tmp_path / 'bad.yml', opt)], cwd=tmp_path)
     assert result.returncode == 2 and "invalid options: vall: unknown option" in result.stderr
-    result = run_basicsr(['check', '-opt', good, '--force_yml', 'network_d:type=FeatDTypo'], cwd=tmp_path)
+    result = basicsr_main(['check', '-opt', good, '--force_yml', 'network_d:type=FeatDTypo'], cwd=tmp_path)
     assert result.returncode == 2 and "network_d.type: arch 'FeatDTypo' is not registered" in result.stderr
     assert not (tmp_path / 'experiments').exists() and not (tmp_path / 'tb_logger').exists()
 
 
-@pytest.mark.slow
-def test_every_problem_is_printed_at_once_before_any_folder_is_made(tmp_path):
+def test_every_problem_is_printed_at_once_before_any_folder_is_made(tmp_path, basicsr_main):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     opt['train']['total_iter'] = 'ten'
     opt['train']['optim_g']['lr'] = 'fast'
@@ -251,7 +244,7 @@ def test_every_problem_is_printed_at_once_before_any_folder_is_made(tmp_path):
     opt['train']['optim_d']['lr'] = -1e-4
     opt['val'] = 'every 100 iterations'
     opt['network_d']['type'] = 'FeatDTypo'
-    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'bad.yml', opt)], cwd=tmp_path)
+    result = basicsr_main(['train', '-opt', write_options(tmp_path / 'bad.yml', opt)], cwd=tmp_path)
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-3000:]
     lines = result.stderr.strip().splitlines()
     assert lines[0] == 'basicsr train: invalid options (6 problems):'
@@ -260,18 +253,16 @@ def test_every_problem_is_printed_at_once_before_any_folder_is_made(tmp_path):
     assert not (tmp_path / 'experiments').exists() and not (tmp_path / 'tb_logger').exists()
 
 
-@pytest.mark.slow
-def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path, basicsr_main):
     path = tmp_path / 'broken.yml'
     path.write_text('name: x\nmodel_type: SFDModel\ntrain:\n  optim_g: {type: Adam, lr: 1\n')
     for command in ('train', 'check', 'test'):
-        result = run_basicsr([command, '-opt', str(path)], cwd=tmp_path)
+        result = basicsr_main([command, '-opt', str(path)], cwd=tmp_path)
         assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
         assert result.stderr.startswith(f'basicsr {command}: invalid options: {path}: not valid YAML (')
         assert 'line 4' in result.stderr
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('entry, message', [
     ('train:optim_g:lr=-1e-4', "train.optim_g.lr: input should be a valid number; got '-1e-4'. -1e-4 is read as "
                                'text: write !!float -1e-4 (in the file or in --force_yml).'),
@@ -283,17 +274,16 @@ def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
     ('train:total_iter=5=6', "--force_yml train:total_iter=5=6: expected KEY:SUBKEY=VALUE with one '='"),
     ('train:total_iter=!!float five', '--force_yml train:total_iter=!!float five: BasicSR cannot read the value'),
 ])
-def test_force_yml_values_are_checked_as_basicsr_will_read_them(tmp_path, entry, message):
+def test_force_yml_values_are_checked_as_basicsr_will_read_them(tmp_path, entry, message, basicsr_main):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     good = write_options(tmp_path / 'good.yml', opt)
-    result = run_basicsr(['train', '-opt', good, '--force_yml', entry], cwd=tmp_path)
+    result = basicsr_main(['train', '-opt', good, '--force_yml', entry], cwd=tmp_path)
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
     assert result.stderr.startswith(f'basicsr train: invalid options: {message}'), result.stderr
     assert not (tmp_path / 'experiments').exists()
 
 
-@pytest.mark.slow
-def test_a_model_that_declares_no_options_is_warned_about_not_refused(tmp_path):
+def test_a_model_that_declares_no_options_is_warned_about_not_refused(tmp_path, basicsr_main):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     opt['model_type'] = 'SwinIRModel'  # BasicSR's, and not declared: its own keys cannot be known
     for key in ('network_d', 'network_d_tg'):
@@ -301,7 +291,7 @@ def test_a_model_that_declares_no_options_is_warned_about_not_refused(tmp_path):
     for key in ('featd_opt', 'tgd_opt', 'optim_d'):
         del opt['train'][key]
     opt['train']['my_loss_opt'] = {'type': 'L1Loss'}
-    result = run_basicsr(['check', '-opt', write_options(tmp_path / 'swinir.yml', opt)], cwd=tmp_path)
+    result = basicsr_main(['check', '-opt', write_options(tmp_path / 'swinir.yml', opt)], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.splitlines() == [
         'basicsr: warning: train.my_loss_opt: no BasicSR or sfd_basicsr model reads it, and SwinIRModel declares no '

@@ -60,15 +60,15 @@ def test_pyiqa_command_and_create_metric_give_the_same_numbers(trained):
 
 
 @pytest.mark.slow
-def test_sfd_iqa_command_reports_bad_files_scores_the_rest_and_draws_maps(trained, tmp_path):
+def test_sfd_iqa_command_reports_bad_files_scores_the_rest_and_draws_maps(trained, tmp_path, sfd_iqa_main):
     root, exported, images = trained
     folder = tmp_path / 'mixed'
     shutil.copytree(images, folder)
     (folder / 'broken.png').write_bytes(b'\x89PNG not really')
     tiny = cv2.resize(cv2.imread(str(images / 'coffee.png')), (20, 20))
     (folder / 'tiny.png').write_bytes(cv2.imencode('.png', tiny)[1].tobytes())
-    result = run([os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(folder), '--weights', str(exported), '--maps',
-                  str(tmp_path / 'maps'), '--csv', str(tmp_path / 'scores.csv'), '-q'], cwd=root)
+    result = sfd_iqa_main(['score', '-t', str(folder), '--weights', str(exported), '--maps',
+                          str(tmp_path / 'maps'), '--csv', str(tmp_path / 'scores.csv'), '-q'], cwd=root)
     assert result.returncode == 1
     assert 'broken.png' in result.stderr and 'tiny.png' in result.stderr and 'Traceback' not in result.stderr
     scored = dict(line.split('\t') for line in result.stdout.strip().splitlines())
@@ -86,22 +86,22 @@ def test_sfd_iqa_command_reports_bad_files_scores_the_rest_and_draws_maps(traine
     assert 'broken.png' in csv_text and 'coffee.png' in csv_text
 
 
-@pytest.mark.slow
-def test_score_of_a_folder_without_images_is_refused_before_any_network(tmp_path):
+def test_score_of_a_folder_without_images_is_refused_before_any_network(tmp_path, sfd_iqa_main):
     (tmp_path / 'empty').mkdir()
     (tmp_path / 'empty' / 'notes.txt').write_text('no image here')
-    result = run([os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(tmp_path / 'empty'), '--weights',
-                  str(tmp_path / 'absent.pth')], cwd=tmp_path)  # weights never read: the folder is refused first
+    # the weights are never read: the folder is refused first
+    result = sfd_iqa_main(['score', '-t', str(tmp_path / 'empty'), '--weights', str(tmp_path / 'absent.pth')],
+                          cwd=tmp_path)
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
     assert f"sfd-iqa score: -t '{tmp_path / 'empty'}': no image files to score." in result.stderr
     assert 'notes.txt' in result.stderr  # the entry passed over is named
 
 
 @pytest.mark.slow
-def test_score_under_torchrun_splits_the_files_and_rank_0_reports_them_all(trained, tmp_path):
+def test_score_under_torchrun_splits_the_files_and_rank_0_reports_them_all(trained, tmp_path, sfd_iqa_main):
     root, exported, images = trained
     args = ['score', '-t', str(images), '--weights', str(exported), '-q', '--device', 'cpu']
-    single = run([command_path('sfd-iqa')] + args + ['--csv', str(tmp_path / 'one.csv')], cwd=tmp_path)
+    single = sfd_iqa_main(args + ['--csv', str(tmp_path / 'one.csv')], cwd=tmp_path)
     assert single.returncode == 0, single.stderr[-3000:]
     split = torchrun([command_path('sfd-iqa')] + args + ['--csv', str(tmp_path / 'two.csv'), '--maps',
                                                          str(tmp_path / 'maps')], cwd=tmp_path)
@@ -134,22 +134,22 @@ def test_pyiqa_command_stops_at_a_bad_file_in_one_line_naming_it(trained, tmp_pa
 
 
 @pytest.mark.slow
-def test_export_takes_the_experiment_once_by_m_or_by_position(trained, tmp_path):
+def test_export_takes_the_experiment_once_by_m_or_by_position(trained, tmp_path, sfd_iqa_main):
     root, exported, _ = trained
     experiment = str(root / 'experiments' / 'sfd_tiny')
-    by_position = run([os.path.join(BIN, 'sfd-iqa'), 'export', experiment, '-o', str(tmp_path / 'p.pth')], cwd=root)
+    by_position = sfd_iqa_main(['export', experiment, '-o', str(tmp_path / 'p.pth')], cwd=root)
     assert by_position.returncode == 0, by_position.stderr[-2000:]
     got, want = (torch.load(path, weights_only=True)['featd']['params'] for path in (tmp_path / 'p.pth', exported))
     assert got.keys() == want.keys()
     assert all(torch.equal(v, want[k]) if torch.is_tensor(v) else v == want[k] for k, v in got.items())
     for words in ([], ['-m', experiment, experiment]):
-        result = run([os.path.join(BIN, 'sfd-iqa'), 'export', *words, '-o', str(tmp_path / 'x.pth')], cwd=root)
+        result = sfd_iqa_main(['export', *words, '-o', str(tmp_path / 'x.pth')], cwd=root)
         assert result.returncode == 2 and 'give the experiment once: -m experiments/<name>' in result.stderr
         assert not (tmp_path / 'x.pth').exists()
 
 
 @pytest.mark.slow
-def test_export_refuses_an_untrained_run(trained, tmp_path):
+def test_export_refuses_an_untrained_run(trained, tmp_path, sfd_iqa_main):
     root, _, _ = trained
     experiment = tmp_path / 'untrained'
     shutil.copytree(root / 'experiments' / 'sfd_tiny', experiment)
@@ -157,7 +157,7 @@ def test_export_refuses_an_untrained_run(trained, tmp_path):
         checkpoint = torch.load(experiment / 'models' / name, weights_only=True)
         assert checkpoint['iter'] == 2
         torch.save({**checkpoint, 'iter': 0}, experiment / 'models' / name)
-    result = run([os.path.join(BIN, 'sfd-iqa'), 'export', str(experiment), '-o', str(tmp_path / 'x.pth')], cwd=root)
+    result = sfd_iqa_main(['export', str(experiment), '-o', str(tmp_path / 'x.pth')], cwd=root)
     assert result.returncode == 2 and 'untrained' in result.stderr and not (tmp_path / 'x.pth').exists()
 
 
@@ -175,10 +175,11 @@ def test_scorer_from_training_checkpoints_takes_the_runs_clip_weights(trained):
 
 
 @pytest.mark.slow
-def test_missing_weights_tell_the_user_how_to_get_them(trained, tmp_path):
+def test_missing_weights_tell_the_user_how_to_get_them(trained, tmp_path, sfd_iqa_main, monkeypatch):
     root, _, images = trained
-    result = run([os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(images)], cwd=root,
-                 TORCH_HOME=str(tmp_path), SFD_IQA_WEIGHTS='')
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    monkeypatch.setenv('SFD_IQA_WEIGHTS', '')
+    result = sfd_iqa_main(['score', '-t', str(images)], cwd=root)
     assert result.returncode == 2 and 'sfd-iqa export' in result.stderr and 'Traceback' not in result.stderr
 
 
@@ -195,15 +196,17 @@ def test_the_pyiqa_command_without_weights_ends_in_one_line_of_advice(trained, t
 @pytest.mark.slow
 @pytest.mark.parametrize('clip, why', [('/nowhere/RN50.pt', 'does not exist'),
                                        ('openai', "Could not get the 'openai' weights")])
-def test_weights_whose_clip_file_is_absent_give_advice_that_fits_the_metric(trained, tmp_path, clip, why):
+def test_weights_whose_clip_file_is_absent_give_advice_that_fits_the_metric(trained, tmp_path, clip, why, sfd_iqa_main,
+                                                                            monkeypatch):
     root, exported, images = trained
     weights = torch.load(exported, weights_only=True)
     weights['clip_pretrained'] = clip
     torch.save(weights, tmp_path / 'w.pth')
-    for command in ([os.path.join(BIN, 'pyiqa'), 'sfd_iqa', '-t', str(images)],
-                    [os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(images)]):
-        result = run(command, cwd=root, SFD_IQA_WEIGHTS=str(tmp_path / 'w.pth'), TORCH_HOME=str(tmp_path),
-                     HF_HOME=str(tmp_path / 'hf'))
+    environment = {'SFD_IQA_WEIGHTS': str(tmp_path / 'w.pth'), 'TORCH_HOME': str(tmp_path), 'HF_HOME': str(tmp_path)}
+    by_pyiqa = run([os.path.join(BIN, 'pyiqa'), 'sfd_iqa', '-t', str(images)], cwd=root, **environment)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    for result in (by_pyiqa, sfd_iqa_main(['score', '-t', str(images)], cwd=root)):
         assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
         last = result.stderr.strip().splitlines()[-1]
         assert f"CLIP RN50-quickgelu weights '{clip}'" in last and why in last
@@ -213,21 +216,21 @@ def test_weights_whose_clip_file_is_absent_give_advice_that_fits_the_metric(trai
 
 @pytest.mark.slow
 @pytest.mark.parametrize('option', ['--csv', '--maps'])
-def test_score_into_a_read_only_folder_stops_before_scoring(trained, read_only_folder, option):
+def test_score_into_a_read_only_folder_stops_before_scoring(trained, read_only_folder, option, sfd_iqa_main):
     root, exported, images = trained
     target = read_only_folder / ('scores.csv' if option == '--csv' else 'maps')
-    result = run([os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(images), '--weights', str(exported), option,
-                  str(target), '-q'], cwd=root)
+    result = sfd_iqa_main(['score', '-t', str(images), '--weights', str(exported), option,
+                          str(target), '-q'], cwd=root)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert f"{option} '" in result.stderr and 'read-only file system' in result.stderr
     assert '\t' not in result.stdout, 'nothing was scored'
 
 
 @pytest.mark.slow
-def test_export_into_a_read_only_folder_is_one_line(trained, read_only_folder):
+def test_export_into_a_read_only_folder_is_one_line(trained, read_only_folder, sfd_iqa_main):
     root, _, _ = trained
-    result = run([os.path.join(BIN, 'sfd-iqa'), 'export', str(root / 'experiments' / 'sfd_tiny'), '-o',
-                  str(read_only_folder / 'x.pth')], cwd=root)
+    result = sfd_iqa_main(['export', str(root / 'experiments' / 'sfd_tiny'), '-o',
+                          str(read_only_folder / 'x.pth')], cwd=root)
     assert result.returncode == 1 and 'read-only file system' in result.stderr and 'Traceback' not in result.stderr
 
 
@@ -272,12 +275,11 @@ def test_startup_hook_imports_nothing_heavy_until_pyiqa_is_used():
 
 
 @pytest.mark.slow
-def test_score_options_fusion_weight_tile_size_and_map_size_reach_the_scorer(trained, tmp_path):
+def test_score_options_fusion_weight_tile_size_and_map_size_reach_the_scorer(trained, tmp_path, sfd_iqa_main):
     import pyiqa
     root, exported, images = trained
-    result = run([os.path.join(BIN, 'sfd-iqa'), 'score', '-t', str(images), '--weights', str(exported),
-                  '--fusion-weight', '1', '--tile-size', '64', '--maps', str(tmp_path / 'maps'), '--map-size', '64',
-                  '-q'], cwd=root)
+    result = sfd_iqa_main(['score', '-t', str(images), '--weights', str(exported), '--fusion-weight', '1',
+                          '--tile-size', '64', '--maps', str(tmp_path / 'maps'), '--map-size', '64', '-q'], cwd=root)
     assert result.returncode == 0, result.stderr[-2000:]
     scored = dict(line.split('\t') for line in result.stdout.strip().splitlines())
     featd_only = pyiqa.create_metric('sfd_iqa', device='cpu', pretrained_model_path=str(exported), fusion_weight=1.0,
@@ -291,11 +293,11 @@ def test_score_options_fusion_weight_tile_size_and_map_size_reach_the_scorer(tra
 
 
 @pytest.mark.slow
-def test_export_fusion_weight_is_recorded_in_the_file(trained, tmp_path):
+def test_export_fusion_weight_is_recorded_in_the_file(trained, tmp_path, sfd_iqa_main):
     root, _, _ = trained
     output = tmp_path / 'w25.pth'
-    result = run([os.path.join(BIN, 'sfd-iqa'), 'export', str(root / 'experiments' / 'sfd_tiny'), '-o', str(output),
-                  '--fusion-weight', '0.25'], cwd=root)
+    result = sfd_iqa_main(['export', str(root / 'experiments' / 'sfd_tiny'), '-o', str(output),
+                          '--fusion-weight', '0.25'], cwd=root)
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'fusion weight 0.25' in result.stdout
     assert torch.load(output, weights_only=True)['fusion_weight'] == 0.25

@@ -22,7 +22,8 @@ def _called(function):
             names.add(node.func.id)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             is_subprocess = isinstance(node.func.value, ast.Name) and node.func.value.id == 'subprocess'
-            names.add('Popen' if is_subprocess else node.func.attr)
+            starts = is_subprocess and node.func.attr in {'run', 'call', 'Popen', 'check_output', 'check_call'}
+            names.add('Popen' if starts else node.func.attr)
     return names
 
 

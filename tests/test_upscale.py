@@ -13,7 +13,7 @@ from basicsr.archs.rrdbnet_arch import RRDBNet
 
 from sfd_basicsr.inference import GeneratorLoadError, Upscaler, load_generator
 from sfd_basicsr.inference.export import export_safetensors
-from training_helpers import command_path, run_basicsr, torchrun
+from training_helpers import command_path, torchrun
 
 from model_helpers import TINY_RRDB
 
@@ -52,14 +52,13 @@ def test_an_export_on_a_full_disk_keeps_the_previous_file(models, tmp_path, fail
     assert target.read_bytes() == b'previous version' and os.listdir(tmp_path) == ['g.safetensors']
 
 
-@pytest.mark.slow
-def test_export_refuses_a_network_spandrel_would_rebuild_differently(tmp_path):
+def test_export_refuses_a_network_spandrel_would_rebuild_differently(tmp_path, basicsr_main):
     experiment = tmp_path / 'odd'
     (experiment / 'models').mkdir(parents=True)
     odd = dict(TINY_RRDB, num_grow_ch=4)  # spandrel assumes 32 growth channels
     (experiment / 'o.yml').write_text(yaml.safe_dump({'scale': 4, 'network_g': {'type': 'RRDBNet', **odd}}))
     torch.save({'params': RRDBNet(**odd).state_dict()}, experiment / 'models' / 'net_g_1.pth')
-    result = run_basicsr(['export', '-m', str(experiment), '-o', str(tmp_path / 'odd.safetensors')], cwd=tmp_path)
+    result = basicsr_main(['export', '-m', str(experiment), '-o', str(tmp_path / 'odd.safetensors')], cwd=tmp_path)
     assert result.returncode == 2 and 'Traceback' not in result.stderr
     assert 'network_g.num_grow_ch is 4, but spandrel (and chaiNNer) rebuild RRDBNet with num_grow_ch 32' in \
         result.stderr.strip().splitlines()[-1]
@@ -82,8 +81,7 @@ def test_export_refuses_a_file_spandrel_would_not_reproduce(models, tmp_path, mo
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.slow
-def test_the_demos_generator_is_exportable(tmp_path):
+def test_the_demos_generator_is_exportable(tmp_path, basicsr_main):
     from sfd_basicsr.demo import demo_options
     network_g = dict(demo_options(str(tmp_path / 'data'), 1, None, warm_start=False)['network_g'])
     experiment = tmp_path / 'demo'
@@ -91,7 +89,7 @@ def test_the_demos_generator_is_exportable(tmp_path):
     (experiment / 'o.yml').write_text(yaml.safe_dump({'scale': 4, 'network_g': network_g}))
     options = {k: v for k, v in network_g.items() if k != 'type'}
     torch.save({'params': RRDBNet(**options).state_dict()}, experiment / 'models' / 'net_g_1.pth')
-    result = run_basicsr(['export', '-m', str(experiment), '-o', str(tmp_path / 'demo.safetensors')], cwd=tmp_path)
+    result = basicsr_main(['export', '-m', str(experiment), '-o', str(tmp_path / 'demo.safetensors')], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     from spandrel import ModelLoader
     assert ModelLoader().load_from_file(str(tmp_path / 'demo.safetensors')).scale == 4
@@ -107,9 +105,8 @@ class Payload:
         return (open, (self.marker, 'w'))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['truncated', 'empty', 'text', 'malicious'])
-def test_a_bad_checkpoint_in_an_experiment_is_named_in_one_line_and_never_run(models, tmp_path, kind):
+def test_a_bad_checkpoint_in_an_experiment_is_named_in_one_line_and_never_run(models, tmp_path, kind, basicsr_main):
     experiment = tmp_path / 'experiments' / 'bad'
     shutil.copytree(models['experiment'], experiment)
     marker, checkpoint = tmp_path / 'payload_ran', experiment / 'models' / 'net_g_5.pth'
@@ -122,7 +119,7 @@ def test_a_bad_checkpoint_in_an_experiment_is_named_in_one_line_and_never_run(mo
     cv2.imwrite(str(tmp_path / 'in' / 'a.png'), np.zeros((16, 16, 3), np.uint8))
     for command in (['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'o')],
                     ['export', '-o', str(tmp_path / 'x.safetensors')]):
-        result = run_basicsr(command + ['-m', str(experiment)], cwd=tmp_path)
+        result = basicsr_main(command + ['-m', str(experiment)], cwd=tmp_path)
         assert result.returncode == 2, result.stderr[-2000:]
         last = result.stderr.strip().splitlines()[-1]
         assert str(checkpoint) in last and 'Traceback' not in result.stderr and 'weights_only' not in result.stderr
@@ -175,11 +172,10 @@ def write_inputs(folder):
     (folder / 'broken.jpg').write_bytes(b'\xff\xd8 not a jpeg')
 
 
-@pytest.mark.slow
-def test_upscale_command_writes_every_readable_image_and_names_the_others(models, tmp_path):
+def test_upscale_command_writes_every_readable_image_and_names_the_others(models, tmp_path, basicsr_main):
     inputs, outputs = tmp_path / 'in', tmp_path / 'out'
     write_inputs(inputs)
-    result = run_basicsr(['upscale', '-i', str(inputs), '-o', str(outputs), '-m', str(models['experiment']), '-q',
+    result = basicsr_main(['upscale', '-i', str(inputs), '-o', str(outputs), '-m', str(models['experiment']), '-q',
                           '--tile', '8'], cwd=tmp_path)
     assert result.returncode == 1 and 'broken.jpg' in result.stderr and 'Traceback' not in result.stderr
     assert sorted(os.listdir(outputs)) == ['deep.png', 'grey.png', 'photo.png']
@@ -188,22 +184,20 @@ def test_upscale_command_writes_every_readable_image_and_names_the_others(models
     assert cv2.imread(str(outputs / 'grey.png'), cv2.IMREAD_UNCHANGED).shape == (64, 80)
 
 
-@pytest.mark.slow
-def test_upscale_command_never_writes_over_an_input(models, tmp_path):
+def test_upscale_command_never_writes_over_an_input(models, tmp_path, basicsr_main):
     inputs = tmp_path / 'in'
     write_inputs(inputs)
     before = {name: (inputs / name).read_bytes() for name in os.listdir(inputs)}
-    result = run_basicsr(['upscale', '-i', str(inputs), '-o', str(inputs), '-m', str(models['basicsr_checkpoint'])],
-                         cwd=tmp_path)
+    result = basicsr_main(['upscale', '-i', str(inputs), '-o', str(inputs), '-m', str(models['basicsr_checkpoint'])],
+                          cwd=tmp_path)
     assert result.returncode == 2 and 'would overwrite the input' in result.stderr
     assert {name: (inputs / name).read_bytes() for name in os.listdir(inputs)} == before
 
 
-@pytest.mark.slow
-def test_a_model_file_that_is_no_generator_is_named(tmp_path):
+def test_a_model_file_that_is_no_generator_is_named(tmp_path, basicsr_main):
     path = tmp_path / 'notes.pth'
     torch.save({'weights': torch.zeros(3)}, path)
-    result = run_basicsr(['upscale', '-i', str(tmp_path), '-o', str(tmp_path / 'o'), '-m', str(path)], cwd=tmp_path)
+    result = basicsr_main(['upscale', '-i', str(tmp_path), '-o', str(tmp_path / 'o'), '-m', str(path)], cwd=tmp_path)
     assert result.returncode == 2 and str(path) in result.stderr and 'Traceback' not in result.stderr
 
 
@@ -224,7 +218,7 @@ def test_real_grey_alpha_and_16_bit_files(upscaler, tmp_path):
 
 
 @pytest.mark.slow
-def test_upscale_under_torchrun_splits_the_files_and_writes_what_one_process_writes(models, tmp_path):
+def test_upscale_under_torchrun_splits_the_files_and_writes_what_one_process_writes(models, tmp_path, basicsr_main):
     import skimage.data
     inputs = tmp_path / 'in'
     inputs.mkdir()
@@ -232,7 +226,7 @@ def test_upscale_under_torchrun_splits_the_files_and_writes_what_one_process_wri
     for name in names:
         image = getattr(skimage.data, name)()
         cv2.imwrite(str(inputs / f'{name}.png'), cv2.resize(image, (20, 16), interpolation=cv2.INTER_AREA))
-    single = run_basicsr(['upscale', '-i', str(inputs), '-o', str(tmp_path / 'one'), '-m', str(models['experiment']),
+    single = basicsr_main(['upscale', '-i', str(inputs), '-o', str(tmp_path / 'one'), '-m', str(models['experiment']),
                           '-q', '--device', 'cpu'], cwd=tmp_path)
     assert single.returncode == 0, single.stderr[-3000:]
     split = torchrun([command_path('basicsr'), 'upscale', '-i', str(inputs), '-o', str(tmp_path / 'two'), '-m',
@@ -249,8 +243,7 @@ def test_upscale_under_torchrun_splits_the_files_and_writes_what_one_process_wri
         assert one.shape == (64, 80, 3) and np.abs(one - two).max() <= 1, name
 
 
-@pytest.mark.slow
-def test_upscale_names_truncated_files_and_entries_it_passes_over(models, tmp_path):
+def test_upscale_names_truncated_files_and_entries_it_passes_over(models, tmp_path, basicsr_main):
     inputs = tmp_path / 'in'
     inputs.mkdir()
     rng = np.random.default_rng(2)
@@ -262,7 +255,7 @@ def test_upscale_names_truncated_files_and_entries_it_passes_over(models, tmp_pa
     (inputs / 'folder.png').mkdir()
     os.symlink(tmp_path / 'gone.png', inputs / 'link.png')
     (inputs / 'notes.txt').write_text('x')
-    result = run_basicsr(['upscale', '-i', str(inputs), '-o', str(tmp_path / 'out'), '-m', str(models['experiment']),
+    result = basicsr_main(['upscale', '-i', str(inputs), '-o', str(tmp_path / 'out'), '-m', str(models['experiment']),
                           '-q'], cwd=tmp_path)
     assert result.returncode == 1, result.stderr[-2000:]
     assert os.listdir(tmp_path / 'out') == ['whole.png']
@@ -271,33 +264,31 @@ def test_upscale_names_truncated_files_and_entries_it_passes_over(models, tmp_pa
         assert any(str(inputs / name) in line and why in line for line in result.stderr.splitlines()), name
 
 
-@pytest.mark.slow
-def test_upscale_of_a_folder_without_images_fails(models, tmp_path):
+def test_upscale_of_a_folder_without_images_fails(models, tmp_path, basicsr_main):
     (tmp_path / 'empty').mkdir()
-    result = run_basicsr(['upscale', '-i', str(tmp_path / 'empty'), '-o', str(tmp_path / 'out'), '-m',
+    result = basicsr_main(['upscale', '-i', str(tmp_path / 'empty'), '-o', str(tmp_path / 'out'), '-m',
                           str(models['experiment'])], cwd=tmp_path)
     assert result.returncode == 2 and 'no image files' in result.stderr and 'Traceback' not in result.stderr
 
 
-@pytest.mark.slow
-def test_upscale_into_a_read_only_folder_stops_before_any_work(models, tmp_path, read_only_folder):
+def test_upscale_into_a_read_only_folder_stops_before_any_work(models, tmp_path, read_only_folder, basicsr_main):
     cv2.imwrite(str(tmp_path / 'a.png'), np.zeros((16, 16, 3), np.uint8))
-    result = run_basicsr(['upscale', '-i', str(tmp_path / 'a.png'), '-o', str(read_only_folder / 'new'), '-m',
+    result = basicsr_main(['upscale', '-i', str(tmp_path / 'a.png'), '-o', str(read_only_folder / 'new'), '-m',
                           str(models['experiment'])], cwd=tmp_path)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert f"-o '{read_only_folder / 'new'}': " in result.stderr and 'read-only file system' in result.stderr
     assert 'upscale:' not in result.stderr.replace('basicsr upscale:', ''), 'no image was tried'
 
 
-@pytest.mark.slow
-def test_upscale_on_a_full_disk_stops_naming_the_file_and_leaves_no_short_file(models, tmp_path, small_disk):
+def test_upscale_on_a_full_disk_stops_naming_the_file_and_leaves_no_short_file(models, tmp_path, small_disk,
+                                                                               basicsr_main):
     inputs = tmp_path / 'in'
     inputs.mkdir()
     rng = np.random.default_rng(3)
     for i in range(3):  # each output ~50 KB of noise: the second does not fit on the 64 KiB disk
         cv2.imwrite(str(inputs / f'{i}.png'), rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
-    result = run_basicsr(['upscale', '-i', str(inputs), '-o', str(small_disk), '-m', str(models['experiment']), '-q'],
-                         cwd=tmp_path)
+    result = basicsr_main(['upscale', '-i', str(inputs), '-o', str(small_disk), '-m', str(models['experiment']), '-q'],
+                          cwd=tmp_path)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"basicsr upscale: stopped: cannot write '{small_disk}/") and 'no space left' in last
@@ -306,10 +297,9 @@ def test_upscale_on_a_full_disk_stops_naming_the_file_and_leaves_no_short_file(m
     assert not [name for name in os.listdir(small_disk) if name.endswith('.tmp')]
 
 
-@pytest.mark.slow
-def test_export_into_a_read_only_folder_is_one_line(models, read_only_folder, tmp_path):
-    result = run_basicsr(['export', '-m', str(models['experiment']), '-o', str(read_only_folder / 'g.safetensors')],
-                         cwd=tmp_path)
+def test_export_into_a_read_only_folder_is_one_line(models, read_only_folder, tmp_path, basicsr_main):
+    result = basicsr_main(['export', '-m', str(models['experiment']), '-o', str(read_only_folder / 'g.safetensors')],
+                          cwd=tmp_path)
     assert result.returncode == 2 and 'read-only file system' in result.stderr and 'Traceback' not in result.stderr
 
 
@@ -325,24 +315,22 @@ def test_16_bit_images_keep_16_bits_against_basicsrs_network(models, upscaler):
     assert np.abs(got.astype(np.int64) - expected).max() <= 2  # an 8-bit detour would be off by ~128 levels
 
 
-@pytest.mark.slow
-def test_upscale_command_outscale_writes_that_scale(models, tmp_path):
+def test_upscale_command_outscale_writes_that_scale(models, tmp_path, basicsr_main):
     (tmp_path / 'in').mkdir()
     cv2.imwrite(str(tmp_path / 'in' / 'a.png'), np.random.default_rng(6).integers(0, 256, (16, 20, 3), np.uint8))
-    result = run_basicsr(['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'out'), '-m',
+    result = basicsr_main(['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'out'), '-m',
                           str(models['experiment']), '--outscale', '2', '-q'], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert cv2.imread(str(tmp_path / 'out' / 'a.png')).shape == (32, 40, 3)
 
 
-@pytest.mark.slow
-def test_an_output_whose_format_switches_to_png_never_lands_on_another_input(models, tmp_path):
+def test_an_output_whose_format_switches_to_png_never_lands_on_another_input(models, tmp_path, basicsr_main):
     folder = tmp_path / 'photos'
     folder.mkdir()
     cv2.imwrite(str(folder / 'a_x4.png'), np.full((16, 16, 3), 9, np.uint8))
     cv2.imwrite(str(folder / 'a.bmp'), np.full((16, 16, 4), 9, np.uint8))  # BGRA: its output becomes a_x4.png
     before = (folder / 'a_x4.png').read_bytes()
-    result = run_basicsr(['upscale', '-i', str(folder), '-o', str(folder), '--suffix', '_x4', '-m',
+    result = basicsr_main(['upscale', '-i', str(folder), '-o', str(folder), '--suffix', '_x4', '-m',
                           str(models['experiment']), '-q'], cwd=tmp_path)
     assert result.returncode == 1 and 'would overwrite an input' in result.stderr
     assert (folder / 'a_x4.png').read_bytes() == before
@@ -364,15 +352,14 @@ def test_a_checkpoint_missing_half_its_weights_is_refused(models, tmp_path):
     assert '\n' not in message
 
 
-@pytest.mark.slow
-def test_negative_tile_options_are_refused_by_the_api_and_the_command(models, tmp_path):
+def test_negative_tile_options_are_refused_by_the_api_and_the_command(models, tmp_path, basicsr_main):
     generator = load_generator(models['experiment'])
     for tile, pad in ((-1, 16), (64, -2)):
         with pytest.raises(ValueError, match=f'tile and tile_pad must be >= 0; got {tile} and {pad}'):
             Upscaler(generator, 'cpu', tile=tile, tile_pad=pad)
     (tmp_path / 'in').mkdir()
     cv2.imwrite(str(tmp_path / 'in' / 'a.png'), np.zeros((8, 8, 3), np.uint8))
-    result = run_basicsr(['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'out'), '-m',
+    result = basicsr_main(['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'out'), '-m',
                           str(models['experiment']), '--tile', '-1', '-q'], cwd=tmp_path)
     assert result.returncode == 2 and 'tile and tile_pad must be >= 0; got -1 and 16' in result.stderr
     assert not (tmp_path / 'out').exists() or not os.listdir(tmp_path / 'out')
@@ -415,14 +402,13 @@ def test_an_experiment_of_another_scale_upscales_by_its_own(tmp_path):
     assert output.shape == (1, 3, 20, 24) and (output - expected).abs().max() <= 1e-5
 
 
-@pytest.mark.slow
-def test_upscale_command_ext_tile_pad_and_half(models, tmp_path):
+def test_upscale_command_ext_tile_pad_and_half(models, tmp_path, basicsr_main):
     rng = np.random.default_rng(8)
     (tmp_path / 'in').mkdir()
     cv2.imwrite(str(tmp_path / 'in' / 'a.jpg'), rng.integers(0, 256, (24, 24, 3), np.uint8))
 
     def upscale(out, *options):
-        result = run_basicsr(['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / out), '-m',
+        result = basicsr_main(['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / out), '-m',
                               str(models['experiment']), '-q', *options], cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-2000:]
         return result
@@ -438,26 +424,24 @@ def test_upscale_command_ext_tile_pad_and_half(models, tmp_path):
     assert os.listdir(tmp_path / 'half') == ['a.jpg']
 
 
-@pytest.mark.slow
-def test_two_inputs_that_would_share_one_output_are_refused_before_any_is_written(models, tmp_path):
+def test_two_inputs_that_would_share_one_output_are_refused_before_any_is_written(models, tmp_path, basicsr_main):
     inputs = tmp_path / 'in'
     inputs.mkdir()
     image = np.random.default_rng(10).integers(0, 256, (8, 8, 3), np.uint8)
     cv2.imwrite(str(inputs / 'a.jpg'), image)
     cv2.imwrite(str(inputs / 'a.png'), image)
-    result = run_basicsr(['upscale', '-i', str(inputs), '-o', str(tmp_path / 'out'), '-m',
+    result = basicsr_main(['upscale', '-i', str(inputs), '-o', str(tmp_path / 'out'), '-m',
                           str(models['experiment']), '--ext', 'png', '-q'], cwd=tmp_path)
     assert result.returncode == 2 and 'would both be written to' in result.stderr and "give --ext" in result.stderr
     assert not (tmp_path / 'out').exists() or not os.listdir(tmp_path / 'out')
 
 
-@pytest.mark.slow
-def test_export_refuses_an_experiment_whose_scale_spandrel_reads_otherwise(tmp_path):
+def test_export_refuses_an_experiment_whose_scale_spandrel_reads_otherwise(tmp_path, basicsr_main):
     experiment = tmp_path / 'mislabelled'
     (experiment / 'models').mkdir(parents=True)  # options say x2, the network is x4
     (experiment / 'o.yml').write_text(yaml.safe_dump({'scale': 2, 'network_g': {'type': 'RRDBNet', **TINY_RRDB}}))
     torch.save({'params': RRDBNet(**TINY_RRDB).state_dict()}, experiment / 'models' / 'net_g_1.pth')
-    result = run_basicsr(['export', '-m', str(experiment), '-o', str(tmp_path / 'x.safetensors')], cwd=tmp_path)
+    result = basicsr_main(['export', '-m', str(experiment), '-o', str(tmp_path / 'x.safetensors')], cwd=tmp_path)
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
     assert 'spandrel reads the exported file as x4, not x2.' in result.stderr
     assert not (tmp_path / 'x.safetensors').exists()
