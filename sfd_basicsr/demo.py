@@ -21,6 +21,8 @@ VAL_IMAGES = ('chelsea', 'coffee')  # skimage's `cat` is `chelsea` again
 def write_bicubic_pairs(folder, names, hr_size, scale=4):
     """Centre crops of ``skimage.data`` images as ``folder/hr/<name>.png`` and MATLAB-bicubic ``folder/lr``."""
     import skimage.data
+
+    from .image_io import write_image
     from .inference.evaluate import bicubic_lr
     for sub in ('hr', 'lr'):
         os.makedirs(os.path.join(folder, sub), exist_ok=True)
@@ -31,8 +33,8 @@ def write_bicubic_pairs(folder, names, hr_size, scale=4):
         crop = image[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
         hr = cv2.resize(crop, (hr_size, hr_size), interpolation=cv2.INTER_AREA)
         hr, lr = bicubic_lr(hr, scale)  # HR cropped to a multiple of the scale
-        cv2.imwrite(os.path.join(folder, 'hr', f'{name}.png'), cv2.cvtColor(hr, cv2.COLOR_RGB2BGR))
-        cv2.imwrite(os.path.join(folder, 'lr', f'{name}.png'), cv2.cvtColor(lr, cv2.COLOR_RGB2BGR))
+        write_image(os.path.join(folder, 'hr', f'{name}.png'), cv2.cvtColor(hr, cv2.COLOR_RGB2BGR))
+        write_image(os.path.join(folder, 'lr', f'{name}.png'), cv2.cvtColor(lr, cv2.COLOR_RGB2BGR))
     return os.path.join(folder, 'hr'), os.path.join(folder, 'lr')
 
 
@@ -119,6 +121,7 @@ def demo_options(data_dir, iters, pretrained, name='sfd_demo', warm_start=True):
 
 def run_demo(out, iters):
     """Write the demo's data and options under ``out``, train, and return the summary to print."""
+    from .atomic import atomic_write_text
     from .clip.weights import DEFAULT_CLIP_MODEL, cached_pretrained_file
     from .pipeline import train
     pretrained = cached_pretrained_file(DEFAULT_CLIP_MODEL, 'openai')
@@ -129,8 +132,7 @@ def run_demo(out, iters):
     out = os.path.abspath(out)
     options = demo_options(os.path.join(out, 'data'), iters, pretrained)
     opt_file = os.path.join(out, 'train_sfd_demo.yml')
-    with open(opt_file, 'w') as f:
-        yaml.safe_dump(options, f, sort_keys=False)
+    atomic_write_text(opt_file, yaml.safe_dump(options, sort_keys=False))
     sys.argv = ['basicsr train', '-opt', opt_file]
     train(out)
     return demo_summary(os.path.join(out, 'experiments', options['name']), opt_file, random_clip=pretrained is None)

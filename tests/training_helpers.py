@@ -1,4 +1,5 @@
 """Tiny SFD options and a way to run the `basicsr` command on them, for the training tests."""
+import glob
 import os
 import re
 import shutil
@@ -83,6 +84,14 @@ def torchrun(args, cwd, nproc=2, env=None, timeout=300, **popen):
 def command_path(name):
     """An installed console script of this environment (``basicsr``, ``sfd-iqa``), as torchrun needs a file."""
     return os.path.join(os.path.dirname(sys.executable), name)
+
+
+def read_log(folder, prefix):
+    """The newest ``<prefix>_*.log`` BasicSR wrote in ``folder``."""
+    logs = sorted(glob.glob(os.path.join(folder, f'{prefix}_*.log')))
+    assert logs, f'no {prefix} log in {folder}'
+    with open(logs[-1]) as f:
+        return f.read()
 
 
 def logged_losses(log_text):

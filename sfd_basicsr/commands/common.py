@@ -78,14 +78,19 @@ def options_error_text(command, error):
 
 def run_pipeline(command, pipeline, args):
     """``pipeline`` (``pipeline.train|test|check``) with BasicSR's ``sys.argv`` rebuilt from ``args``; the exit code."""
-    from ..atomic import OutputWriteError
-    from ..options_check import OptionsError
     if not os.path.isfile(args.opt):
         print(f"basicsr {command}: options file '{args.opt}' does not exist.", file=sys.stderr)
         return 2
     sys.argv = [f'basicsr {command}'] + basicsr_argv(args)  # BasicSR's own argument parser reads sys.argv
+    return pipeline_exit_code(command, pipeline)
+
+
+def pipeline_exit_code(command, work):
+    """``work()`` (a BasicSR pipeline); its refusal of the options or a failed save as one line and an exit code."""
+    from ..atomic import OutputWriteError
+    from ..options_check import OptionsError
     try:
-        pipeline()
+        work()
     except OptionsError as error:
         print(options_error_text(f'basicsr {command}', error), file=sys.stderr)
         return 2

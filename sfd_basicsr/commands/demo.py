@@ -1,16 +1,35 @@
 """``basicsr demo``: a short SFD training run on the CPU, on images that install with scikit-image (``demo``)."""
+import argparse
+import sys
+
+from .common import pipeline_exit_code
+
+
+def positive_whole_number(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f'expected a positive whole number, got {text!r}')
+    return int(text)
 
 
 def add_parser(commands):
     parser = commands.add_parser('demo', help='a short SFD training run on images that ship with scikit-image',
                                  description='About a minute on 2 CPU cores: bicubic x4 pairs of skimage.data photos, '
                                  'an options file and an SFD experiment under --out, trained, validated and saved.')
-    parser.add_argument('--iters', type=int, default=100, help='training iterations (default 100)')
+    parser.add_argument('--iters', type=positive_whole_number, default=100, help='training iterations (default 100)')
     parser.add_argument('--out', default='sfd_demo', help='folder for data, options and experiments (default sfd_demo)')
     parser.set_defaults(run=run)
 
 
 def run(args):
+    from ..atomic import OutputWriteError, check_writable_folder
     from ..demo import run_demo
-    print(run_demo(args.out, args.iters))
-    return 0
+    try:
+        check_writable_folder(args.out, '--out')
+    except OutputWriteError as error:
+        print(f'basicsr demo: {error}', file=sys.stderr)
+        return 1
+    summary = []
+    code = pipeline_exit_code('demo', lambda: summary.append(run_demo(args.out, args.iters)))
+    if code == 0:
+        print(summary[0])
+    return code
