@@ -54,3 +54,13 @@ def test_an_option_the_command_does_not_know_is_refused_before_any_work(tmp_path
     result = basicsr_main(['train', '-opt', 'x.yml', '--auto-resume'], cwd=tmp_path)
     assert result.returncode == 2 and 'unrecognized arguments: --auto-resume' in result.stderr
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('words', [['--local-rank=1'], ['--local_rank=1'], ['--local_rank', '1']])
+def test_the_local_rank_torch_distributed_launch_passes_becomes_local_rank(words, monkeypatch):
+    from sfd_basicsr.commands.common import take_local_rank
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    assert take_local_rank([*words, 'train', '-opt', 'o.yml']) == ['train', '-opt', 'o.yml']
+    assert os.environ['LOCAL_RANK'] == '1'
+    monkeypatch.setenv('LOCAL_RANK', '0')  # torchrun's own value is kept
+    assert take_local_rank(['train', *words]) == ['train'] and os.environ['LOCAL_RANK'] == '0'

@@ -57,10 +57,14 @@ def in_inference_processes(work, args):
 
 def take_local_rank(words):
     """Drop the ``--local-rank=N`` that ``python -m torch.distributed.launch`` puts first (BasicSR 1.4.2 only knows
-    ``--local_rank``, BasicSR issue #626); its value goes to ``LOCAL_RANK``, where torchrun puts it."""
-    kept = []
-    for word in words:
-        name, _, value = word.partition('=')
+    ``--local_rank``, BasicSR issue #626), or ``--local_rank N``; its value goes to ``LOCAL_RANK``, where torchrun
+    puts it (a ``LOCAL_RANK`` already set wins)."""
+    kept, words = [], list(words)
+    while words:
+        word = words.pop(0)
+        name, equals, value = word.partition('=')
+        if name in ('--local-rank', '--local_rank') and not equals and words and words[0].isdigit():
+            value = words.pop(0)  # the two-word form, as argparse also reads it
         if name in ('--local-rank', '--local_rank') and value.isdigit():
             os.environ.setdefault('LOCAL_RANK', value)
         else:
