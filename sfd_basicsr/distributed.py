@@ -136,6 +136,15 @@ def gather(value, world):
     return values
 
 
+def stop_together(code, world):
+    """The worst exit code of a step that may stop some processes only, on every process (0: all go on).
+
+    A process that returns alone leaves the others in their next collective, which then ends in a gloo traceback
+    ("connection closed by peer") in place of the one line the stopped process printed.
+    """
+    return code if world == 1 else max(gather(code, world))
+
+
 def unshard(shares):
     """Undo ``shard``: lists from ranks 0..N-1 back into the original order."""
     merged = []

@@ -339,3 +339,19 @@ def test_evaluate_scores_sfd_iqa_with_the_weights_given(models, tmp_path, monkey
     assert absent.returncode == 0, absent.stderr[-2000:]
     table = (tmp_path / 'absent' / 'results.md').read_text()
     assert "sfd_iqa: unavailable (pyiqa metric 'sfd_iqa' cannot be built" in table, table
+
+
+@pytest.mark.slow
+def test_under_torchrun_a_read_only_output_folder_stops_every_process_in_one_line(models, read_only_folder, tmp_path):
+    gt_dir = tmp_path / 'gt'
+    gt_dir.mkdir()
+    for name in ('chelsea', 'coffee'):
+        cv2.imwrite(str(gt_dir / f'{name}.png'), bgr(name, (48, 40)))
+    result = torchrun([command_path('basicsr'), 'evaluate', '-m', str(models['experiment']), '--data',
+                       f'mini={gt_dir}', '--metrics', '-o', str(read_only_folder / 'eval'), '-q', '--device', 'cpu'],
+                      cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.count('read-only file system') == 1, 'said once, by rank 0'
+    assert 'sfd_basicsr' not in result.stderr and 'all_gather' not in result.stderr, 'no process ends in a traceback'
+    assert result.still_joined == [], 'every process leaves its process group before it exits (gloo can abort it)'
+    assert not (tmp_path / 'eval').exists()

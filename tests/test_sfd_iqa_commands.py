@@ -122,6 +122,22 @@ def test_score_under_torchrun_splits_the_files_and_rank_0_reports_them_all(train
 
 
 @pytest.mark.slow
+def test_under_torchrun_an_output_that_cannot_be_written_stops_every_process_without_a_traceback(
+        trained, tmp_path, read_only_folder, small_disk):
+    root, exported, images = trained
+    for name in ('a', 'b', 'c', 'd'):  # enough maps to fill the small disk on both processes
+        shutil.copy(images / 'coffee.png', tmp_path / f'{name}.png')
+    args = [command_path('sfd-iqa'), 'score', '-t', str(tmp_path), '--weights', str(exported), '-q', '--device', 'cpu']
+    for output, message in ((['--csv', str(read_only_folder / 's.csv')], 'read-only file system'),
+                            (['--maps', str(small_disk)], 'no space left')):  # before the work, and in it
+        result = torchrun(args + output, cwd=tmp_path)
+        assert result.returncode != 0 and message in result.stderr.lower(), result.stderr[-3000:]
+        assert 'sfd_basicsr' not in result.stderr and 'all_gather' not in result.stderr, result.stderr[-3000:]
+        assert result.still_joined == [], 'every process leaves its process group before it exits'
+    assert not [name for name in os.listdir(small_disk) if name.endswith('.tmp')]
+
+
+@pytest.mark.slow
 def test_pyiqa_command_stops_at_a_bad_file_in_one_line_naming_it(trained, tmp_path):
     root, exported, images = trained
     folder = tmp_path / 'with_broken'

@@ -218,6 +218,22 @@ def test_real_grey_alpha_and_16_bit_files(upscaler, tmp_path):
 
 
 @pytest.mark.slow
+def test_under_torchrun_a_process_that_cannot_write_stops_every_process_without_a_traceback(models, tmp_path):
+    inputs, outputs = tmp_path / 'in', tmp_path / 'out'
+    inputs.mkdir()
+    for i in range(4):  # process 0 upscales 0.png and 2.png, process 1 1.png and 3.png
+        cv2.imwrite(str(inputs / f'{i}.png'), np.full((12, 12, 3), 60 * i, np.uint8))
+    (outputs / '1.png').mkdir(parents=True)  # so only process 1 fails to write
+    result = torchrun([command_path('basicsr'), 'upscale', '-i', str(inputs), '-o', str(outputs), '-m',
+                       str(models['experiment']), '-q', '--device', 'cpu'], cwd=tmp_path)
+    assert result.returncode != 0, result.stderr[-3000:]
+    assert f"basicsr upscale: stopped: cannot write '{outputs / '1.png'}': Is a directory." in result.stderr
+    assert 'sfd_basicsr' not in result.stderr and 'all_gather' not in result.stderr, result.stderr[-3000:]
+    assert result.still_joined == [], 'every process leaves its process group before it exits'
+    assert sorted(os.listdir(outputs)) == ['0.png', '1.png', '2.png']  # process 0 finished its share
+
+
+@pytest.mark.slow
 def test_upscale_under_torchrun_splits_the_files_and_writes_what_one_process_writes(models, tmp_path, basicsr_main):
     import skimage.data
     inputs = tmp_path / 'in'

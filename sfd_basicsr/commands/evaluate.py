@@ -34,12 +34,20 @@ def run(args):
 
 def _evaluate(args, rank, world):
     from ..atomic import OutputWriteError, check_writable_folder
+    from ..distributed import stop_together
     from ..inference.evaluate import evaluate, parse_test_set, write_reports
     from ..inference.generator import GeneratorLoadError, load_generator
     from ..inference.upscaler import Upscaler
+    stopped = 0
     try:
         if rank == 0:
             check_writable_folder(args.output, '-o')
+    except OutputWriteError as error:
+        print(f'basicsr evaluate: stopped: {error}', file=sys.stderr)
+        stopped = 1
+    if stop_together(stopped, world):
+        return 1
+    try:
         test_sets = [parse_test_set(text) for text in args.data]
         upscaler = Upscaler(load_generator(args.model), args.device, tile=args.tile, tile_pad=args.tile_pad)
         results, unavailable, lower_better = evaluate(upscaler, test_sets, args.metrics,

@@ -40,15 +40,22 @@ def _score(args, rank, world):
     import torch
     from tqdm import tqdm
 
-    from ..atomic import check_writable_folder
-    from ..distributed import default_device, gather, shard
+    from ..atomic import OutputWriteError, check_writable_folder
+    from ..distributed import default_device, gather, shard, stop_together
     from ..image_io import ImageReadError, read_image, scan_images
     from ..iqa.quality_map import quality_map_picture, write_png
     from ..iqa.sfd_iqa_arch import SFDIQA
-    if args.maps:  # outputs that cannot be written stop the run before any network is built
-        check_writable_folder(args.maps, '--maps')
-    if args.csv and rank == 0:
-        check_writable_folder(os.path.dirname(os.path.abspath(args.csv)), '--csv')
+    stopped = 0
+    try:  # outputs that cannot be written stop the run before any network is built
+        if args.maps and rank == 0:
+            check_writable_folder(args.maps, '--maps')
+        if args.csv and rank == 0:
+            check_writable_folder(os.path.dirname(os.path.abspath(args.csv)), '--csv')
+    except OutputWriteError as error:
+        print(f'sfd-iqa score: stopped: {error}', file=sys.stderr)
+        stopped = 1
+    if stop_together(stopped, world):
+        return 1
     paths, passed_over = scan_images(args.target)
     for path, why in passed_over if rank == 0 else ():
         print(f'sfd-iqa: passed over {path}: {why}', file=sys.stderr)
@@ -72,8 +79,16 @@ def _score(args, rank, world):
         if args.maps:
             stem = os.path.splitext(os.path.basename(path))[0]
             picture = quality_map_picture(image, quality_map, value.item(), args.map_size)
-            write_png(os.path.join(args.maps, f'{stem}_sfd_map.png'), picture)
-    shares = gather((scores, failures), world)
+            try:
+                write_png(os.path.join(args.maps, f'{stem}_sfd_map.png'), picture)
+            except OutputWriteError as error:  # a full disk: every following map would fail too
+                print(f'sfd-iqa score: stopped: {error}', file=sys.stderr)
+                stopped = 1
+                break
+    # a process that stopped still takes part: one that left would end the others' gather in a traceback
+    shares = gather(None if stopped else (scores, failures), world)
+    if None in shares:
+        return 1
     scores = {path: value for share, _ in shares for path, value in share.items()}
     position = {path: i for i, path in enumerate(paths)}
     failures = sorted((f for _, share in shares for f in share), key=lambda f: position[f[0]])

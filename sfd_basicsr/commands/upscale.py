@@ -46,8 +46,10 @@ def _upscale(args, rank, world):
         return 2
     except OutputWriteError as error:
         print(f'basicsr upscale: stopped: {error}', file=sys.stderr)
-        return 1
+        share = None  # still gathered: a process that left would end the others' gather in a traceback
     shares = gather(share, world)
+    if None in shares:
+        return 1
     written, failures = unshard([w for w, _ in shares]), [f for _, fs in shares for f in fs]
     if rank != 0:
         return 1 if failures else 0
