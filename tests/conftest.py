@@ -17,6 +17,17 @@ def _seeded():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """Each test ends with the environment it started with: code under test sets variables (``LOCAL_RANK`` from
+    ``--local_rank``, torchrun's) that would otherwise reach every later test in this process."""
+    saved = dict(os.environ)
+    yield
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope='session')
 def encoder():
     from sfd_basicsr.clip.encoder import get_clip_encoder

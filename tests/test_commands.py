@@ -59,7 +59,8 @@ def test_an_option_the_command_does_not_know_is_refused_before_any_work(tmp_path
 @pytest.mark.parametrize('words', [['--local-rank=1'], ['--local_rank=1'], ['--local_rank', '1']])
 def test_the_local_rank_torch_distributed_launch_passes_becomes_local_rank(words, monkeypatch):
     from sfd_basicsr.commands.common import take_local_rank
-    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    monkeypatch.setenv('LOCAL_RANK', '')  # recorded, so that what take_local_rank sets is undone afterwards
+    monkeypatch.delenv('LOCAL_RANK')
     assert take_local_rank([*words, 'train', '-opt', 'o.yml']) == ['train', '-opt', 'o.yml']
     assert os.environ['LOCAL_RANK'] == '1'
     monkeypatch.setenv('LOCAL_RANK', '0')  # torchrun's own value is kept
