@@ -34,12 +34,11 @@ def test_the_help_lists_every_command_and_no_command_is_refused(command, subcomm
 @pytest.mark.parametrize('command, subcommand', sorted(SHARED), ids=lambda value: value)
 def test_each_command_offers_the_shared_options_under_one_name(command, subcommand, request):
     result = request.getfixturevalue(command.replace('-', '_') + '_main')([subcommand, '-h'])
-    help_text = result.stdout
     assert result.returncode == 0, result.stderr
-    assert help_text.startswith(f'usage: {command} {subcommand} ')
-    offered = {word.strip('[],') for word in help_text.split()}
+    assert result.stdout.startswith(f'usage: {command} {subcommand} ')
+    offered = {word.strip('[],') for word in result.stdout.split()}
     assert [option for option in SHARED[command, subcommand] if option not in offered] == []
-    assert '`' not in help_text, 'help texts are plain text'
+    assert '`' not in result.stdout, 'help texts are plain text'
 
 
 @pytest.mark.slow

@@ -55,6 +55,21 @@ def in_inference_processes(work, args):
         return work(args, rank, world)
 
 
+def outputs_writable_on_every_process(command, folders, rank, world):
+    """Rank 0 proves each ``(folder, option)`` writable before any work, and every process learns the outcome: all
+    go on (True) or all stop, rank 0 having said why in one line (``distributed.stop_together``)."""
+    from ..atomic import OutputWriteError, check_writable_folder
+    from ..distributed import stop_together
+    stopped = 0
+    try:
+        for folder, option in folders if rank == 0 else ():
+            check_writable_folder(folder, option)
+    except OutputWriteError as error:
+        print(f'{command}: stopped: {error}', file=sys.stderr)
+        stopped = 1
+    return not stop_together(stopped, world)
+
+
 def take_local_rank(words):
     """Drop the ``--local-rank=N`` that ``python -m torch.distributed.launch`` puts first (BasicSR 1.4.2 only knows
     ``--local_rank``, BasicSR issue #626), or ``--local_rank N``; its value goes to ``LOCAL_RANK``, where torchrun

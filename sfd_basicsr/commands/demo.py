@@ -28,8 +28,4 @@ def run(args):
     except OutputWriteError as error:
         print(f'basicsr demo: {error}', file=sys.stderr)
         return 1
-    summary = []
-    code = pipeline_exit_code('demo', lambda: summary.append(run_demo(args.out, args.iters)))
-    if code == 0:
-        print(summary[0])
-    return code
+    return pipeline_exit_code('demo', lambda: print(run_demo(args.out, args.iters)))  # the summary, once it trained

@@ -5,7 +5,8 @@ Under torchrun each process scores a share of the images and rank 0 writes the t
 import os
 import sys
 
-from .common import add_device, add_model, add_quiet, add_weights, in_inference_processes
+from .common import (add_device, add_model, add_quiet, add_weights, in_inference_processes,
+                     outputs_writable_on_every_process)
 
 DEFAULT_METRICS = ('lpips', 'dists', 'niqe', 'musiq', 'clipiqa', 'sfd_iqa')
 
@@ -33,19 +34,11 @@ def run(args):
 
 
 def _evaluate(args, rank, world):
-    from ..atomic import OutputWriteError, check_writable_folder
-    from ..distributed import stop_together
+    from ..atomic import OutputWriteError
     from ..inference.evaluate import evaluate, parse_test_set, write_reports
     from ..inference.generator import GeneratorLoadError, load_generator
     from ..inference.upscaler import Upscaler
-    stopped = 0
-    try:
-        if rank == 0:
-            check_writable_folder(args.output, '-o')
-    except OutputWriteError as error:
-        print(f'basicsr evaluate: stopped: {error}', file=sys.stderr)
-        stopped = 1
-    if stop_together(stopped, world):
+    if not outputs_writable_on_every_process('basicsr evaluate', [(args.output, '-o')], rank, world):
         return 1
     try:
         test_sets = [parse_test_set(text) for text in args.data]

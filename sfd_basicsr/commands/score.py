@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .common import add_device, add_quiet, add_weights, in_inference_processes
+from .common import add_device, add_quiet, add_weights, in_inference_processes, outputs_writable_on_every_process
 
 
 def add_parser(commands):
@@ -40,21 +40,15 @@ def _score(args, rank, world):
     import torch
     from tqdm import tqdm
 
-    from ..atomic import OutputWriteError, check_writable_folder
-    from ..distributed import default_device, gather, shard, stop_together
+    from ..atomic import OutputWriteError
+    from ..distributed import default_device, gather, shard
     from ..image_io import ImageReadError, read_image, scan_images
     from ..iqa.quality_map import quality_map_picture, write_png
     from ..iqa.sfd_iqa_arch import SFDIQA
-    stopped = 0
-    try:  # outputs that cannot be written stop the run before any network is built
-        if args.maps and rank == 0:
-            check_writable_folder(args.maps, '--maps')
-        if args.csv and rank == 0:
-            check_writable_folder(os.path.dirname(os.path.abspath(args.csv)), '--csv')
-    except OutputWriteError as error:
-        print(f'sfd-iqa score: stopped: {error}', file=sys.stderr)
-        stopped = 1
-    if stop_together(stopped, world):
+    outputs = ([(args.maps, '--maps')] if args.maps else []) + (
+        [(os.path.dirname(os.path.abspath(args.csv)), '--csv')] if args.csv else [])
+    # outputs that cannot be written stop the run before any network is built
+    if not outputs_writable_on_every_process('sfd-iqa score', outputs, rank, world):
         return 1
     paths, passed_over = scan_images(args.target)
     for path, why in passed_over if rank == 0 else ():
@@ -65,7 +59,7 @@ def _score(args, rank, world):
     device = default_device(args.device)
     net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
                  tile_size=args.tile_size).to(device)
-    scores, failures = {}, []
+    scores, failures, stopped = {}, [], False
     for path in tqdm(shard(paths, rank, world), unit='image', desc='sfd_iqa', disable=args.quiet or rank != 0):
         try:
             image = read_image(path).to(device)
@@ -83,7 +77,7 @@ def _score(args, rank, world):
                 write_png(os.path.join(args.maps, f'{stem}_sfd_map.png'), picture)
             except OutputWriteError as error:  # a full disk: every following map would fail too
                 print(f'sfd-iqa score: stopped: {error}', file=sys.stderr)
-                stopped = 1
+                stopped = True
                 break
     # a process that stopped still takes part: one that left would end the others' gather in a traceback
     shares = gather(None if stopped else (scores, failures), world)
