@@ -31,7 +31,7 @@ def run_case(case, args):
     import sfd_basicsr  # noqa: F401
     from basicsr.models import build_model
 
-    from sfd_basicsr.compat import basicsr_distributed_on_any_device
+    from sfd_basicsr.compat.basicsr_patches import basicsr_distributed_on_any_device
     world = int(os.environ.get('WORLD_SIZE', 1))
     if world > 1:
         dist.init_process_group('nccl' if args.device == 'cuda' else 'gloo')

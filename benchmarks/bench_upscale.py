@@ -99,7 +99,7 @@ def run_large(queue, with_write, folder, tile):
     import sfd_basicsr  # noqa: F401
     from basicsr.archs.rrdbnet_arch import RRDBNet
     from sfd_basicsr.inference import LoadedGenerator, Upscaler
-    from sfd_basicsr.image_io import write_image
+    from sfd_basicsr.utils.image_io import write_image
     torch.manual_seed(0)
     net = RRDBNet(3, 3, scale=4, **LARGE_NET).eval().requires_grad_(False)
     image = cv2.resize(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR), LARGE_SIZE,

@@ -44,5 +44,5 @@ def write_section(name, markdown):
     block = f'{begin}\n{markdown.strip()}\n{end}'
     pattern = re.compile(re.escape(begin) + '.*?' + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + '\n\n' + block + '\n'
-    from sfd_basicsr.atomic import atomic_write_text
+    from sfd_basicsr.utils.atomic import atomic_write_text
     atomic_write_text(DOC, text)

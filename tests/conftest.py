@@ -176,7 +176,7 @@ def fail_writes(monkeypatch):
     fragment write ``at_byte`` bytes and then raise ``error`` (the low-level write failing as on a full disk)."""
     import builtins
 
-    from sfd_basicsr import atomic
+    from sfd_basicsr.utils import atomic
 
     def install(fragment, at_byte, error):
         def fake_open(file, mode='r', *args, **kwargs):

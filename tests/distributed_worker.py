@@ -15,8 +15,8 @@ from basicsr.models import build_model
 from basicsr.train import create_train_val_dataloader
 from basicsr.utils import get_root_logger
 
-from sfd_basicsr.compat import basicsr_distributed_on_any_device
-from sfd_basicsr.pipeline import distributed_options, parse_and_check_options
+from sfd_basicsr.compat.basicsr_patches import basicsr_distributed_on_any_device
+from sfd_basicsr.training.pipeline import distributed_options, parse_and_check_options
 
 NETWORKS = ('net_g', 'net_g_ema', 'net_d', 'net_d_tg')
 

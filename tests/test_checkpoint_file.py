@@ -4,7 +4,7 @@ import os
 import pytest
 import torch
 
-from sfd_basicsr.checkpoint_file import CheckpointReadError, read_checkpoint
+from sfd_basicsr.utils.checkpoint_file import CheckpointReadError, read_checkpoint
 
 
 class Payload:

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from basicsr.data.prefetch_dataloader import CPUPrefetcher
 
-from sfd_basicsr.data_stream import STREAM, counting_prefetcher, random_states, restore_random_states
+from sfd_basicsr.models.data_stream import STREAM, counting_prefetcher, random_states, restore_random_states
 
 
 def draws():

@@ -10,7 +10,7 @@ import torch
 
 from training_helpers import command_path, logged_losses, paired_dataset, psnr_checkpoint, run_basicsr, \
     tiny_train_options, torchrun, write_options
-from sfd_basicsr.demo import write_bicubic_pairs
+from sfd_basicsr.training.demo import write_bicubic_pairs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, 'distributed_worker.py')
@@ -278,14 +278,14 @@ def test_launcher_pytorch_without_torchrun_says_how_to_start_it(tmp_path):
     (list('abcd'), 1, [['a', 'b', 'c', 'd']]),
 ])
 def test_shards_are_disjoint_cover_everything_and_unshard_restores_the_order(items, world, expected):
-    from sfd_basicsr.distributed import shard, unshard
+    from sfd_basicsr.utils.distributed import shard, unshard
     shares = [shard(items, rank, world) for rank in range(world)]
     assert shares == expected
     assert unshard(shares) == items
 
 
 def test_distributed_settings_this_machine_cannot_honour_are_refused_by_name(monkeypatch):
-    from sfd_basicsr.distributed import DistributedSetupError, default_device, init_dist
+    from sfd_basicsr.utils.distributed import DistributedSetupError, default_device, init_dist
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     with pytest.raises(DistributedSetupError, match=r'dist_params.timeout: -5 is not a positive number'):
         init_dist('pytorch', backend='gloo', timeout=-5)
@@ -299,7 +299,7 @@ def test_distributed_settings_this_machine_cannot_honour_are_refused_by_name(mon
 
 
 def test_on_gpus_basicsrs_own_set_up_gets_the_options_backend_and_no_slurm_port(monkeypatch):
-    from sfd_basicsr.distributed import init_dist
+    from sfd_basicsr.utils.distributed import init_dist
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     calls = []
     record = lambda launcher, **kwargs: calls.append((launcher, kwargs))  # noqa: E731

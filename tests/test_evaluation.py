@@ -10,8 +10,9 @@ import skimage.data
 import torch
 from scipy import stats
 
-from sfd_basicsr.metrics import MetricUnavailable, calculate_pyiqa, pyiqa_metric
-from sfd_basicsr.options_check import OptionsError, check_options
+from sfd_basicsr.iqa.pyiqa_metrics import MetricUnavailable, pyiqa_metric
+from sfd_basicsr.metrics import calculate_pyiqa
+from sfd_basicsr.training.options_check import OptionsError, check_options
 from training_helpers import command_path, tiny_train_options, torchrun
 
 SHARED = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, 'shared', 'data')
@@ -59,7 +60,7 @@ def test_evaluate_scores_pyiqa_metrics_on_border_cropped_images(models, tmp_path
     import pyiqa
 
     from sfd_basicsr.inference import Upscaler, load_generator
-    from sfd_basicsr.inference.evaluate import bicubic_lr
+    from sfd_basicsr.data.bicubic import bicubic_lr
     gt_dir = tmp_path / 'gt'
     gt_dir.mkdir()
     for name in ('chelsea', 'coffee'):
@@ -90,7 +91,7 @@ def test_options_check_builds_pyiqa_metrics_early_and_fills_better(tmp_path):
 
 @needs_shared
 def test_bicubic_lr_made_from_gt_equals_the_official_set5_lr():
-    from sfd_basicsr.inference.evaluate import bicubic_lr
+    from sfd_basicsr.data.bicubic import bicubic_lr
     gt = cv2.imread(os.path.join(SHARED, 'set5_x4', 'GTmod12', 'bird.png'))
     official = cv2.imread(os.path.join(SHARED, 'set5_x4', 'LRbicx4', 'bird.png'))
     assert np.array_equal(bicubic_lr(gt, 4)[1], official)
@@ -113,7 +114,7 @@ def test_evaluate_command_writes_the_table_with_unavailable_metrics_noted(models
     from basicsr.metrics import calculate_psnr
 
     from sfd_basicsr.inference import Upscaler, load_generator
-    from sfd_basicsr.inference.evaluate import bicubic_lr
+    from sfd_basicsr.data.bicubic import bicubic_lr
     upscaler = Upscaler(load_generator(models['experiment']), 'cpu')
     psnrs = []
     for name in ('chelsea', 'coffee'):
@@ -177,7 +178,7 @@ def test_evaluate_skips_unreadable_and_too_small_images_scores_the_rest_and_exit
     from basicsr.metrics import calculate_psnr
 
     from sfd_basicsr.inference import Upscaler, load_generator
-    from sfd_basicsr.inference.evaluate import bicubic_lr
+    from sfd_basicsr.data.bicubic import bicubic_lr
     upscaler = Upscaler(load_generator(models['experiment']), 'cpu')
     psnrs = []
     for gt in (cv2.imread(str(gt_dir / 'chelsea.png')), cv2.imread(str(gt_dir / 'coffee.png')),
@@ -315,7 +316,7 @@ def test_evaluate_scores_sfd_iqa_with_the_weights_given(models, tmp_path, monkey
     from iqa_helpers import random_sfd_iqa_weights
 
     from sfd_basicsr.inference import Upscaler, load_generator
-    from sfd_basicsr.inference.evaluate import bicubic_lr
+    from sfd_basicsr.data.bicubic import bicubic_lr
     (tmp_path / 'weights').mkdir()
     *_, weights = random_sfd_iqa_weights(tmp_path / 'weights')
     monkeypatch.delenv('SFD_IQA_WEIGHTS', raising=False)

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from sfd_basicsr.experiment import EFFECTIVE_OPTIONS, training_options
+from sfd_basicsr.utils.experiment import EFFECTIVE_OPTIONS, training_options
 from training_helpers import command_path, run_basicsr, tiny_train_options, write_options
 
 
@@ -75,7 +75,7 @@ def test_an_older_experiment_still_reads_and_warns_about_overrides_its_copy_lack
 
 
 def test_the_latest_checkpoint_is_latest_then_the_highest_iteration_by_number(tmp_path):
-    from sfd_basicsr.experiment import latest_checkpoint
+    from sfd_basicsr.utils.experiment import latest_checkpoint
     with pytest.raises(FileNotFoundError, match='No net_g_\\*.pth checkpoint in'):
         latest_checkpoint(str(tmp_path), 'net_g')
     for name in ('net_g_2.pth', 'net_g_10.pth', 'net_g_9.pth', 'net_d_20.pth', 'net_g_ema.pth'):

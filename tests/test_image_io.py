@@ -7,7 +7,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from sfd_basicsr.image_io import ImageReadError, read_unchanged, scan_images
+from sfd_basicsr.utils.image_io import ImageReadError, read_unchanged, scan_images
 
 
 def photo(size=(96, 128)):

@@ -19,7 +19,7 @@ def test_import_sfd_basicsr_then_basicsr_in_a_fresh_interpreter():
 def test_torchvision_alias_is_the_current_module():
     import torchvision.transforms._functional_tensor as current
 
-    from sfd_basicsr.compat import LEGACY_MODULE, alias_torchvision_functional_tensor
+    from sfd_basicsr.compat.torchvision_alias import LEGACY_MODULE, alias_torchvision_functional_tensor
     assert alias_torchvision_functional_tensor() is sys.modules[LEGACY_MODULE]
     legacy = importlib.import_module(LEGACY_MODULE)
     assert legacy.rgb_to_grayscale is current.rgb_to_grayscale
@@ -39,7 +39,7 @@ def test_reimporting_arch_modules_does_not_raise_already_registered():
 def test_a_foreign_object_under_our_name_is_still_refused():
     from basicsr.utils.registry import Registry
 
-    from sfd_basicsr.registry import register
+    from sfd_basicsr.compat.registry import register
     registry = Registry('test')
 
     @register(registry)

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from sfd_basicsr.options_check import OptionsError, check_options
+from sfd_basicsr.training.options_check import OptionsError, check_options
 from training_helpers import tiny_train_options, write_options
 
 
@@ -159,7 +159,7 @@ def test_missing_options_file_is_named(tmp_path, basicsr_main):
 
 def test_clip_weights_that_cannot_be_downloaded_name_the_options_holding_them(tiny_options, monkeypatch):
     from sfd_basicsr.clip.weights import EncoderWeightsError, create_clip
-    from sfd_basicsr.pipeline import explain_setup_error
+    from sfd_basicsr.training.pipeline import explain_setup_error
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     with pytest.raises(EncoderWeightsError) as error:
         create_clip('RN50-quickgelu', 'openai')

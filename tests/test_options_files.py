@@ -7,7 +7,7 @@ import torch
 import yaml
 from basicsr.utils.options import ordered_yaml
 
-from sfd_basicsr.options_check import OptionsError, check_options
+from sfd_basicsr.training.options_check import OptionsError, check_options
 
 OPTIONS = os.path.join(os.path.dirname(__file__), os.pardir, 'options')
 

@@ -7,7 +7,7 @@ import os
 import pytest
 import yaml
 
-from sfd_basicsr.options_schema import (DATASETS, MODELS, RealESRGANDataset, RealESRGANTop, SRGANModelTrain,
+from sfd_basicsr.training.options_schema import (DATASETS, MODELS, RealESRGANDataset, RealESRGANTop, SRGANModelTrain,
                                         schema_problems)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,7 +8,7 @@ from basicsr.models import build_model
 
 from conftest import CLIP
 from training_helpers import logged_losses, paired_dataset, psnr_checkpoint, run_basicsr, write_options
-from sfd_basicsr.demo import write_bicubic_pairs
+from sfd_basicsr.training.demo import write_bicubic_pairs
 
 ARCHS = ['SeDPatchDiscriminator', 'SeDUNetDiscriminator']
 OPTIONS = os.path.join(os.path.dirname(__file__), os.pardir, 'options')
@@ -112,7 +112,7 @@ def test_the_generators_adversarial_gradient_comes_through_the_image_path(arch):
 
 
 def test_a_discriminator_that_is_no_sed_arch_is_refused_at_the_options_check(tmp_path):
-    from sfd_basicsr.options_check import OptionsError, check_options
+    from sfd_basicsr.training.options_check import OptionsError, check_options
     opt = sed_options('UNetDiscriminatorSN')
     opt['network_d'] = {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3}
     with pytest.raises(OptionsError) as error:

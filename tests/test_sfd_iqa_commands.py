@@ -181,7 +181,7 @@ def test_export_refuses_an_untrained_run(trained, tmp_path, sfd_iqa_main):
 def test_scorer_from_training_checkpoints_takes_the_runs_clip_weights(trained):
     root, exported, images = trained
     from sfd_basicsr.iqa import SFDIQA
-    from sfd_basicsr.image_io import read_image
+    from sfd_basicsr.utils.image_io import read_image
     models = root / 'experiments' / 'sfd_tiny' / 'models'
     # the run trained on a random CLIP (pretrained: null); OpenAI's weights cannot even be downloaded here
     from_checkpoints = SFDIQA(featd_checkpoint=str(models / 'net_d_latest.pth'),
@@ -273,7 +273,7 @@ def test_basicsr_metric_inside_a_basicsr_test_run(trained):
 def test_basicsr_metric_equals_the_network_on_the_same_image(trained):
     _, exported, images = trained
     from sfd_basicsr.iqa import SFDIQA, calculate_sfd_iqa
-    from sfd_basicsr.image_io import read_image
+    from sfd_basicsr.utils.image_io import read_image
     bgr = cv2.imread(str(images / 'chelsea.png'))
     expected = SFDIQA(str(exported))(read_image(str(images / 'chelsea.png'))).item()
     assert calculate_sfd_iqa(bgr, pretrained_model_path=str(exported), img2=bgr) == pytest.approx(expected, abs=1e-6)

@@ -43,7 +43,7 @@ def test_export_gives_a_safetensors_file_spandrel_loads_with_the_same_output(mod
 
 
 def test_an_export_on_a_full_disk_keeps_the_previous_file(models, tmp_path, fail_writes):
-    from sfd_basicsr.atomic import OutputWriteError
+    from sfd_basicsr.utils.atomic import OutputWriteError
     target = tmp_path / 'g.safetensors'
     target.write_bytes(b'previous version')
     fail_writes('g.safetensors', 10, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
@@ -82,7 +82,7 @@ def test_export_refuses_a_file_spandrel_would_not_reproduce(models, tmp_path, mo
 
 
 def test_the_demos_generator_is_exportable(tmp_path, basicsr_main):
-    from sfd_basicsr.demo import demo_options
+    from sfd_basicsr.training.demo import demo_options
     network_g = dict(demo_options(str(tmp_path / 'data'), 1, None, warm_start=False)['network_g'])
     experiment = tmp_path / 'demo'
     (experiment / 'models').mkdir(parents=True)

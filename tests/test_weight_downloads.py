@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from sfd_basicsr.options_check import OptionsError
+from sfd_basicsr.training.options_check import OptionsError
 from training_helpers import tiny_train_options, write_options
 
 
@@ -11,7 +11,7 @@ def test_clip_and_vgg_downloads_happen_before_the_experiment_folder_and_name_the
     import open_clip
     import torch
 
-    from sfd_basicsr import pipeline
+    from sfd_basicsr.training import pipeline
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)
     for key in ('network_d', 'network_d_tg'):
         opt[key]['pretrained'] = 'openai'
@@ -47,7 +47,7 @@ def test_clip_and_vgg_downloads_happen_before_the_experiment_folder_and_name_the
 def test_weights_already_on_disk_are_not_downloaded(tmp_path, monkeypatch):
     import torch
 
-    from sfd_basicsr.weight_downloads import fetch_weights
+    from sfd_basicsr.training.weight_downloads import fetch_weights
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)  # random CLIP: nothing to fetch
     opt['train']['perceptual_opt'] = {'type': 'PerceptualLoss', 'vgg_type': 'vgg19', 'layer_weights': {'conv5_4': 1}}
     (tmp_path / 'hub' / 'checkpoints').mkdir(parents=True)

@@ -9,7 +9,7 @@ import tempfile
 
 import yaml
 
-from sfd_basicsr.demo import demo_options, paired_dataset, psnr_warm_start, write_bicubic_pairs
+from sfd_basicsr.training.demo import demo_options, paired_dataset, psnr_warm_start, write_bicubic_pairs
 
 TINY_G = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 4,
           'scale': 4}

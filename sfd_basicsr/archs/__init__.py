@@ -1,4 +1,4 @@
 """Importing this package registers every ``*_arch.py`` network in BasicSR's ARCH_REGISTRY."""
-from ..registry import import_submodules
+from ..compat.registry import import_submodules
 
 _arch_modules = import_submodules(__name__, __file__, '_arch')

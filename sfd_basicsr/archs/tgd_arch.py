@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
-from ..registry import register
+from ..compat.registry import register
 from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
 from .encoder_client import EncoderClient
 

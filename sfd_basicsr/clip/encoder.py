@@ -12,7 +12,7 @@ from open_clip.modified_resnet import ModifiedResNet
 from open_clip.transformer import VisionTransformer, text_global_pool
 from torch import nn
 
-from ..process_cache import ProcessCache
+from ..utils.process_cache import ProcessCache
 from .weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED, create_clip, weights_key
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

@@ -11,7 +11,7 @@ def add_parser(commands):
 
 
 def run(args):
-    from ..pipeline import check
+    from ..training.pipeline import check
     code = run_pipeline('check', check, args)
     if code == 0:
         print(f'basicsr check: {args.opt}: no problem found.')

@@ -50,7 +50,7 @@ def basicsr_argv(args):
 
 def in_inference_processes(work, args):
     """``work(args, rank, world)``: under torchrun each process does its share of the files (``distributed``)."""
-    from ..distributed import inference_processes
+    from ..utils.distributed import inference_processes
     with inference_processes() as (rank, world):
         return work(args, rank, world)
 
@@ -58,8 +58,8 @@ def in_inference_processes(work, args):
 def outputs_writable_on_every_process(command, folders, rank, world):
     """Rank 0 proves each ``(folder, option)`` writable before any work, and every process learns the outcome: all
     go on (True) or all stop, rank 0 having said why in one line (``distributed.stop_together``)."""
-    from ..atomic import OutputWriteError, check_writable_folder
-    from ..distributed import stop_together
+    from ..utils.atomic import OutputWriteError, check_writable_folder
+    from ..utils.distributed import stop_together
     stopped = 0
     try:
         for folder, option in folders if rank == 0 else ():
@@ -100,14 +100,15 @@ def run_pipeline(command, pipeline, args):
     if not os.path.isfile(args.opt):
         print(f"basicsr {command}: options file '{args.opt}' does not exist.", file=sys.stderr)
         return 2
-    sys.argv = [f'basicsr {command}'] + basicsr_argv(args)  # BasicSR's own argument parser reads sys.argv
-    return pipeline_exit_code(command, pipeline)
+    from ..compat.argv import basicsr_command_line
+    with basicsr_command_line([f'basicsr {command}'] + basicsr_argv(args)):
+        return pipeline_exit_code(command, pipeline)
 
 
 def pipeline_exit_code(command, work):
     """``work()`` (a BasicSR pipeline); its refusal of the options or a failed save as one line and an exit code."""
-    from ..atomic import OutputWriteError
-    from ..options_check import OptionsError
+    from ..utils.atomic import OutputWriteError
+    from ..training.options_check import OptionsError
     try:
         work()
     except OptionsError as error:

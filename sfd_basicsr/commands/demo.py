@@ -21,8 +21,8 @@ def add_parser(commands):
 
 
 def run(args):
-    from ..atomic import OutputWriteError, check_writable_folder
-    from ..demo import run_demo
+    from ..utils.atomic import OutputWriteError, check_writable_folder
+    from ..training.demo import run_demo
     try:
         check_writable_folder(args.out, '--out')
     except OutputWriteError as error:

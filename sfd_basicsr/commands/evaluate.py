@@ -34,7 +34,7 @@ def run(args):
 
 
 def _evaluate(args, rank, world):
-    from ..atomic import OutputWriteError
+    from ..utils.atomic import OutputWriteError
     from ..inference.evaluate import evaluate, parse_test_set, write_reports
     from ..inference.generator import GeneratorLoadError, load_generator
     from ..inference.upscaler import Upscaler

@@ -14,7 +14,7 @@ def add_parser(commands):
 
 
 def run(args):
-    from ..atomic import OutputWriteError
+    from ..utils.atomic import OutputWriteError
     from ..inference.export import export_safetensors
     from ..inference.generator import GeneratorLoadError
     if not args.output.endswith('.safetensors'):

@@ -37,14 +37,10 @@ def run(args):
 
 
 def _score(args, rank, world):
-    import torch
-    from tqdm import tqdm
-
-    from ..atomic import OutputWriteError
-    from ..distributed import default_device, gather, shard
-    from ..image_io import ImageReadError, read_image, scan_images
-    from ..iqa.quality_map import quality_map_picture, write_png
+    from ..iqa.scoring import score_files
     from ..iqa.sfd_iqa_arch import SFDIQA
+    from ..utils.distributed import default_device, gather, shard
+    from ..utils.image_io import scan_images
     outputs = ([(args.maps, '--maps')] if args.maps else []) + (
         [(os.path.dirname(os.path.abspath(args.csv)), '--csv')] if args.csv else [])
     # outputs that cannot be written stop the run before any network is built
@@ -59,26 +55,8 @@ def _score(args, rank, world):
     device = default_device(args.device)
     net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
                  tile_size=args.tile_size).to(device)
-    scores, failures, stopped = {}, [], False
-    for path in tqdm(shard(paths, rank, world), unit='image', desc='sfd_iqa', disable=args.quiet or rank != 0):
-        try:
-            image = read_image(path).to(device)
-            with torch.no_grad():
-                value, quality_map = net(image, return_map=True)
-        except (ImageReadError, ValueError, FileNotFoundError) as error:
-            failures.append((path, str(error)))
-            tqdm.write(f'sfd-iqa: skipped {path}: {error}', file=sys.stderr)
-            continue
-        scores[path] = value.item()
-        if args.maps:
-            stem = os.path.splitext(os.path.basename(path))[0]
-            picture = quality_map_picture(image, quality_map, value.item(), args.map_size)
-            try:
-                write_png(os.path.join(args.maps, f'{stem}_sfd_map.png'), picture)
-            except OutputWriteError as error:  # a full disk: every following map would fail too
-                print(f'sfd-iqa score: stopped: {error}', file=sys.stderr)
-                stopped = True
-                break
+    scores, failures, stopped = score_files(net, shard(paths, rank, world), device, args.maps, args.map_size,
+                                            show_progress=not args.quiet and rank == 0)
     # a process that stopped still takes part: one that left would end the others' gather in a traceback
     shares = gather(None if stopped else (scores, failures), world)
     if None in shares:
@@ -104,6 +82,6 @@ def _score(args, rank, world):
 
 
 def _write_csv(path, results, failures):
-    from ..atomic import atomic_write_csv
+    from ..utils.atomic import atomic_write_csv
     atomic_write_csv(path, [['image', 'sfd_iqa', 'error']] + [[p, f'{v:.6f}', ''] for p, v in results]
                      + [[p, '', e] for p, e in failures])

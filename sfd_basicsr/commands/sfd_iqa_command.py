@@ -17,7 +17,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from ..atomic import OutputWriteError
+    from ..utils.atomic import OutputWriteError
     from ..iqa.weights import WeightsError
     try:
         return args.run(args)

@@ -11,5 +11,5 @@ def add_parser(commands):
 
 
 def run(args):
-    from ..pipeline import test
+    from ..training.pipeline import test
     return run_pipeline('test', test, args)

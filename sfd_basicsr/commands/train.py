@@ -12,5 +12,5 @@ def add_parser(commands):
 
 
 def run(args):
-    from ..pipeline import train
+    from ..training.pipeline import train
     return run_pipeline('train', train, args)

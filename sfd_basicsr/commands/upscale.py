@@ -28,8 +28,8 @@ def run(args):
 
 
 def _upscale(args, rank, world):
-    from ..atomic import OutputWriteError
-    from ..distributed import gather, unshard
+    from ..utils.atomic import OutputWriteError
+    from ..utils.distributed import gather, unshard
     from ..inference.files import OutputPathError, upscale_files
     from ..inference.generator import GeneratorLoadError, load_generator
     from ..inference.upscaler import Upscaler

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ..atomic import atomic_write_csv, atomic_write_text
+from ..utils.atomic import atomic_write_csv, atomic_write_text
 
 
 def parse_test_set(text):
@@ -30,15 +30,6 @@ def parse_test_set(text):
     return name, gt, lq or None
 
 
-def bicubic_lr(gt, scale):
-    """GT cropped to a multiple of ``scale`` and its MATLAB-bicubic LR image (uint8, BGR)."""
-    from basicsr.utils.matlab_functions import imresize
-    height, width = gt.shape[0] - gt.shape[0] % scale, gt.shape[1] - gt.shape[1] % scale
-    gt = gt[:height, :width]
-    lr = imresize(gt.astype(np.float32) / 255., 1 / scale)
-    return gt, (np.clip(lr, 0, 1) * 255).round().astype(np.uint8)
-
-
 def read_bgr8(path):
     """An image through the commands' one reader, as the 8-bit BGR the papers' PSNR/SSIM are computed on.
 
@@ -46,7 +37,7 @@ def read_bgr8(path):
     """
     import cv2
 
-    from ..image_io import pixel_peak, read_unchanged
+    from ..utils.image_io import pixel_peak, read_unchanged
     array = read_unchanged(path)
     if array.ndim == 2 or array.shape[2] == 1:
         array = cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2BGR)
@@ -63,7 +54,7 @@ def smallest_side(scale):
 
 def _pairs(gt_dir, lq_dir, report=True):
     """``(gt, lq)`` paths: the LR image of the same name, else the first whose name starts with the GT's stem."""
-    from ..image_io import scan_images
+    from ..utils.image_io import scan_images
     lq_paths = scan_images(lq_dir)[0] if lq_dir else []
     gt_paths, passed_over = scan_images(gt_dir)
     for path, why in passed_over if report else ():
@@ -96,9 +87,11 @@ def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1, sfd_i
     from basicsr.metrics import calculate_psnr, calculate_ssim
     from tqdm import tqdm
 
-    from ..distributed import gather, shard
-    from ..image_io import ImageReadError
-    from ..metrics import MetricUnavailable, calculate_pyiqa, metric_options, pyiqa_metric
+    from ..utils.distributed import gather, shard
+    from ..utils.image_io import ImageReadError
+    from ..iqa.pyiqa_metrics import MetricUnavailable, metric_options, pyiqa_metric
+    from ..data.bicubic import bicubic_lr
+    from ..metrics import calculate_pyiqa
     scale = upscaler.scale
     scorers, unavailable = {}, {}
     options = {metric: metric_options(metric, sfd_iqa_weights) for metric in metrics}

@@ -3,7 +3,7 @@ import os
 
 import torch
 
-from ..atomic import atomic_write_bytes, check_writable_folder
+from ..utils.atomic import atomic_write_bytes, check_writable_folder
 from .generator import GeneratorLoadError, generator_from_state_dict, load_generator
 
 SPANDREL_RRDB_GROWTH = 32  # spandrel rebuilds every RRDBNet with ESRGAN's growth channels

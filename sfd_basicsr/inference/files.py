@@ -5,7 +5,7 @@ import sys
 import cv2
 import numpy as np
 
-from ..image_io import IMAGE_EXTENSIONS, read_unchanged, scan_images, write_image
+from ..utils.image_io import IMAGE_EXTENSIONS, read_unchanged, scan_images, write_image
 
 LOSSLESS_EXTENSION = '.png'  # for alpha or 16-bit results that the input's format cannot hold
 
@@ -57,8 +57,8 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
     """
     from tqdm import tqdm
 
-    from ..atomic import OutputWriteError, check_writable_folder
-    from ..distributed import shard
+    from ..utils.atomic import OutputWriteError, check_writable_folder
+    from ..utils.distributed import shard
     inputs, passed_over = scan_images(target)
     if not inputs:
         raise FileNotFoundError(f"-i '{target}': no image files ({', '.join(IMAGE_EXTENSIONS)}) to upscale.")

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..checkpoint_file import CheckpointReadError, read_checkpoint
-from ..experiment import latest_checkpoint, training_options
+from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
+from ..utils.experiment import latest_checkpoint, training_options
 
 
 class GeneratorLoadError(ValueError):

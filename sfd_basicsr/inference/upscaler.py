@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..distributed import default_device
-from ..image_io import pixel_peak
+from ..utils.distributed import default_device
+from ..utils.image_io import pixel_peak
 
 
 class Upscaler:

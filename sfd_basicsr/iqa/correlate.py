@@ -50,9 +50,9 @@ def correlate(pairs, metrics, device=None, weights=None, progress=True):
     from pyiqa.metrics.correlation_coefficient import calculate_krcc, calculate_plcc, calculate_srcc
     from tqdm import tqdm
 
-    from ..distributed import default_device
-    from ..metrics import MetricUnavailable, metric_options, pyiqa_metric
-    from ..image_io import read_image
+    from ..utils.distributed import default_device
+    from .pyiqa_metrics import MetricUnavailable, metric_options, pyiqa_metric
+    from ..utils.image_io import read_image
     if len(pairs) < 3:
         raise ValueError(f'correlations need at least 3 images with MOS; found {len(pairs)}.')
     mos = np.array([score for _, score in pairs])
@@ -89,6 +89,6 @@ def table(results, unavailable, count):
 
 
 def write_scores_csv(path, pairs, scores):
-    from ..atomic import atomic_write_csv
+    from ..utils.atomic import atomic_write_csv
     atomic_write_csv(path, [['image', 'mos'] + list(scores)] + [
         [image, mos] + [f'{scores[m][i]:.6f}' for m in scores] for i, (image, mos) in enumerate(pairs)])

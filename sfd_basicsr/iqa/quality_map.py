@@ -4,7 +4,7 @@ import os
 import cv2
 import numpy as np
 
-from ..image_io import write_image
+from ..utils.image_io import write_image
 
 DEFAULT_MAX_SIDE = 1024  # each panel's longest side; a 8K input would otherwise give a 16K-wide PNG
 MIN_HEIGHT = 128  # room for the colour bar's labels

@@ -14,9 +14,9 @@ import os
 import torch
 
 from ..archs.encoder_client import decode_backbone_name
-from ..atomic import atomic_torch_save, check_writable_folder
-from ..checkpoint_file import CheckpointReadError, read_checkpoint
-from ..experiment import iteration_in_name, latest_checkpoint, training_options
+from ..utils.atomic import atomic_torch_save, check_writable_folder
+from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
+from ..utils.experiment import iteration_in_name, latest_checkpoint, training_options
 
 FORMAT = 'sfd_iqa'
 FORMAT_VERSION = 1

@@ -1,4 +1,4 @@
 """Importing this package registers every ``*_loss.py`` loss in BasicSR's LOSS_REGISTRY."""
-from ..registry import import_submodules
+from ..compat.registry import import_submodules
 
 _loss_modules = import_submodules(__name__, __file__, '_loss')

@@ -2,7 +2,7 @@
 from basicsr.losses.gan_loss import GANLoss
 from basicsr.utils.registry import LOSS_REGISTRY
 
-from ..registry import register
+from ..compat.registry import register
 
 
 @register(LOSS_REGISTRY, 'FeatDGANLoss', 'TGDGANLoss')

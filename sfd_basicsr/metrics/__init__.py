@@ -1,4 +1,6 @@
-"""BasicSR metrics beyond BasicSR's own: any pyiqa metric as ``calculate_pyiqa``."""
-from .pyiqa_metric import MetricUnavailable, calculate_pyiqa, metric_options, pyiqa_metric
+"""BasicSR validation metrics beyond BasicSR's own (``val.metrics``): ``calculate_pyiqa`` (any pyiqa metric) and
+``calculate_sfd_iqa``; one file each, registered into BasicSR's ``METRIC_REGISTRY`` on import."""
+from .pyiqa_metric import calculate_pyiqa
+from .sfd_iqa_metric import calculate_sfd_iqa
 
-__all__ = ['MetricUnavailable', 'calculate_pyiqa', 'metric_options', 'pyiqa_metric']
+__all__ = ['calculate_pyiqa', 'calculate_sfd_iqa']

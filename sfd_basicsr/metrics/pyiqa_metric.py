@@ -13,46 +13,14 @@ built once per process and device. ``better`` defaults to pyiqa's ``lower_better
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
-from ..distributed import default_device
-from ..image_io import basicsr_image_to_tensor
-from ..process_cache import ProcessCache
-from ..registry import register
-
-_METRICS = ProcessCache()
+from ..compat.registry import PreparedMetric, register
+from ..iqa.pyiqa_metrics import pyiqa_metric
+from ..utils.distributed import default_device
+from .basicsr_images import basicsr_image_to_tensor
 
 
-class MetricUnavailable(RuntimeError):
-    """A pyiqa metric that cannot be built here (unknown name, weights that cannot be downloaded, ...)."""
-
-
-def pyiqa_metric(metric, device=None, **options):
-    """The pyiqa metric ``metric`` built with ``options``, once per process and device."""
-    import sfd_basicsr_pyiqa_hook  # pyiqa learns sfd_iqa
-    sfd_basicsr_pyiqa_hook.install()
-    import pyiqa
-    device = default_device(device)
-    key = (metric, str(device), tuple(sorted((k, repr(v)) for k, v in options.items())))
-    return _METRICS.get(key, lambda: _build(pyiqa, metric, device, options))
-
-
-def metric_options(metric, sfd_iqa_weights=None):
-    """pyiqa options for ``metric``: the SFD-IQA weights file for ``sfd_iqa`` when one is given (``--weights``)."""
-    return {'pretrained_model_path': sfd_iqa_weights} if metric == 'sfd_iqa' and sfd_iqa_weights else {}
-
-
-def _build(pyiqa, metric, device, options):
-    if metric not in pyiqa.list_models():
-        raise MetricUnavailable(f"'{metric}' is not a pyiqa metric; see pyiqa.list_models().")
-    try:
-        return pyiqa.create_metric(metric, device=device, **options)
-    except Exception as error:  # noqa: BLE001  (weights missing offline, bad options: say which and why)
-        reason = str(error).splitlines()[0] if str(error) else ''
-        raise MetricUnavailable(f"pyiqa metric '{metric}' cannot be built: {type(error).__name__}: {reason}") from error
-
-
-@register(METRIC_REGISTRY)
-def calculate_pyiqa(img, img2=None, metric=None, crop_border=0, input_order='HWC', device=None, better=None,
-                    **options):
+def _calculate_pyiqa(img, img2=None, metric=None, crop_border=0, input_order='HWC', device=None, better=None,
+                     **options):
     """pyiqa's ``metric`` of ``img`` (against ``img2`` for full-reference metrics); images as BasicSR passes
     them: BGR, HWC, uint8 (or uint16 / float in [0, 1]). ``options`` go to ``pyiqa.create_metric``."""
     if metric is None:
@@ -67,7 +35,7 @@ def calculate_pyiqa(img, img2=None, metric=None, crop_border=0, input_order='HWC
         return scorer(target).item()
 
 
-def prepare(opt):
+def _prepare(opt):
     """Options-check hook: build the metric now, so a missing download fails before training; fill ``better``."""
     options = {k: v for k, v in opt.items() if k not in ('type', 'crop_border', 'input_order', 'better', 'metric',
                                                          'device')}
@@ -77,4 +45,4 @@ def prepare(opt):
     opt.setdefault('better', 'lower' if scorer.lower_better else 'higher')
 
 
-calculate_pyiqa.prepare = prepare
+calculate_pyiqa = register(METRIC_REGISTRY, 'calculate_pyiqa')(PreparedMetric(_calculate_pyiqa, _prepare))

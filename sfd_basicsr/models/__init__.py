@@ -1,4 +1,4 @@
 """Importing this package registers every ``*_model.py`` model in BasicSR's MODEL_REGISTRY."""
-from ..registry import import_submodules
+from ..compat.registry import import_submodules
 
 _model_modules = import_submodules(__name__, __file__, '_model')

@@ -3,7 +3,7 @@ import os
 
 from basicsr.utils.dist_util import master_only
 
-from ..atomic import atomic_torch_save
+from ..utils.atomic import atomic_torch_save
 
 
 class DurableSaving:

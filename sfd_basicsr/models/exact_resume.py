@@ -2,7 +2,7 @@
 import torch.distributed as dist
 from basicsr.utils import get_root_logger
 
-from ..data_stream import STREAM, random_states, unchanged_random_states
+from .data_stream import STREAM, random_states, unchanged_random_states
 from .durable_saving import DurableSaving
 
 

@@ -3,7 +3,7 @@ import torch
 from basicsr.models.srgan_model import SRGANModel
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from ..registry import register
+from ..compat.registry import register
 from .exact_resume import ExactResume
 
 SED_ARCHS = ('SeDPatchDiscriminator', 'SeDUNetDiscriminator')

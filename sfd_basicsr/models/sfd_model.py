@@ -11,7 +11,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
-from ..registry import register
+from ..compat.registry import register
 from .exact_resume import ExactResume
 
 

@@ -3,8 +3,8 @@ from basicsr.models.realesrgan_model import RealESRGANModel
 from basicsr.utils import DiffJPEG, USMSharp
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from ..compat import basicsr_filter2d_on_contiguous_inputs
-from ..registry import register
+from ..compat.basicsr_patches import basicsr_filter2d_on_contiguous_inputs
+from ..compat.registry import register
 from .sfd_model import SFDModel
 
 

@@ -1,49 +1,12 @@
-"""The one place where sfd_basicsr adapts BasicSR 1.4.2 to current torchvision and to CPU-only machines.
+"""Scoped patches of BasicSR 1.4.2, each restored on exit (also on an exception).
 
-BasicSR 1.4.2 (the last PyPI release) imports ``torchvision.transforms.functional_tensor``, a module
-torchvision removed in 0.17; the same functions live on as ``torchvision.transforms._functional_tensor``.
-Importing this module (``import sfd_basicsr`` does it first) aliases the old name to the new module,
-so ``import basicsr`` works afterwards. Nothing is patched when the old module still exists.
-
-The ``basicsr train|test`` pipelines also run inside scoped patches, each restored on exit:
-``module_names_swapped`` (the module-level functions of ``basicsr.train`` / ``basicsr.test`` that ``pipeline``
-replaces, listed there), ``basicsr_filter2d_on_contiguous_inputs`` (around ``SFDRealModel.feed_data``),
-``basicsr_distributed_on_any_device`` (BasicSR's distributed set-up on machines without CUDA) and
-``validation_metrics_that_cannot_end_training`` (a metric failing on one image is logged, not fatal).
-
-``basicsr_registry_put`` is the one write into a BasicSR ``Registry`` besides its own ``register``.
+- ``module_names_swapped``: the module-level functions of ``basicsr.train`` / ``basicsr.test`` that
+  ``training.pipeline`` replaces (listed there);
+- ``basicsr_filter2d_on_contiguous_inputs``: around ``SFDRealModel.feed_data``;
+- ``basicsr_distributed_on_any_device``: BasicSR's distributed set-up on machines without CUDA;
+- ``validation_metrics_that_cannot_end_training``: a metric failing on one image is logged, not fatal.
 """
-import importlib
-import importlib.util
-import sys
 from contextlib import contextmanager
-
-LEGACY_MODULE = 'torchvision.transforms.functional_tensor'
-CURRENT_MODULE = 'torchvision.transforms._functional_tensor'
-
-
-def alias_torchvision_functional_tensor():
-    """Make ``LEGACY_MODULE`` importable; return the module now registered under that name."""
-    if LEGACY_MODULE in sys.modules:
-        return sys.modules[LEGACY_MODULE]
-    if importlib.util.find_spec(LEGACY_MODULE) is not None:
-        return importlib.import_module(LEGACY_MODULE)
-    module = importlib.import_module(CURRENT_MODULE)
-    sys.modules[LEGACY_MODULE] = module
-    return module
-
-
-alias_torchvision_functional_tensor()
-
-
-def basicsr_registry_put(registry, name, obj):
-    """Put ``obj`` under ``name`` in a BasicSR ``Registry``, replacing what is there (``registry.register`` decides).
-
-    BasicSR's ``Registry.register`` registers an object under its own ``__name__`` only and refuses a taken name,
-    our own class re-executed by a reload too; its private ``_obj_map`` is the only way to register one class under
-    two names (``FeatDGANLoss``, ``TGDGANLoss``) and to replace our own earlier definition.
-    """
-    registry._obj_map[name] = obj
 
 
 @contextmanager
@@ -77,7 +40,7 @@ def basicsr_distributed_on_any_device(dist_params=None):
     from basicsr.utils import options
     from torch.nn.parallel import DataParallel
 
-    from .distributed import init_dist, wrap_ddp
+    from ..utils.distributed import init_dist, wrap_ddp
     original_init_dist, original_model_to_device = options.init_dist, BaseModel.model_to_device
 
     def init_dist_on_any_device(launcher, **kwargs):

@@ -3,11 +3,11 @@
 BasicSR applies ``--force_yml`` with ``exec`` after joining the process group and seeding; a bad file or entry
 there is a bare traceback. Read here, every problem gets a line naming the file, the entry or the key.
 """
-import argparse
 import os
 
 import yaml
 
+from ..compat.argv import command_line_options
 from .options_check import OptionsError
 
 
@@ -23,15 +23,6 @@ def read_options_file(path):
     if not isinstance(opt, dict):
         raise OptionsError(f'{path}: holds {type(opt).__name__} {opt!r}, not a mapping of options (key: value lines).')
     return opt
-
-
-def command_line_options(argv):
-    """``(-opt FILE, [--force_yml entries])`` from BasicSR's command line."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument('-opt')
-    parser.add_argument('--force_yml', nargs='+', default=[])
-    known = parser.parse_known_args(argv)[0]
-    return known.opt, known.force_yml
 
 
 def apply_force_yml(opt, entries):

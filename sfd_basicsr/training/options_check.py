@@ -8,7 +8,8 @@ import os
 
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
-from .checkpoint_file import CheckpointReadError, read_checkpoint
+from ..compat.registry import PreparedMetric
+from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
 from .options_data import check_training_set_size
 from .options_schema import schema_problems
 
@@ -89,7 +90,7 @@ def _check_network(opt, key):
                                        f"scale is {opt['scale']}; set both to the same factor.")
     full = _with_defaults(cls, net_opt)
     if 'clip_model' in full:
-        from .clip.options import check_encoder_options
+        from ..clip.options import check_encoder_options
         try:
             check_encoder_options(full['clip_model'], full.get('pretrained'), full.get('layers'))
         except ValueError as error:
@@ -98,7 +99,7 @@ def _check_network(opt, key):
 
 
 def _check_shared_encoder(networks):
-    from .models.sfd_model import encoder_mismatch
+    from ..models.sfd_model import encoder_mismatch
     problem = encoder_mismatch({key: tuple(net.get(k) for k in ENCODER_KEYS) for key, net in networks.items()
                                 if key in ('network_d', 'network_d_tg') and 'clip_model' in net})
     if problem:
@@ -170,7 +171,7 @@ def _check_training_plan(opt, model_cls):
 
 def _metric(name, metric_opt):
     metric = _registered(METRIC_REGISTRY, 'metric', f'val.metrics.{name}.type', metric_opt.get('type'))
-    if hasattr(metric, 'prepare'):  # metrics that can fail (downloads) say so now, not at the first validation
+    if isinstance(metric, PreparedMetric):  # metrics that can fail (downloads) say so now, not at the first validation
         try:
             metric.prepare(metric_opt)
         except (ValueError, RuntimeError) as error:

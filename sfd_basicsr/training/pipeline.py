@@ -29,7 +29,6 @@ from os import path as osp
 
 import torch
 
-from . import plugin  # noqa: F401  (compatibility shim and registrations before basicsr's pipelines)
 from basicsr import test as basicsr_test
 from basicsr import train as basicsr_train
 from basicsr.data.prefetch_dataloader import CPUPrefetcher, CUDAPrefetcher
@@ -38,14 +37,14 @@ from basicsr.utils.misc import check_resume
 from basicsr.utils.options import copy_opt_file as basicsr_copy_opt_file
 from basicsr.utils.options import parse_options
 
-from .clip.weights import EncoderWeightsError
-from .atomic import remove_stale_temp_files
-from .checkpoint_file import CheckpointReadError, read_checkpoint
-from .compat import (basicsr_distributed_on_any_device, module_names_swapped,
+from ..clip.weights import EncoderWeightsError
+from ..utils.atomic import remove_stale_temp_files
+from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
+from ..compat.basicsr_patches import (basicsr_distributed_on_any_device, module_names_swapped,
                      validation_metrics_that_cannot_end_training)
-from .data_stream import counting_prefetcher
-from .distributed import DistributedSetupError, process_group_left_on_exit
-from .experiment import iteration_in_name, record_effective_options
+from ..models.data_stream import counting_prefetcher
+from ..utils.distributed import DistributedSetupError, process_group_left_on_exit
+from ..utils.experiment import iteration_in_name, record_effective_options
 from .options_check import OptionsError, check_options
 from .options_file import command_line_options, load_options, read_options_file
 from .weight_downloads import fetch_weights

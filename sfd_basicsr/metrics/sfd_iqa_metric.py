@@ -3,12 +3,12 @@
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
-from ..distributed import default_device
-from ..process_cache import ProcessCache
-from ..registry import register
-from ..image_io import basicsr_image_to_tensor
-from .sfd_iqa_arch import DEFAULT_TILE_SIZE, SFDIQA
-from .weights import resolve_weights_path
+from ..utils.distributed import default_device
+from ..utils.process_cache import ProcessCache
+from ..compat.registry import register
+from ..iqa.sfd_iqa_arch import DEFAULT_TILE_SIZE, SFDIQA
+from ..iqa.weights import resolve_weights_path
+from .basicsr_images import basicsr_image_to_tensor
 
 _NETWORKS = ProcessCache()
 

@@ -55,8 +55,8 @@ def init_dist(launcher, backend=None, timeout=None, basicsr_init_dist=None, **kw
     if launcher == 'pytorch':
         kwargs.pop('port', None)  # BasicSR's SLURM option (in every BasicSR options file); torchrun sets the port
     if torch.cuda.is_available():
-        if basicsr_init_dist is None:
-            from basicsr.utils.dist_util import init_dist as basicsr_init_dist
+        if basicsr_init_dist is None:  # this layer knows no BasicSR: compat.basicsr_patches hands it over
+            raise ValueError('init_dist on CUDA needs basicsr_init_dist (BasicSR\'s own set-up).')
         return basicsr_init_dist(launcher, backend=backend, **kwargs)
     if launcher != 'pytorch':
         raise DistributedSetupError(f"--launcher {launcher}: on a machine without CUDA only '--launcher pytorch' "

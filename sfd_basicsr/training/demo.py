@@ -22,8 +22,8 @@ def write_bicubic_pairs(folder, names, hr_size, scale=4):
     """Centre crops of ``skimage.data`` images as ``folder/hr/<name>.png`` and MATLAB-bicubic ``folder/lr``."""
     import skimage.data
 
-    from .image_io import write_image
-    from .inference.evaluate import bicubic_lr
+    from ..utils.image_io import write_image
+    from ..data.bicubic import bicubic_lr
     for sub in ('hr', 'lr'):
         os.makedirs(os.path.join(folder, sub), exist_ok=True)
     for name in names:
@@ -121,8 +121,9 @@ def demo_options(data_dir, iters, pretrained, name='sfd_demo', warm_start=True):
 
 def run_demo(out, iters):
     """Write the demo's data and options under ``out``, train, and return the summary to print."""
-    from .atomic import atomic_write_text
-    from .clip.weights import DEFAULT_CLIP_MODEL, cached_pretrained_file
+    from ..clip.weights import DEFAULT_CLIP_MODEL, cached_pretrained_file
+    from ..compat.argv import basicsr_command_line
+    from ..utils.atomic import atomic_write_text
     from .pipeline import train
     pretrained = cached_pretrained_file(DEFAULT_CLIP_MODEL, 'openai')
     if pretrained is None:
@@ -133,8 +134,8 @@ def run_demo(out, iters):
     options = demo_options(os.path.join(out, 'data'), iters, pretrained)
     opt_file = os.path.join(out, 'train_sfd_demo.yml')
     atomic_write_text(opt_file, yaml.safe_dump(options, sort_keys=False))
-    sys.argv = ['basicsr train', '-opt', opt_file]
-    train(out)
+    with basicsr_command_line(['basicsr train', '-opt', opt_file]):
+        train(out)
     return demo_summary(os.path.join(out, 'experiments', options['name']), opt_file, random_clip=pretrained is None)
 
 

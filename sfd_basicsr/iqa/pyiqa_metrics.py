@@ -1,0 +1,35 @@
+"""pyiqa metrics built by name, once per process, device and options; a metric that cannot be built here is
+``MetricUnavailable`` with the reason (``basicsr evaluate``, ``sfd-iqa correlate`` and ``calculate_pyiqa`` use it)."""
+from ..utils.distributed import default_device
+from ..utils.process_cache import ProcessCache
+
+_METRICS = ProcessCache()
+
+
+class MetricUnavailable(RuntimeError):
+    """A pyiqa metric that cannot be built here (unknown name, weights that cannot be downloaded, ...)."""
+
+
+def pyiqa_metric(metric, device=None, **options):
+    """The pyiqa metric ``metric`` built with ``options``, once per process and device."""
+    import sfd_basicsr_pyiqa_hook  # pyiqa learns sfd_iqa
+    sfd_basicsr_pyiqa_hook.install()
+    import pyiqa
+    device = default_device(device)
+    key = (metric, str(device), tuple(sorted((k, repr(v)) for k, v in options.items())))
+    return _METRICS.get(key, lambda: _build(pyiqa, metric, device, options))
+
+
+def metric_options(metric, sfd_iqa_weights=None):
+    """pyiqa options for ``metric``: the SFD-IQA weights file for ``sfd_iqa`` when one is given (``--weights``)."""
+    return {'pretrained_model_path': sfd_iqa_weights} if metric == 'sfd_iqa' and sfd_iqa_weights else {}
+
+
+def _build(pyiqa, metric, device, options):
+    if metric not in pyiqa.list_models():
+        raise MetricUnavailable(f"'{metric}' is not a pyiqa metric; see pyiqa.list_models().")
+    try:
+        return pyiqa.create_metric(metric, device=device, **options)
+    except Exception as error:  # noqa: BLE001  (weights missing offline, bad options: say which and why)
+        reason = str(error).splitlines()[0] if str(error) else ''
+        raise MetricUnavailable(f"pyiqa metric '{metric}' cannot be built: {type(error).__name__}: {reason}") from error
