@@ -34,26 +34,17 @@ ENCODER = {'clip_model': 'RN50-quickgelu', 'pretrained': None}
 
 
 def train_options(case, preset):
-    g = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'scale': 4, **preset['g']}
-    train = {
-        'optim_g': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
-        'optim_d': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
-        'scheduler': {'type': 'MultiStepLR', 'milestones': [10**6], 'gamma': 0.5},
-        'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0},
-    }
-    opt = {'scale': 4, 'is_train': True, 'dist': False, 'network_g': g, 'path': {}, 'train': train}
+    from sfd_basicsr.training.recipe import gan_options, rrdbnet
+    g = rrdbnet(**preset['g'])
     if case in ('unet', 'sedu', 'sedp_hr', 'sedu_hr'):
         network_d = ({'type': 'UNetDiscriminatorSN', 'num_in_ch': 3} if case == 'unet' else
                      {'type': 'SeDPatchDiscriminator' if case == 'sedp_hr' else 'SeDUNetDiscriminator', **ENCODER})
-        opt.update(model_type='SeDModel' if case.endswith('_hr') else 'SRGANModel', network_d=network_d)
-        train['gan_opt'] = {'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1}
+        opt = gan_options('SeDModel' if case.endswith('_hr') else 'SRGANModel', g, network_d=network_d)
     else:
-        opt.update(model_type='SFDModel', network_d={'type': 'FeatD', **ENCODER},
-                   network_d_tg={'type': 'TGDiscriminator', **ENCODER})
-        if case in ('featd', 'sfd'):
-            train['featd_opt'] = {'type': 'FeatDGANLoss', 'loss_weight': 0.1}
-        if case in ('tgd', 'sfd'):
-            train['tgd_opt'] = {'type': 'TGDGANLoss', 'loss_weight': 0.1}
+        opt = gan_options('SFDModel', g, encoder=ENCODER, featd_weight=0.1 if case in ('featd', 'sfd') else None,
+                          tgd_weight=0.1 if case in ('tgd', 'sfd') else None)
+    opt['train'].pop('ema_decay')
+    opt['train']['scheduler']['milestones'] = [10**6]
     return opt
 
 

@@ -7,9 +7,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import sfd_basicsr  # noqa: E402,F401  (registers the plugin and makes basicsr importable)
-
-CLIP = 'RN50-quickgelu'
-CLIPS = ['RN50-quickgelu', 'ViT-B-16']  # the foundation tests run on a ResNet and a ViT tower
+from helpers.models import CLIP, CLIPS  # noqa: E402
+from helpers.processes import command_in_process, mount_tmpfs  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -39,95 +38,23 @@ def clip_model(request):
     return request.param
 
 
-def _command_in_process(command, capsys, monkeypatch):
-    """``run(words, cwd=...)``: the entry point the installed ``command`` calls, run in this process (no interpreter
-    start-up), giving a ``CompletedProcess`` (exit code, stdout, stderr) as the command's process would.
-
-    As in a process: an exception that escapes is a traceback on stderr and exit 1, warnings print on stderr once per
-    place, and the environment, working directory and ``sys.argv`` are the test's again afterwards. Training runs stay
-    in subprocesses (BasicSR sets its logger up once per process).
-    """
-    import sys
-    import traceback
-    import warnings
-    from subprocess import CompletedProcess
-
-    from sfd_basicsr.commands import basicsr_command, sfd_iqa_command
-    main = {'basicsr': basicsr_command.main, 'sfd-iqa': sfd_iqa_command.main}[command]
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
-
-    def run(words, cwd=None):
-        words = [str(word) for word in words]
-        environment = dict(os.environ)
-        if cwd is not None:
-            monkeypatch.chdir(cwd)
-        monkeypatch.setattr(sys, 'argv', [command, *words])
-        capsys.readouterr()
-        with warnings.catch_warnings():
-            warnings.simplefilter('default')
-            warnings.showwarning = show
-            try:
-                code = main(words)
-            except SystemExit as exited:
-                code = exited.code
-            except Exception:
-                traceback.print_exc()
-                code = 1
-        os.environ.clear()
-        os.environ.update(environment)
-        if isinstance(code, str):
-            print(code, file=sys.stderr)
-            code = 1
-        out, err = capsys.readouterr()
-        return CompletedProcess([command, *words], code or 0, out, err)
-
-    return run
-
-
 @pytest.fixture
 def basicsr_main(capsys, monkeypatch):
     """The ``basicsr`` command in this process: ``basicsr_main(['upscale', ...], cwd=tmp_path)``."""
-    return _command_in_process('basicsr', capsys, monkeypatch)
+    return command_in_process('basicsr', capsys, monkeypatch)
 
 
 @pytest.fixture
 def sfd_iqa_main(capsys, monkeypatch):
     """The ``sfd-iqa`` command in this process: ``sfd_iqa_main(['score', ...], cwd=tmp_path)``."""
-    return _command_in_process('sfd-iqa', capsys, monkeypatch)
-
-
-def tiny_featd(clip_model=CLIP, **kwargs):
-    from sfd_basicsr.archs.featd_arch import FeatD
-    kwargs.setdefault('num_feat', 16)
-    return FeatD(clip_model=clip_model, pretrained=None, **kwargs)
-
-
-def tiny_tgd(clip_model=CLIP, **kwargs):
-    from sfd_basicsr.archs.tgd_arch import TGDiscriminator
-    kwargs.setdefault('n_ctx', 4)
-    return TGDiscriminator(clip_model=clip_model, pretrained=None, **kwargs)
-
-
-def _mount_tmpfs(folder, size, read_only=False):
-    import subprocess
-    if os.geteuid() != 0:
-        pytest.skip('needs root to mount a tmpfs (a real full or read-only disk)')
-    folder.mkdir(parents=True, exist_ok=True)
-    options = f'size={size}' + (',ro' if read_only else '')
-    result = subprocess.run(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', str(folder)], capture_output=True,
-                            text=True)
-    if result.returncode != 0:
-        pytest.skip(f'cannot mount a tmpfs here: {result.stderr.strip()}')
-    return folder
+    return command_in_process('sfd-iqa', capsys, monkeypatch)
 
 
 @pytest.fixture
 def small_disk(tmp_path):
     """A 64 KiB tmpfs: a real disk that fills up after a few small files. Unmounted afterwards."""
     import subprocess
-    folder = _mount_tmpfs(tmp_path / 'small_disk', '64k')
+    folder = mount_tmpfs(tmp_path / 'small_disk', '64k')
     yield folder
     subprocess.run(['umount', '-l', str(folder)], check=False)
 
@@ -136,7 +63,7 @@ def small_disk(tmp_path):
 def read_only_folder(tmp_path):
     """A folder on a read-only tmpfs (root can write anywhere else, whatever the permissions)."""
     import subprocess
-    folder = _mount_tmpfs(tmp_path / 'read_only', '64k', read_only=True)
+    folder = mount_tmpfs(tmp_path / 'read_only', '64k', read_only=True)
     yield folder
     subprocess.run(['umount', '-l', str(folder)], check=False)
 
@@ -196,7 +123,7 @@ def models(tmp_path_factory):
 
     import yaml
 
-    from model_helpers import TINY_RRDB, esrgan_key_names, tiny_rrdbnet
+    from helpers.models import TINY_RRDB, esrgan_key_names, tiny_rrdbnet
     root = tmp_path_factory.mktemp('models')
     ema, plain = tiny_rrdbnet(0), tiny_rrdbnet(1)
     experiment = root / 'experiments' / 'sfd_x4'

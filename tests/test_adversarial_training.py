@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from basicsr.archs import build_network
 from basicsr.models import build_model
 
-from model_helpers import batch, sfd_options
+from helpers.models import batch, sfd_options
 
 WEIGHT = 0.1
 
@@ -113,7 +113,7 @@ def test_one_discriminator_step_updates_both_and_moves_real_and_fake_apart():
 
 
 def test_featd_reads_every_configured_layer():
-    from conftest import tiny_featd
+    from helpers.models import tiny_featd
     featd = tiny_featd(layers=['layer1', 'layer2', 'layer3'])
     image = torch.rand(1, 3, 96, 96)
     features = featd.extract(image)

@@ -9,14 +9,14 @@ import pytest
 import torch
 from basicsr.models import build_model
 
-from iqa_helpers import random_sfd_iqa_weights
+from helpers.iqa import random_sfd_iqa_weights
 from sfd_basicsr.utils.atomic import OutputWriteError, atomic_torch_save, atomic_write, atomic_write_bytes, \
     atomic_write_csv, check_writable_folder, describe_write_error, remove_stale_temp_files
 from sfd_basicsr.iqa import quality_map
 from sfd_basicsr.utils.image_io import write_image
 from sfd_basicsr.iqa.weights import load_weights, save_weights
-from model_helpers import batch, sfd_options
-from training_helpers import run_basicsr, tiny_train_options, write_options
+from helpers.models import batch, sfd_options
+from helpers.training import run_basicsr, tiny_train_options, write_options
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 

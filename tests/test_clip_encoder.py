@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import CLIP, tiny_featd, tiny_tgd
+from helpers.models import CLIP, tiny_featd, tiny_tgd
 from sfd_basicsr.clip.encoder import FrozenCLIPEncoder, get_clip_encoder
 from sfd_basicsr.clip.weights import EncoderWeightsError
 

@@ -5,7 +5,7 @@ import os
 import cv2
 import pytest
 
-from training_helpers import read_log, run_basicsr
+from helpers.training import read_log, run_basicsr
 
 
 @pytest.mark.slow
@@ -25,7 +25,7 @@ def test_basicsr_demo_runs_end_to_end_and_says_the_encoder_is_random(tmp_path):
 
 def test_the_demo_data_are_bicubic_pairs_read_back_by_opencv(tmp_path):
     from basicsr.utils.matlab_functions import imresize
-    from sfd_basicsr.training.demo import write_bicubic_pairs
+    from sfd_basicsr.data.sample_images import write_bicubic_pairs
     hr_dir, lr_dir = write_bicubic_pairs(str(tmp_path), ['astronaut'], 66)
     hr = cv2.imread(os.path.join(hr_dir, 'astronaut.png'))
     lr = cv2.imread(os.path.join(lr_dir, 'astronaut.png'))

@@ -3,7 +3,7 @@ import pytest
 import torch
 from basicsr.archs import build_network
 
-from conftest import CLIP, tiny_featd, tiny_tgd
+from helpers.models import CLIP, tiny_featd, tiny_tgd
 
 
 @pytest.mark.parametrize('shape', [(1, 3, 128, 128), (2, 3, 96, 160)])

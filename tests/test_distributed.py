@@ -8,12 +8,12 @@ import time
 import pytest
 import torch
 
-from training_helpers import command_path, logged_losses, paired_dataset, psnr_checkpoint, run_basicsr, \
+from helpers.training import command_path, logged_losses, paired_dataset, psnr_checkpoint, run_basicsr, \
     tiny_train_options, torchrun, write_options
-from sfd_basicsr.training.demo import write_bicubic_pairs
+from sfd_basicsr.data.sample_images import write_bicubic_pairs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WORKER = os.path.join(HERE, 'distributed_worker.py')
+WORKER = os.path.join(HERE, 'helpers', 'distributed_worker.py')
 FOUR_IMAGES = ['astronaut', 'rocket', 'coffee', 'chelsea']
 
 

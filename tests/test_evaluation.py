@@ -13,7 +13,7 @@ from scipy import stats
 from sfd_basicsr.iqa.pyiqa_metrics import MetricUnavailable, pyiqa_metric
 from sfd_basicsr.metrics import calculate_pyiqa
 from sfd_basicsr.training.options_check import OptionsError, check_options
-from training_helpers import command_path, tiny_train_options, torchrun
+from helpers.training import command_path, tiny_train_options, torchrun
 
 SHARED = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, 'shared', 'data')
 needs_shared = pytest.mark.skipif(not os.path.isdir(SHARED), reason='../shared/data is not beside the repo')
@@ -251,7 +251,7 @@ def test_correlate_command_on_the_tid2013_subset_and_as_a_pyiqa_dataset(tmp_path
 
 
 def test_correlate_lists_absent_images_needs_three_and_takes_the_sfd_iqa_weights_given(tmp_path, monkeypatch):
-    from iqa_helpers import random_sfd_iqa_weights
+    from helpers.iqa import random_sfd_iqa_weights
     from sfd_basicsr.iqa.correlate import correlate, read_mos_csv
     mos_file = distortion_set(tmp_path / 'blur')
     with open(mos_file, 'a', newline='') as f:
@@ -313,7 +313,7 @@ def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_
 
 def test_evaluate_scores_sfd_iqa_with_the_weights_given(models, tmp_path, monkeypatch, basicsr_main):
     import pyiqa
-    from iqa_helpers import random_sfd_iqa_weights
+    from helpers.iqa import random_sfd_iqa_weights
 
     from sfd_basicsr.inference import Upscaler, load_generator
     from sfd_basicsr.data.bicubic import bicubic_lr

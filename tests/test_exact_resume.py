@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from training_helpers import logged_losses, tiny_train_options, write_options
+from helpers.training import logged_losses, tiny_train_options, write_options
 
 BATCHES_PER_EPOCH = 4
 

@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from sfd_basicsr.utils.experiment import EFFECTIVE_OPTIONS, training_options
-from training_helpers import command_path, run_basicsr, tiny_train_options, write_options
+from helpers.training import command_path, run_basicsr, tiny_train_options, write_options
 
 
 @pytest.fixture(scope='module')

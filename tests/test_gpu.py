@@ -3,9 +3,9 @@ import pytest
 import torch
 from basicsr.models import build_model
 
-from iqa_helpers import random_sfd_iqa_weights
-from model_helpers import batch, count_encoder_calls, sfd_options
-from training_helpers import run_basicsr, tiny_train_options, write_options
+from helpers.iqa import random_sfd_iqa_weights
+from helpers.models import batch, count_encoder_calls, sfd_options
+from helpers.training import run_basicsr, tiny_train_options, write_options
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 
@@ -47,7 +47,7 @@ def test_training_and_auto_resume_on_the_gpu(tmp_path):
 
 def test_upscale_on_the_gpu_in_half_precision_matches_the_cpu():
     from sfd_basicsr.inference import LoadedGenerator, Upscaler
-    from model_helpers import tiny_rrdbnet
+    from helpers.models import tiny_rrdbnet
     image = torch.rand(1, 3, 40, 56)
     cpu = Upscaler(LoadedGenerator(tiny_rrdbnet(), 4, 3, True, 'tiny'), 'cpu').upscale_tensor(image)
     half = Upscaler(LoadedGenerator(tiny_rrdbnet(), 4, 3, True, 'tiny'), 'cuda', tile=24, half=True)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from iqa_helpers import random_sfd_iqa_weights
+from helpers.iqa import random_sfd_iqa_weights
 from sfd_basicsr.iqa.weights import WeightsError, load_weights, weights_from_checkpoints
 
 

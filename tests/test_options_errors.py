@@ -4,7 +4,7 @@ import os
 import pytest
 
 from sfd_basicsr.training.options_check import OptionsError, check_options
-from training_helpers import tiny_train_options, write_options
+from helpers.training import tiny_train_options, write_options
 
 
 def break_arch(opt):

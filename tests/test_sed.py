@@ -5,8 +5,8 @@ import torch
 from basicsr.archs import build_network
 from basicsr.models import build_model
 
-from conftest import CLIP
-from model_helpers import stock_options
+from helpers.models import CLIP
+from helpers.models import stock_options
 
 SED = {'SeDPatchDiscriminator': lambda h, w: (h // 8 - 2, w // 8 - 2), 'SeDUNetDiscriminator': lambda h, w: (h, w)}
 

@@ -6,9 +6,9 @@ import torch
 import yaml
 from basicsr.models import build_model
 
-from conftest import CLIP
-from training_helpers import logged_losses, paired_dataset, psnr_checkpoint, run_basicsr, write_options
-from sfd_basicsr.training.demo import write_bicubic_pairs
+from helpers.models import CLIP
+from helpers.training import logged_losses, paired_dataset, psnr_checkpoint, run_basicsr, write_options
+from sfd_basicsr.data.sample_images import write_bicubic_pairs
 
 ARCHS = ['SeDPatchDiscriminator', 'SeDUNetDiscriminator']
 OPTIONS = os.path.join(os.path.dirname(__file__), os.pardir, 'options')

@@ -9,8 +9,8 @@ import pytest
 import skimage.data
 import torch
 
-from iqa_helpers import random_sfd_iqa_weights
-from model_helpers import astronaut
+from helpers.iqa import random_sfd_iqa_weights
+from helpers.models import astronaut
 from sfd_basicsr.iqa import SFDIQA, load_weights
 from sfd_basicsr.utils.image_io import ImageReadError, read_image
 from sfd_basicsr.iqa.weights import FORMAT_VERSION, WeightsError, resolve_weights_path

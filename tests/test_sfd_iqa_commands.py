@@ -11,7 +11,7 @@ import pytest
 import skimage.data
 import torch
 
-from training_helpers import command_path, run_basicsr, tiny_train_options, torchrun, write_options
+from helpers.training import command_path, run_basicsr, tiny_train_options, torchrun, write_options
 
 BIN = os.path.dirname(sys.executable)
 

@@ -1,9 +1,9 @@
 """Tiled SFD-IQA aggregates exactly: margins are context only, tiles are weighted by their area."""
 import torch
 
-from iqa_helpers import random_sfd_iqa_weights
+from helpers.iqa import random_sfd_iqa_weights
 from sfd_basicsr.iqa.sfd_iqa_arch import SFDIQA, tile_bounds
-from model_helpers import astronaut
+from helpers.models import astronaut
 
 
 def probe_scorer(path, tile_size, fusion_weight):

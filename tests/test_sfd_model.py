@@ -4,7 +4,7 @@ import copy
 import pytest
 from basicsr.models import build_model
 
-from model_helpers import batch, count_encoder_calls, sfd_options
+from helpers.models import batch, count_encoder_calls, sfd_options
 
 
 def test_one_encoder_pass_on_sr_and_one_on_gt_per_iteration():

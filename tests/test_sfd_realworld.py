@@ -5,9 +5,9 @@ import yaml
 
 import pytest
 
-from training_helpers import command_path, logged_losses, paired_dataset, psnr_checkpoint, run_basicsr, torchrun, \
+from helpers.training import command_path, logged_losses, paired_dataset, psnr_checkpoint, run_basicsr, torchrun, \
     write_options
-from sfd_basicsr.training.demo import write_bicubic_pairs
+from sfd_basicsr.data.sample_images import write_bicubic_pairs
 
 OPTIONS = os.path.join(os.path.dirname(__file__), os.pardir, 'options', 'train_sfd_realesrgan_x4plus.yml')
 

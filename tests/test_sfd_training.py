@@ -7,7 +7,7 @@ import pytest
 import torch
 from basicsr.metrics import calculate_niqe
 
-from training_helpers import LOSS_KEYS, logged_losses, read_log, run_basicsr, tiny_train_options, write_options
+from helpers.training import LOSS_KEYS, logged_losses, read_log, run_basicsr, tiny_train_options, write_options
 
 
 @pytest.mark.slow

@@ -3,8 +3,8 @@ import pytest
 import torch
 from basicsr.models import build_model
 
-from conftest import CLIPS
-from model_helpers import stock_options
+from helpers.models import CLIPS
+from helpers.models import stock_options
 
 
 @pytest.mark.parametrize('model_type', ['SRGANModel', 'ESRGANModel'])

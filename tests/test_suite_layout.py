@@ -7,8 +7,9 @@ import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STARTS_A_PROCESS = {'run_basicsr', 'torchrun', 'Popen', 'check_output', 'check_call'}
-QUICK = {'_mount_tmpfs', 'small_disk', 'read_only_folder'}  # a tmpfs mount: a process, but a quick one
-TREES = {os.path.basename(path): ast.parse(open(path).read()) for path in glob.glob(os.path.join(HERE, '*.py'))}
+QUICK = {'mount_tmpfs', 'small_disk', 'read_only_folder'}  # a tmpfs mount: a process, but a quick one
+TREES = {os.path.relpath(path, HERE): ast.parse(open(path).read())
+         for path in glob.glob(os.path.join(HERE, '*.py')) + glob.glob(os.path.join(HERE, 'helpers', '*.py'))}
 
 
 def _functions(tree):
@@ -75,3 +76,16 @@ def test_a_fixture_that_several_modules_use_lives_in_conftest():
                 if argument.arg in fixtures:
                     users.setdefault(argument.arg, set()).add(name)
     assert {fixture: sorted(modules) for fixture, modules in users.items() if modules - {fixtures[fixture]}} == {}
+
+
+def test_conftest_holds_fixtures_only():
+    tree = TREES['conftest.py']
+    assert [f.name for f in _functions(tree) if not _decorated(f, 'fixture')] == []
+
+
+def test_no_helper_or_fixture_builds_on_the_demo():
+    """The demo is a product; tests build their options with ``training.recipe`` and data with ``data``."""
+    importers = sorted(name for name, tree in TREES.items() if name == 'conftest.py' or name.startswith('helpers')
+                       for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                       and (node.module or '').endswith('training.demo'))
+    assert importers == []

@@ -13,9 +13,9 @@ from basicsr.archs.rrdbnet_arch import RRDBNet
 
 from sfd_basicsr.inference import GeneratorLoadError, Upscaler, load_generator
 from sfd_basicsr.inference.export import export_safetensors
-from training_helpers import command_path, torchrun
+from helpers.training import command_path, torchrun
 
-from model_helpers import TINY_RRDB
+from helpers.models import TINY_RRDB
 
 SHARED_INPUTS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, 'shared', 'data', 'realesrgan_inputs')
 

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from sfd_basicsr.training.options_check import OptionsError
-from training_helpers import tiny_train_options, write_options
+from helpers.training import tiny_train_options, write_options
 
 
 def test_clip_and_vgg_downloads_happen_before_the_experiment_folder_and_name_their_options(tmp_path, monkeypatch):

@@ -5,29 +5,21 @@ import skimage.data
 import torch
 from basicsr.archs.rrdbnet_arch import RRDBNet
 
-from conftest import CLIP
+from sfd_basicsr.training.recipe import gan_options
 
+CLIP = 'RN50-quickgelu'
+CLIPS = ['RN50-quickgelu', 'ViT-B-16']  # the foundation tests run on a ResNet and a ViT tower
 ENCODER = {'clip_model': CLIP, 'pretrained': None}
+STOCK_G = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 4}
 
 
 def sfd_options(featd_weight=0.1, tgd_weight=0.1, **train):
-    opt = {
-        'model_type': 'SFDModel', 'scale': 4, 'num_gpu': 0, 'is_train': True, 'dist': False,
-        'network_g': {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1,
-                      'num_grow_ch': 4},
-        'network_d': {'type': 'FeatD', **ENCODER, 'num_feat': 8},
-        'network_d_tg': {'type': 'TGDiscriminator', **ENCODER, 'n_ctx': 4},
-        'path': {},
-        'train': {
-            'optim_g': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
-            'optim_d': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
-            'scheduler': {'type': 'MultiStepLR', 'milestones': [100], 'gamma': 0.5},
-            'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0, 'reduction': 'mean'},
-            'featd_opt': {'type': 'FeatDGANLoss', 'loss_weight': featd_weight},
-            'tgd_opt': {'type': 'TGDGANLoss', 'loss_weight': tgd_weight},
-            **train,
-        },
-    }
+    """``SFDModel`` options for ``build_model``: a tiny RRDBNet, Feat-D and TG-D on a random CLIP, no EMA."""
+    opt = gan_options('SFDModel', STOCK_G, encoder=ENCODER, featd={'num_feat': 8}, tgd={'n_ctx': 4},
+                      featd_weight=featd_weight, tgd_weight=tgd_weight)
+    opt['path'] = {}
+    opt['train'].pop('ema_decay')
+    opt['train'].update(train)
     return opt
 
 
@@ -41,23 +33,12 @@ def count_encoder_calls(model):
     return calls
 
 
-STOCK_G = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 4}
-
-
 def stock_options(model_type, network_d):
-    return {
-        'model_type': model_type, 'scale': 4, 'num_gpu': 0, 'is_train': True, 'dist': False,
-        'network_g': dict(STOCK_G), 'network_d': network_d,
-        'path': {'pretrain_network_g': None, 'pretrain_network_d': None, 'strict_load_g': True},
-        'train': {
-            'optim_g': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
-            'optim_d': {'type': 'Adam', 'lr': 1e-4, 'betas': [0.9, 0.99]},
-            'scheduler': {'type': 'MultiStepLR', 'milestones': [100], 'gamma': 0.5},
-            'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0, 'reduction': 'mean'},
-            'gan_opt': {'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1},
-            'net_d_iters': 1, 'net_d_init_iters': 0,
-        },
-    }
+    """A BasicSR GAN model's options for ``build_model``: a tiny RRDBNet against ``network_d``, no EMA."""
+    opt = gan_options(model_type, STOCK_G, network_d=network_d)
+    opt['path']['pretrain_network_d'] = None
+    opt['train'].pop('ema_decay')
+    return opt
 
 
 # spandrel's ESRGAN detection assumes ESRGAN's 32 growth channels (as every released RRDBNet has)
@@ -87,3 +68,15 @@ def esrgan_key_names(state_dict):
 def astronaut(size=None):
     image = torch.from_numpy(skimage.data.astronaut()).permute(2, 0, 1)[None].float() / 255
     return image if size is None else torch.nn.functional.interpolate(image, size=size, mode='area')
+
+
+def tiny_featd(clip_model=CLIP, **kwargs):
+    from sfd_basicsr.archs.featd_arch import FeatD
+    kwargs.setdefault('num_feat', 16)
+    return FeatD(clip_model=clip_model, pretrained=None, **kwargs)
+
+
+def tiny_tgd(clip_model=CLIP, **kwargs):
+    from sfd_basicsr.archs.tgd_arch import TGDiscriminator
+    kwargs.setdefault('n_ctx', 4)
+    return TGDiscriminator(clip_model=clip_model, pretrained=None, **kwargs)

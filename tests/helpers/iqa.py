@@ -1,7 +1,7 @@
 """SFD-IQA weight files for tests: random-initialised Feat-D and TG-D on a random CLIP."""
 import torch
 
-from conftest import tiny_featd, tiny_tgd
+from helpers.models import tiny_featd, tiny_tgd
 from sfd_basicsr.iqa.weights import save_weights, weights_from_checkpoints
 
 

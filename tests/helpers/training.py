@@ -9,10 +9,13 @@ import tempfile
 
 import yaml
 
-from sfd_basicsr.training.demo import demo_options, paired_dataset, psnr_warm_start, write_bicubic_pairs
+from sfd_basicsr.data.sample_images import write_bicubic_pairs
+from sfd_basicsr.training.recipe import gan_options, paired_dataset, psnr_warm_start
 
 TINY_G = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 4,
           'scale': 4}
+TRAIN_IMAGES = ('astronaut', 'rocket', 'immunohistochemistry', 'hubble_deep_field')  # a multiple of the batch
+VAL_IMAGES = ('chelsea', 'coffee')
 LOSS_KEYS = ('l_g_pix', 'l_g_featd', 'l_g_tgd', 'l_d_featd_real', 'l_d_featd_fake', 'l_d_tgd_real', 'l_d_tgd_fake',
              'out_d_featd_real', 'out_d_featd_fake', 'out_d_tgd_real', 'out_d_tgd_fake')
 
@@ -27,12 +30,22 @@ def tiny_train_options(root, name='sfd_tiny', iters=4, deterministic_data=False,
 
     ``warm_start=False`` skips fitting the generator, for options that must be refused before training.
     """
-    opt = demo_options(os.path.join(root, 'data'), iters, pretrained=None, name=name, warm_start=False)
-    opt['network_g'] = dict(TINY_G)
-    opt['path']['pretrain_network_g'] = psnr_checkpoint(str(root)) if warm_start else None
-    opt['network_d']['num_feat'] = 8
+    data = os.path.join(root, 'data')
+    train_hr, train_lr = write_bicubic_pairs(os.path.join(data, 'train'), TRAIN_IMAGES, 256)
+    val_hr, val_lr = write_bicubic_pairs(os.path.join(data, 'val'), VAL_IMAGES, 384)  # NIQE needs 96 px blocks
+    datasets = {'train': paired_dataset('skimage_train', train_hr, train_lr, 'train', gt_size=64, batch_size=2),
+                'val': paired_dataset('skimage_val', val_hr, val_lr, 'val')}
+    opt = gan_options('SFDModel', TINY_G, iters=iters, name=name, datasets=datasets,
+                      pretrain_network_g=psnr_checkpoint(str(root)) if warm_start else None,
+                      featd={'num_feat': 8}, tgd={'n_ctx': 4})
     opt['train']['ema_decay'] = 0.5
+    opt['train']['optim_g']['lr'] = 2e-4
     opt['logger'].update({'print_freq': 1, 'save_checkpoint_freq': 2})
+    opt['val'] = {'val_freq': iters + 1, 'save_img': True, 'metrics': {
+        'psnr': {'type': 'calculate_psnr', 'crop_border': 4, 'test_y_channel': False},
+        'ssim': {'type': 'calculate_ssim', 'crop_border': 4, 'test_y_channel': False},
+        'niqe': {'type': 'calculate_niqe', 'crop_border': 4, 'better': 'lower'},
+    }}
     if deterministic_data:  # one image, whole-image patches, no augmentation: every batch is the same
         hr, lr = write_bicubic_pairs(os.path.join(root, 'one'), ['astronaut'], 64)
         train = paired_dataset('one', hr, lr, 'train', gt_size=64, batch_size=1)
