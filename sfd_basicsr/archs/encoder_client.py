@@ -4,6 +4,7 @@ from torch import nn
 
 from ..clip.encoder import get_clip_encoder
 from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from ..utils.errors import InputError
 
 BACKBONE_NAME_BYTES = 64
 
@@ -11,7 +12,7 @@ BACKBONE_NAME_BYTES = 64
 def encode_backbone_name(model_name):
     raw = model_name.encode('utf-8')
     if len(raw) > BACKBONE_NAME_BYTES:
-        raise ValueError(f"CLIP model name '{model_name}' is longer than {BACKBONE_NAME_BYTES} bytes.")
+        raise InputError(f"CLIP model name '{model_name}' is longer than {BACKBONE_NAME_BYTES} bytes.")
     return torch.tensor(list(raw) + [0] * (BACKBONE_NAME_BYTES - len(raw)), dtype=torch.uint8)
 
 
@@ -39,6 +40,6 @@ class EncoderClient(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         saved = state_dict.get(prefix + 'backbone')
         if saved is not None and decode_backbone_name(saved) != self.clip_model:
-            raise ValueError(f'{type(self).__name__} checkpoint was trained on CLIP {decode_backbone_name(saved)}, '
+            raise InputError(f'{type(self).__name__} checkpoint was trained on CLIP {decode_backbone_name(saved)}, '
                              f"but this network is configured with clip_model '{self.clip_model}'.")
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

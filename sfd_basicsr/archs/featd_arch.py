@@ -7,8 +7,9 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from ..compat.registry import register
 from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from ..compat.registry import register
+from ..utils.errors import InputError
 from .encoder_client import EncoderClient
 
 
@@ -46,7 +47,7 @@ class FeatD(EncoderClient):
         encoder = self.encoder('cpu')
         layers = encoder.default_layers if layers is None else layers
         if not layers:
-            raise ValueError("FeatD option 'layers' must name at least one encoder layer.")
+            raise InputError("FeatD option 'layers' must name at least one encoder layer.")
         encoder.check_layers(layers)
         self.layers = tuple(sorted(layers, key=lambda name: encoder.layer_strides[name]))
         self.stride = encoder.layer_strides[self.layers[0]]
@@ -73,9 +74,9 @@ class FeatD(EncoderClient):
         """Logit map ``(B, 1, H / stride, W / stride)`` from an RGB image in [0, 1] or precomputed features."""
         if features is None:
             if img is None:
-                raise ValueError('FeatD needs an image or precomputed encoder features.')
+                raise InputError('FeatD needs an image or precomputed encoder features.')
             if min(img.shape[-2:]) < self.min_size:
-                raise ValueError(f'FeatD needs images of at least {self.min_size} px per side; got '
+                raise InputError(f'FeatD needs images of at least {self.min_size} px per side; got '
                                  f'{img.shape[-2]}x{img.shape[-1]}.')
             features = self.extract(img)
         size = features[self.layers[0]].shape[-2:]

@@ -18,8 +18,9 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from ..compat.registry import register
 from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from ..compat.registry import register
+from ..utils.errors import InputError
 from .encoder_client import EncoderClient
 
 SEMANTIC_LAYER = 'layer3'
@@ -81,13 +82,13 @@ class _SeDBase(EncoderClient):
 
     def _check(self, img, semantic):
         if min(img.shape[-2:]) < self.min_size:
-            raise ValueError(f'{type(self).__name__} needs images of at least {self.min_size} px per side; got '
+            raise InputError(f'{type(self).__name__} needs images of at least {self.min_size} px per side; got '
                              f'{img.shape[-2]}x{img.shape[-1]}.')
         semantic = self.condition if semantic is None else semantic
         if semantic is None:
             return self.semantic(img)
         if semantic.shape[0] != img.shape[0]:
-            raise ValueError(f'{type(self).__name__}: {semantic.shape[0]} semantic maps for {img.shape[0]} images.')
+            raise InputError(f'{type(self).__name__}: {semantic.shape[0]} semantic maps for {img.shape[0]} images.')
         return semantic
 
 

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
-from ..compat.registry import register
 from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from ..compat.registry import register
+from ..utils.errors import InputError
 from .encoder_client import EncoderClient
 
 DEFAULT_PROMPT_PAIRS = (('Good photo.', 'Bad photo.'), )
@@ -26,7 +27,7 @@ class LearnablePromptPairs(nn.Module):
     def __init__(self, encoder, prompt_pairs=DEFAULT_PROMPT_PAIRS, n_ctx=16):
         super().__init__()
         if not prompt_pairs or any(len(pair) != 2 for pair in prompt_pairs):
-            raise ValueError("Option 'prompt_pairs' must be a non-empty list of [positive, negative] texts; "
+            raise InputError("Option 'prompt_pairs' must be a non-empty list of [positive, negative] texts; "
                              f'got {prompt_pairs}.')
         tokenizer = encoder.tokenizer()
         width = encoder.clip.token_embedding.weight.shape[1]
@@ -34,7 +35,7 @@ class LearnablePromptPairs(nn.Module):
         for text in [text for pair in prompt_pairs for text in pair]:
             words = tokenizer.encode(text)
             if len(words) > n_ctx:
-                raise ValueError(f"Prompt '{text}' has {len(words)} tokens, more than n_ctx={n_ctx}.")
+                raise InputError(f"Prompt '{text}' has {len(words)} tokens, more than n_ctx={n_ctx}.")
             context = torch.randn(n_ctx, width) * CONTEXT_INIT_STD
             if words:
                 with torch.no_grad():
@@ -120,7 +121,7 @@ class TGDiscriminator(EncoderClient):
         """``(B, P)`` logits from an RGB image in [0, 1] or a precomputed output embedding."""
         if embedding is None:
             if img is None:
-                raise ValueError('TGDiscriminator needs an image or a precomputed encoder embedding.')
+                raise InputError('TGDiscriminator needs an image or a precomputed encoder embedding.')
             embedding = self.extract(img)
         if text_features is None:
             text_features = self.text_features()

@@ -12,6 +12,7 @@ from open_clip.modified_resnet import ModifiedResNet
 from open_clip.transformer import VisionTransformer, text_global_pool
 from torch import nn
 
+from ..utils.errors import InputError
 from ..utils.process_cache import ProcessCache
 from .weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED, create_clip, weights_key
 
@@ -80,7 +81,7 @@ class FrozenCLIPEncoder(nn.Module):
     def check_layers(self, layers):
         unknown = [name for name in layers if name not in self.layer_channels]
         if unknown:
-            raise ValueError(f'Unknown encoder layer(s) {unknown} for CLIP {self.model_name}; '
+            raise InputError(f'Unknown encoder layer(s) {unknown} for CLIP {self.model_name}; '
                              f'choose from {list(self.layer_channels)}.')
 
     def min_size(self, layers=(), embedding=True):
@@ -91,10 +92,10 @@ class FrozenCLIPEncoder(nn.Module):
         """Return ``{layer: map, ..., 'embedding': (B, embed_dim)}`` from a single pass over ``image``."""
         self.check_layers(layers)
         if image.dim() != 4 or image.shape[1] != 3:
-            raise ValueError(f'The CLIP encoder expects RGB images shaped (B, 3, H, W); got {tuple(image.shape)}.')
+            raise InputError(f'The CLIP encoder expects RGB images shaped (B, 3, H, W); got {tuple(image.shape)}.')
         need = self.min_size(layers, embedding)
         if min(image.shape[-2:]) < need:
-            raise ValueError(f'Image of {image.shape[-2]}x{image.shape[-1]} px is too small for CLIP '
+            raise InputError(f'Image of {image.shape[-2]}x{image.shape[-1]} px is too small for CLIP '
                              f'{self.model_name}: the requested features need at least {need} px per side.')
         x = (image - self.mean) / self.std
         if self.is_vit:

@@ -9,13 +9,15 @@ import os
 import open_clip
 import torch
 
+from ..utils.errors import InputError, InputNotFound, UserError
+
 DEFAULT_CLIP_MODEL = 'RN50-quickgelu'
 DEFAULT_PRETRAINED = 'openai'
 WEIGHT_FILE_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
 RANDOM_ENCODER_SEED = 0  # a random encoder is the same one in every process, so its scores are reproducible
 
 
-class EncoderWeightsError(RuntimeError):
+class EncoderWeightsError(UserError, RuntimeError):
     """CLIP weights could not be obtained or read."""
 
 
@@ -34,7 +36,7 @@ def weights_key(pretrained):
 
 def _load_weights_file(model_name, path):
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"CLIP weights file '{path}' (encoder option 'pretrained') does not exist.")
+        raise InputNotFound(f"CLIP weights file '{path}' (encoder option 'pretrained') does not exist.")
     model = open_clip.create_model(model_name, pretrained=None)
     try:
         open_clip.load_checkpoint(model, path)
@@ -52,7 +54,7 @@ def _load_weights_file(model_name, path):
 def create_clip(model_name, pretrained):
     """Build the open_clip model: ``pretrained`` is an open_clip tag, a local file, or None (random)."""
     if model_name not in open_clip.list_models():
-        raise ValueError(f"Unknown CLIP model '{model_name}' (encoder option 'clip_model'); "
+        raise InputError(f"Unknown CLIP model '{model_name}' (encoder option 'clip_model'); "
                          f"use a name from open_clip.list_models(), e.g. '{DEFAULT_CLIP_MODEL}' or 'ViT-B-16'.")
     logger = logging.getLogger('basicsr')
     if pretrained is None:
@@ -79,7 +81,7 @@ def create_clip(model_name, pretrained):
 def check_weight_tag(model_name, tag):
     tags = open_clip.list_pretrained_tags_by_model(model_name)
     if tag not in tags:
-        raise ValueError(f"'{tag}' is neither a file nor an open_clip weight tag of {model_name} (tags: {tags}).")
+        raise InputError(f"'{tag}' is neither a file nor an open_clip weight tag of {model_name} (tags: {tags}).")
 
 
 def cached_pretrained_file(model_name, tag):

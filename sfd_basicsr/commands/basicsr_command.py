@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from . import check, demo, evaluate, export, test, train, upscale
-from .common import take_local_rank
+from .common import run_command, take_local_rank
 
 COMMANDS = (train, test, check, demo, upscale, export, evaluate)
 
@@ -26,7 +26,7 @@ def build_parser():
 def main(argv=None):
     """Entry point; ``argv`` defaults to the command line (``python -m sfd_basicsr.train`` passes ``train`` first)."""
     args = build_parser().parse_args(take_local_rank(sys.argv[1:] if argv is None else argv))
-    return args.run(args)
+    return run_command('basicsr', args)
 
 
 if __name__ == '__main__':

@@ -87,12 +87,19 @@ def take_local_rank(words):
     return kept
 
 
-def options_error_text(command, error):
-    """One line for one problem; a count and an indented line each for several."""
-    problems = getattr(error, 'problems', [str(error)])
-    if len(problems) == 1:
-        return f'{command}: invalid options: {problems[0]}'
-    return f'{command}: invalid options ({len(problems)} problems):\n' + '\n'.join(f'  {line}' for line in problems)
+def user_error_exit(command, error):
+    """The one place a ``UserError`` becomes what the user sees: its line after the command's name; the exit code."""
+    print(f'{command}: {error.describe()}', file=sys.stderr)
+    return error.exit_code
+
+
+def run_command(prog, args):
+    """``args.run(args)`` of the command ``prog`` chose; every ``UserError`` it raises as one line and an exit code."""
+    from ..utils.errors import UserError
+    try:
+        return args.run(args)
+    except UserError as error:
+        return user_error_exit(f'{prog} {args.command}', error)
 
 
 def run_pipeline(command, pipeline, args):
@@ -108,13 +115,9 @@ def run_pipeline(command, pipeline, args):
 def pipeline_exit_code(command, work):
     """``work()`` (a BasicSR pipeline); its refusal of the options or a failed save as one line and an exit code."""
     from ..utils.atomic import OutputWriteError
-    from ..training.options_check import OptionsError
     try:
         work()
-    except OptionsError as error:
-        print(options_error_text(f'basicsr {command}', error), file=sys.stderr)
-        return 2
-    except OutputWriteError as error:
+    except OutputWriteError as error:  # a checkpoint: the ones saved before it are whole
         print(f'basicsr {command}: stopped: {error} The files saved before are complete and unchanged.',
               file=sys.stderr)
         return 1

@@ -1,6 +1,7 @@
 """``sfd-iqa correlate``: SROCC/PLCC/KRCC of no-reference metrics against MOS on an image set (``iqa.correlate``)."""
 import sys
 
+from ..utils.errors import InputError
 from .common import add_device, add_quiet, add_weights
 
 
@@ -30,7 +31,7 @@ def run(args):
     from ..iqa.correlate import correlate, pyiqa_dataset_pairs, read_mos_csv, table, write_scores_csv
     if args.images:
         if not args.mos:
-            raise ValueError('--images needs --mos (a CSV of image names and MOS).')
+            raise InputError('--images needs --mos (a CSV of image names and MOS).')
         pairs, missing = read_mos_csv(args.mos, args.images, args.name_column, args.score_column)
         if missing:
             print(f"sfd-iqa correlate: {len(missing)} image(s) of '{args.mos}' are not in '{args.images}'; "

@@ -34,37 +34,24 @@ def run(args):
 
 
 def _evaluate(args, rank, world):
-    from ..utils.atomic import OutputWriteError
     from ..inference.evaluate import evaluate, parse_test_set, write_reports
-    from ..inference.generator import GeneratorLoadError, load_generator
+    from ..inference.generator import load_generator
     from ..inference.upscaler import Upscaler
     if not outputs_writable_on_every_process('basicsr evaluate', [(args.output, '-o')], rank, world):
         return 1
-    try:
-        test_sets = [parse_test_set(text) for text in args.data]
-        upscaler = Upscaler(load_generator(args.model), args.device, tile=args.tile, tile_pad=args.tile_pad)
-        results, unavailable, lower_better = evaluate(upscaler, test_sets, args.metrics,
-                                                      progress=not args.quiet and rank == 0, rank=rank, world=world,
-                                                      sfd_iqa_weights=args.weights)
-    except (GeneratorLoadError, FileNotFoundError, ValueError) as error:
-        print(f'basicsr evaluate: {error}', file=sys.stderr)
-        return 2
-    except OutputWriteError as error:
-        print(f'basicsr evaluate: stopped: {error}', file=sys.stderr)
-        return 1
+    test_sets = [parse_test_set(text) for text in args.data]
+    upscaler = Upscaler(load_generator(args.model), args.device, tile=args.tile, tile_pad=args.tile_pad)
+    results, unavailable, lower_better = evaluate(upscaler, test_sets, args.metrics,
+                                                  progress=not args.quiet and rank == 0, rank=rank, world=world,
+                                                  sfd_iqa_weights=args.weights)
     if rank != 0:
         return 0
     if world > 1:
         for name, row in results.items():
             print(f"basicsr evaluate: {name}: {row['images']} image(s) on {world} processes "
                   f"({', '.join(map(str, row['images_per_process']))})", file=sys.stderr)
-    try:
-        upscaled = (f'in tiles of {upscaler.tile} px with {upscaler.tile_pad} px of context' if upscaler.tile
-                    else 'whole')
-        table = write_reports(args.output, results, unavailable, lower_better, args.metrics, args.model, upscaled)
-    except OutputWriteError as error:
-        print(f'basicsr evaluate: stopped: {error}', file=sys.stderr)
-        return 1
+    upscaled = f'in tiles of {upscaler.tile} px with {upscaler.tile_pad} px of context' if upscaler.tile else 'whole'
+    table = write_reports(args.output, results, unavailable, lower_better, args.metrics, args.model, upscaled)
     print(table)
     print(f"basicsr evaluate: wrote {os.path.join(args.output, 'results.md')} and results.csv", file=sys.stderr)
     skipped = sum(len(row['skipped']) for row in results.values())

@@ -14,17 +14,11 @@ def add_parser(commands):
 
 
 def run(args):
-    from ..utils.atomic import OutputWriteError
     from ..inference.export import export_safetensors
-    from ..inference.generator import GeneratorLoadError
     if not args.output.endswith('.safetensors'):
         print(f"basicsr export: '{args.output}' should end in .safetensors (the format spandrel and chaiNNer "
               'detect by name).', file=sys.stderr)
         return 2
-    try:
-        generator = export_safetensors(args.model, args.output)
-    except (GeneratorLoadError, FileNotFoundError, OutputWriteError) as error:
-        print(f'basicsr export: {error}', file=sys.stderr)
-        return 2
+    generator = export_safetensors(args.model, args.output)
     print(f'Exported {generator.source} (x{generator.scale}) to {args.output}')
     return 0

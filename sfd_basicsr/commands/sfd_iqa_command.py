@@ -3,6 +3,7 @@ import argparse
 import sys
 
 from . import correlate, score, sfd_iqa_export
+from .common import run_command
 
 COMMANDS = (score, sfd_iqa_export, correlate)
 
@@ -16,17 +17,7 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    from ..utils.atomic import OutputWriteError
-    from ..iqa.weights import WeightsError
-    try:
-        return args.run(args)
-    except (WeightsError, FileNotFoundError, ValueError) as error:
-        print(f'sfd-iqa {args.command}: {error}', file=sys.stderr)
-        return 2
-    except OutputWriteError as error:
-        print(f'sfd-iqa {args.command}: stopped: {error}', file=sys.stderr)
-        return 1
+    return run_command('sfd-iqa', build_parser().parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 """``basicsr upscale``: run a trained generator on your own images (``inference``); under torchrun, split the files."""
 import sys
 
-from .common import add_device, add_model, add_quiet, in_inference_processes
+from .common import add_device, add_model, add_quiet, in_inference_processes, user_error_exit
 
 
 def add_parser(commands):
@@ -30,8 +30,8 @@ def run(args):
 def _upscale(args, rank, world):
     from ..utils.atomic import OutputWriteError
     from ..utils.distributed import gather, unshard
-    from ..inference.files import OutputPathError, upscale_files
-    from ..inference.generator import GeneratorLoadError, load_generator
+    from ..inference.files import upscale_files
+    from ..inference.generator import load_generator
     from ..inference.upscaler import Upscaler
     try:
         generator = load_generator(args.model)
@@ -41,11 +41,8 @@ def _upscale(args, rank, world):
                   + (f' and {world - 1} more process(es)' if world > 1 else ''), file=sys.stderr)
         share = upscale_files(upscaler, args.input, args.output, args.suffix, args.ext, args.outscale,
                               progress=not args.quiet and rank == 0, rank=rank, world=world)
-    except (GeneratorLoadError, OutputPathError, FileNotFoundError, ValueError) as error:
-        print(f'basicsr upscale: {error}', file=sys.stderr)
-        return 2
     except OutputWriteError as error:
-        print(f'basicsr upscale: stopped: {error}', file=sys.stderr)
+        user_error_exit('basicsr upscale', error)
         share = None  # still gathered: a process that left would end the others' gather in a traceback
     shares = gather(share, world)
     if None in shares:

@@ -16,17 +16,18 @@ import time
 import numpy as np
 
 from ..utils.atomic import atomic_write_csv, atomic_write_text
+from ..utils.errors import InputError, InputNotFound
 
 
 def parse_test_set(text):
     """``NAME=GT_DIR[:LQ_DIR]`` -> (name, gt_dir, lq_dir or None)."""
     if '=' not in text:
-        raise ValueError(f"--data '{text}': expected NAME=GT_FOLDER[:LQ_FOLDER].")
+        raise InputError(f"--data '{text}': expected NAME=GT_FOLDER[:LQ_FOLDER].")
     name, folders = text.split('=', 1)
     gt, _, lq = folders.partition(':')
     for folder in (gt, lq):
         if folder and not os.path.isdir(folder):
-            raise FileNotFoundError(f"--data {name}: folder '{folder}' does not exist.")
+            raise InputNotFound(f"--data {name}: folder '{folder}' does not exist.")
     return name, gt, lq or None
 
 
@@ -60,7 +61,7 @@ def _pairs(gt_dir, lq_dir, report=True):
     for path, why in passed_over if report else ():
         print(f'evaluate: passed over {path}: {why}', file=sys.stderr)
     if not gt_paths:
-        raise FileNotFoundError(f"--data: no image files in '{gt_dir}'.")
+        raise InputNotFound(f"--data: no image files in '{gt_dir}'.")
     for gt_path in gt_paths:
         if not lq_dir:
             yield gt_path, None
@@ -71,7 +72,7 @@ def _pairs(gt_dir, lq_dir, report=True):
         matches = [same_name] if same_name in lq_paths else [
             p for p in lq_paths if os.path.splitext(os.path.basename(p))[0].startswith(stem)]
         if not matches:
-            raise FileNotFoundError(f"No LR image for '{gt_path}' in '{lq_dir}'.")
+            raise InputNotFound(f"No LR image for '{gt_path}' in '{lq_dir}'.")
         yield gt_path, matches[0]
 
 
@@ -87,11 +88,11 @@ def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1, sfd_i
     from basicsr.metrics import calculate_psnr, calculate_ssim
     from tqdm import tqdm
 
+    from ..data.bicubic import bicubic_lr
+    from ..iqa.pyiqa_metrics import MetricUnavailable, metric_options, pyiqa_metric
+    from ..metrics import calculate_pyiqa
     from ..utils.distributed import gather, shard
     from ..utils.image_io import ImageReadError
-    from ..iqa.pyiqa_metrics import MetricUnavailable, metric_options, pyiqa_metric
-    from ..data.bicubic import bicubic_lr
-    from ..metrics import calculate_pyiqa
     scale = upscaler.scale
     scorers, unavailable = {}, {}
     options = {metric: metric_options(metric, sfd_iqa_weights) for metric in metrics}

@@ -5,12 +5,13 @@ import sys
 import cv2
 import numpy as np
 
+from ..utils.errors import InputError, InputNotFound
 from ..utils.image_io import IMAGE_EXTENSIONS, read_unchanged, scan_images, write_image
 
 LOSSLESS_EXTENSION = '.png'  # for alpha or 16-bit results that the input's format cannot hold
 
 
-class OutputPathError(ValueError):
+class OutputPathError(InputError):
     """Outputs that would overwrite an input or each other."""
 
 
@@ -61,7 +62,7 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
     from ..utils.distributed import shard
     inputs, passed_over = scan_images(target)
     if not inputs:
-        raise FileNotFoundError(f"-i '{target}': no image files ({', '.join(IMAGE_EXTENSIONS)}) to upscale.")
+        raise InputNotFound(f"-i '{target}': no image files ({', '.join(IMAGE_EXTENSIONS)}) to upscale.")
     for path, why in passed_over if rank == 0 else ():
         print(f'upscale: passed over {path}: {why}', file=sys.stderr)
     sources = planned_outputs(inputs, output_dir, suffix, ext)
@@ -73,7 +74,7 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
             result = upscaler.upscale_array(array, outscale)
             destination = output_path(path, output_dir, result, suffix, ext)
             if os.path.realpath(destination) in sources:  # a format switch to PNG can land on another input
-                raise ValueError(f"its output '{destination}' would overwrite an input; give --suffix.")
+                raise InputError(f"its output '{destination}' would overwrite an input; give --suffix.")
             write_image(destination, result)
         except OutputWriteError:
             raise  # a full disk or a read-only folder fails every following file too

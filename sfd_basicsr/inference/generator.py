@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
+from ..utils.errors import InputError
 from ..utils.experiment import latest_checkpoint, training_options
 
 
-class GeneratorLoadError(ValueError):
+class GeneratorLoadError(InputError):
     """A model path that is not a loadable generator; the message names it."""
 
 
@@ -50,8 +51,9 @@ def _own_experiment(path):
 
 def _from_experiment(folder, path=None):
     """BasicSR builds the options' network_g; ``path`` (default: the latest net_g) gives the weights."""
-    from .. import archs, compat  # noqa: F401  (basicsr importable, our archs registered, before network_g)
     from basicsr.archs import build_network
+
+    from .. import archs, compat  # noqa: F401  (basicsr importable, our archs registered, before network_g)
     opt = training_options(folder, 'network_g')
     if not opt:
         raise GeneratorLoadError(f"'{folder}' holds no BasicSR options file with network_g (an experiments/<name> "

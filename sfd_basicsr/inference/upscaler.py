@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from ..utils.distributed import default_device
+from ..utils.errors import InputError
 from ..utils.image_io import pixel_peak
 
 
@@ -23,7 +24,7 @@ class Upscaler:
 
     def __init__(self, generator, device=None, tile=0, tile_pad=16, half=False):
         if tile < 0 or tile_pad < 0:
-            raise ValueError(f'tile and tile_pad must be >= 0; got {tile} and {tile_pad}.')
+            raise InputError(f'tile and tile_pad must be >= 0; got {tile} and {tile_pad}.')
         self.device = default_device(device)
         self.generator, self.scale = generator, generator.scale
         self.tile, self.tile_pad = tile, tile_pad
@@ -83,7 +84,7 @@ class Upscaler:
         peak = pixel_peak(array.dtype)
         grey = array.ndim == 2 or array.shape[2] == 1
         if not grey and array.shape[2] not in (3, 4):
-            raise ValueError(f'{array.shape[2]} channels; expected grey, BGR or BGRA.')
+            raise InputError(f'{array.shape[2]} channels; expected grey, BGR or BGRA.')
         height, width = array.shape[:2]
         s = self.scale
         result = np.empty((height * s, width * s) + (() if grey else (array.shape[2],)), array.dtype)

@@ -11,6 +11,8 @@ import csv
 import os
 import time
 
+from ..utils.errors import InputError
+
 NAME_COLUMNS = ('image_name', 'image', 'img_name', 'name', 'filename', 'file', 'dis_img_path')
 SCORE_COLUMNS = ('mos', 'dmos', 'score', 'mos_zscore', 'mos_label')
 DEFAULT_METRICS = ('sfd_iqa', 'niqe', 'piqe', 'clipiqa', 'qualiclip')
@@ -21,12 +23,12 @@ def read_mos_csv(path, images_dir, name_column=None, score_column=None):
     with open(path, newline='') as f:
         rows = list(csv.DictReader(f))
     if not rows:
-        raise ValueError(f"'{path}' has no rows.")
+        raise InputError(f"'{path}' has no rows.")
     header = {name.lower(): name for name in rows[0]}
     name_column = name_column or next((header[n] for n in NAME_COLUMNS if n in header), list(rows[0])[0])
     score_column = score_column or next((header[n] for n in SCORE_COLUMNS if n in header), None)
     if score_column is None or name_column not in rows[0] or score_column not in rows[0]:
-        raise ValueError(f"'{path}': cannot tell the image-name and score columns apart ({list(rows[0])}); give "
+        raise InputError(f"'{path}': cannot tell the image-name and score columns apart ({list(rows[0])}); give "
                          '--name-column and --score-column.')
     pairs, missing = [], []
     for row in rows:
@@ -51,10 +53,10 @@ def correlate(pairs, metrics, device=None, weights=None, progress=True):
     from tqdm import tqdm
 
     from ..utils.distributed import default_device
-    from .pyiqa_metrics import MetricUnavailable, metric_options, pyiqa_metric
     from ..utils.image_io import read_image
+    from .pyiqa_metrics import MetricUnavailable, metric_options, pyiqa_metric
     if len(pairs) < 3:
-        raise ValueError(f'correlations need at least 3 images with MOS; found {len(pairs)}.')
+        raise InputError(f'correlations need at least 3 images with MOS; found {len(pairs)}.')
     mos = np.array([score for _, score in pairs])
     device = default_device(device)
     results, unavailable, scores = {}, {}, {}

@@ -1,12 +1,13 @@
 """pyiqa metrics built by name, once per process, device and options; a metric that cannot be built here is
 ``MetricUnavailable`` with the reason (``basicsr evaluate``, ``sfd-iqa correlate`` and ``calculate_pyiqa`` use it)."""
 from ..utils.distributed import default_device
+from ..utils.errors import UserError
 from ..utils.process_cache import ProcessCache
 
 _METRICS = ProcessCache()
 
 
-class MetricUnavailable(RuntimeError):
+class MetricUnavailable(UserError, RuntimeError):
     """A pyiqa metric that cannot be built here (unknown name, weights that cannot be downloaded, ...)."""
 
 

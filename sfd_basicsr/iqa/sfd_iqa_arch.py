@@ -14,9 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..clip.weights import EncoderWeightsError
 from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
+from ..clip.weights import EncoderWeightsError
+from ..utils.errors import InputError
 from .weights import WeightsError, check_fusion_weight, load_weights, resolve_weights_path, weights_from_checkpoints
 
 DEFAULT_TILE_SIZE = 1024
@@ -60,7 +61,7 @@ class SFDIQA(nn.Module):
         super().__init__()
         if featd_checkpoint or tgd_checkpoint:
             if not (featd_checkpoint and tgd_checkpoint):
-                raise ValueError('SFD-IQA from training checkpoints needs both featd_checkpoint and tgd_checkpoint.')
+                raise InputError('SFD-IQA from training checkpoints needs both featd_checkpoint and tgd_checkpoint.')
             weights = weights_from_checkpoints(featd_checkpoint, tgd_checkpoint)
         else:
             weights = load_weights(resolve_weights_path(pretrained_model_path))
@@ -77,7 +78,7 @@ class SFDIQA(nn.Module):
         self.fusion_weight = check_fusion_weight(weights['fusion_weight'] if fusion_weight is None else fusion_weight)
         self.min_size = max(self.featd.min_size, self.tgd.min_size)
         if tile_size < 2 * self.min_size:
-            raise ValueError(f'tile_size must be at least {2 * self.min_size}; got {tile_size}.')
+            raise InputError(f'tile_size must be at least {2 * self.min_size}; got {tile_size}.')
         self.tile_size = tile_size
         stride = self.featd.stride
         self.tile_margin = math.ceil(tile_margin / stride) * stride  # keeps tile maps on the full map's grid
@@ -88,9 +89,9 @@ class SFDIQA(nn.Module):
 
     def _check(self, x):
         if x.dim() != 4 or x.shape[1] not in (1, 3):
-            raise ValueError(f'SFD-IQA expects images shaped (B, 3, H, W) or (B, 1, H, W); got {tuple(x.shape)}.')
+            raise InputError(f'SFD-IQA expects images shaped (B, 3, H, W) or (B, 1, H, W); got {tuple(x.shape)}.')
         if min(x.shape[-2:]) < self.min_size:
-            raise ValueError(f'SFD-IQA needs images of at least {self.min_size}x{self.min_size} px; got '
+            raise InputError(f'SFD-IQA needs images of at least {self.min_size}x{self.min_size} px; got '
                              f'{x.shape[-2]}x{x.shape[-1]}. Upscale or pad such small images first.')
         return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 

@@ -16,6 +16,7 @@ import torch
 from ..archs.encoder_client import decode_backbone_name
 from ..utils.atomic import atomic_torch_save, check_writable_folder
 from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
+from ..utils.errors import InputError, InputNotFound
 from ..utils.experiment import iteration_in_name, latest_checkpoint, training_options
 
 FORMAT = 'sfd_iqa'
@@ -29,7 +30,7 @@ FEATD_OPTIONS = ('layers', 'num_feat', 'num_down', 'skip_connection')
 TGD_OPTIONS = ('n_ctx', 'prompt_pairs')
 
 
-class WeightsError(ValueError):
+class WeightsError(InputError):
     """A weight file that is not what SFD-IQA needs; the message names the file."""
 
 
@@ -43,7 +44,7 @@ def resolve_weights_path(path=None):
     candidate = path or os.environ.get(WEIGHTS_ENV) or default_weights_path()
     candidate = os.path.expanduser(candidate)
     if not os.path.isfile(candidate):
-        raise FileNotFoundError(
+        raise InputNotFound(
             f"SFD-IQA weights not found at '{candidate}'. No SFD-IQA weights are published: train SFD "
             '(basicsr train -opt options/train_sfd_esrgan_x4.yml, or basicsr demo), export its discriminators '
             'with `sfd-iqa export -m experiments/<name> -o sfd_iqa.pth`, then pass pretrained_model_path=..., '
@@ -53,7 +54,7 @@ def resolve_weights_path(path=None):
 
 def _load(path, what):
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{what} '{path}' does not exist.")
+        raise InputNotFound(f"{what} '{path}' does not exist.")
     try:
         return read_checkpoint(path, what)
     except CheckpointReadError as error:
@@ -133,7 +134,7 @@ def export_experiment(experiment, output, fusion_weight=DEFAULT_FUSION_WEIGHT, c
     """Export the latest Feat-D and TG-D of an SFD experiment folder into one SFD-IQA file."""
     models_dir = os.path.join(experiment, 'models')
     if not os.path.isdir(models_dir):
-        raise FileNotFoundError(f"'{experiment}' is not an SFD experiment folder (no models/ inside).")
+        raise InputNotFound(f"'{experiment}' is not an SFD experiment folder (no models/ inside).")
     featd, tgd = latest_checkpoint(models_dir, 'net_d'), latest_checkpoint(models_dir, 'net_d_tg')
     weights = weights_from_checkpoints(featd, tgd, fusion_weight, clip_pretrained)
     if weights['trained_iter'] == 0:

@@ -16,6 +16,7 @@ from basicsr.utils.registry import METRIC_REGISTRY
 from ..compat.registry import PreparedMetric, register
 from ..iqa.pyiqa_metrics import pyiqa_metric
 from ..utils.distributed import default_device
+from ..utils.errors import InputError
 from .basicsr_images import basicsr_image_to_tensor
 
 
@@ -24,13 +25,13 @@ def _calculate_pyiqa(img, img2=None, metric=None, crop_border=0, input_order='HW
     """pyiqa's ``metric`` of ``img`` (against ``img2`` for full-reference metrics); images as BasicSR passes
     them: BGR, HWC, uint8 (or uint16 / float in [0, 1]). ``options`` go to ``pyiqa.create_metric``."""
     if metric is None:
-        raise ValueError("calculate_pyiqa needs the option 'metric' (a pyiqa metric name, e.g. lpips).")
+        raise InputError("calculate_pyiqa needs the option 'metric' (a pyiqa metric name, e.g. lpips).")
     scorer = pyiqa_metric(metric, device, **options)
     target = basicsr_image_to_tensor(img, crop_border, input_order).to(default_device(device))
     with torch.no_grad():
         if scorer.metric_mode == 'FR':
             if img2 is None:
-                raise ValueError(f"'{metric}' is a full-reference metric: it needs the GT image.")
+                raise InputError(f"'{metric}' is a full-reference metric: it needs the GT image.")
             return scorer(target, basicsr_image_to_tensor(img2, crop_border, input_order).to(target.device)).item()
         return scorer(target).item()
 
@@ -40,7 +41,7 @@ def _prepare(opt):
     options = {k: v for k, v in opt.items() if k not in ('type', 'crop_border', 'input_order', 'better', 'metric',
                                                          'device')}
     if 'metric' not in opt:
-        raise ValueError("missing 'metric' (a pyiqa metric name, e.g. lpips)")
+        raise InputError("missing 'metric' (a pyiqa metric name, e.g. lpips)")
     scorer = pyiqa_metric(opt['metric'], opt.get('device'), **options)
     opt.setdefault('better', 'lower' if scorer.lower_better else 'higher')
 

@@ -12,6 +12,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
 from ..compat.registry import register
+from ..utils.errors import InputError
 from .exact_resume import ExactResume
 
 
@@ -74,11 +75,11 @@ class SFDModel(ExactResume, SRGANModel):
             return None, None
         net_opt = self.opt.get(f'network_{label}')
         if net_opt is None:
-            raise ValueError(f'SFDModel: train.{loss_key} is set, but the options have no network_{label}.')
+            raise InputError(f'SFDModel: train.{loss_key} is set, but the options have no network_{label}.')
         net = build_network(net_opt)
         # by name, not isinstance: a reloaded arch module registers a new class object of the same name
         if expected_type.__name__ not in {cls.__name__ for cls in type(net).__mro__}:
-            raise ValueError(f'SFDModel: network_{label} must be a {expected_type.__name__}; '
+            raise InputError(f'SFDModel: network_{label} must be a {expected_type.__name__}; '
                              f"got type '{net_opt.get('type')}'.")
         net = self.model_to_device(net)
         self.print_network(net)
@@ -94,7 +95,7 @@ class SFDModel(ExactResume, SRGANModel):
         bare = {label: self.get_bare_model(d) for label, d in discriminators.items()}
         problem = encoder_mismatch({label: (d.clip_model, d.pretrained) for label, d in bare.items()})
         if problem:
-            raise ValueError(f'SFDModel: {problem}')
+            raise InputError(f'SFDModel: {problem}')
         return next(iter(bare.values())).encoder(self.device) if bare else None
 
     def setup_optimizers(self):

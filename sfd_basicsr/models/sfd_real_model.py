@@ -5,6 +5,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..compat.basicsr_patches import basicsr_filter2d_on_contiguous_inputs
 from ..compat.registry import register
+from ..utils.errors import InputError
 from .sfd_model import SFDModel
 
 
@@ -35,7 +36,7 @@ class SFDRealModel(SFDModel):
         if not hasattr(self, 'queue_lr'):
             batch = self.lq.size(0)
             if self.queue_size % batch:
-                raise ValueError(f'queue_size {self.queue_size} must be a multiple of the batch size {batch}.')
+                raise InputError(f'queue_size {self.queue_size} must be a multiple of the batch size {batch}.')
             self.queue_lr = self.lq.new_zeros(self.queue_size, *self.lq.shape[1:])
             self.queue_gt = self.gt.new_zeros(self.queue_size, *self.gt.shape[1:])
             self.queue_ptr = 0

@@ -10,6 +10,7 @@ from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTR
 
 from ..compat.registry import PreparedMetric
 from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
+from ..utils.errors import UserError
 from .options_data import check_training_set_size
 from .options_schema import schema_problems
 
@@ -19,12 +20,18 @@ GAN_TYPES = ('vanilla', 'lsgan', 'wgan', 'wgan_softplus', 'hinge')  # BasicSR's 
 ENCODER_KEYS = ('clip_model', 'pretrained')
 
 
-class OptionsError(ValueError):
+class OptionsError(UserError, ValueError):
     """An options file asks for something that cannot work: one line per problem, each naming its key."""
 
     def __init__(self, problems):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__('\n'.join(self.problems))
+
+    def describe(self):
+        """One line for one problem; a count and an indented line each for several."""
+        if len(self.problems) == 1:
+            return f'invalid options: {self.problems[0]}'
+        return f'invalid options ({len(self.problems)} problems):\n' + '\n'.join(f'  {line}' for line in self.problems)
 
 
 def _registered(registry, kind, key, name):

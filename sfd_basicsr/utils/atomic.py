@@ -12,11 +12,13 @@ import re
 import shutil
 import tempfile
 
+from .errors import RunStopped
+
 # mkstemp names made here: '.<target name>.<8 random characters>.tmp'
 TEMP_NAME = re.compile(r'^\..+\.[a-z0-9_]{8}\.tmp$')
 
 
-class OutputWriteError(Exception):
+class OutputWriteError(RunStopped):
     """An output that could not be written whole; the message names the file and the cause."""
 
 

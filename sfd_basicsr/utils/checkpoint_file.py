@@ -11,10 +11,12 @@ import zipfile
 
 import torch
 
+from .errors import InputError
+
 UNSUPPORTED_GLOBAL = re.compile(r'Unsupported global: GLOBAL ([\w.]+)')
 
 
-class CheckpointReadError(ValueError):
+class CheckpointReadError(InputError):
     """A file given as a checkpoint that cannot be read as one; the message names the file and why."""
 
 

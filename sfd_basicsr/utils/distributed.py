@@ -14,10 +14,12 @@ from contextlib import contextmanager
 import torch
 import torch.distributed as dist
 
+from .errors import InputError
+
 BACKENDS = ('nccl', 'gloo')
 
 
-class DistributedSetupError(ValueError):
+class DistributedSetupError(InputError):
     """A launcher or ``dist_params`` setting this machine cannot honour; the message names it."""
 
 
@@ -56,7 +58,7 @@ def init_dist(launcher, backend=None, timeout=None, basicsr_init_dist=None, **kw
         kwargs.pop('port', None)  # BasicSR's SLURM option (in every BasicSR options file); torchrun sets the port
     if torch.cuda.is_available():
         if basicsr_init_dist is None:  # this layer knows no BasicSR: compat.basicsr_patches hands it over
-            raise ValueError('init_dist on CUDA needs basicsr_init_dist (BasicSR\'s own set-up).')
+            raise InputError('init_dist on CUDA needs basicsr_init_dist (BasicSR\'s own set-up).')
         return basicsr_init_dist(launcher, backend=backend, **kwargs)
     if launcher != 'pytorch':
         raise DistributedSetupError(f"--launcher {launcher}: on a machine without CUDA only '--launcher pytorch' "

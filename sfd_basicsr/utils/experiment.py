@@ -12,6 +12,8 @@ import warnings
 
 import yaml
 
+from .errors import InputNotFound
+
 EFFECTIVE_OPTIONS = 'effective_options.yml'
 HEADER = ('# The options this run used: the file it was given, with --force_yml overrides, BasicSR\'s derived '
           'values\n# and auto-resume applied. Written by sfd_basicsr; readers of this experiment use it before '
@@ -79,5 +81,5 @@ def latest_checkpoint(models_dir, label):
     numbered = [(iteration_in_name(name, f'{label}_'), name) for name in os.listdir(models_dir)]
     numbered = [(it, name) for it, name in numbered if it is not None]
     if not numbered:
-        raise FileNotFoundError(f"No {label}_*.pth checkpoint in '{models_dir}'.")
+        raise InputNotFound(f"No {label}_*.pth checkpoint in '{models_dir}'.")
     return os.path.join(models_dir, max(numbered)[1])

@@ -5,12 +5,14 @@ import cv2
 import numpy as np
 import torch
 
+from .errors import InputError, InputNotFound
+
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 JPEG_SOI, JPEG_SOS, JPEG_EOI = b'\xff\xd8', b'\xff\xda', b'\xff\xd9'
 
 
-class ImageReadError(ValueError):
+class ImageReadError(InputError):
     """A file that is not a readable image."""
 
 
@@ -67,7 +69,7 @@ def read_unchanged(path):
     if os.path.isdir(path):
         raise ImageReadError(f"'{path}' is a folder, not an image file.")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"Image file '{path}' does not exist.")
+        raise InputNotFound(f"Image file '{path}' does not exist.")
     data = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: it cannot open non-ASCII paths on Windows
     if not data.size:
         raise ImageReadError(f"'{path}' is empty (0 bytes).")
@@ -111,7 +113,7 @@ def scan_images(target):
     if os.path.isfile(target):
         return [target], []
     if not os.path.isdir(target):
-        raise FileNotFoundError(f"'{target}' is neither an image file nor a folder.")
+        raise InputNotFound(f"'{target}' is neither an image file nor a folder.")
     images, passed_over = [], []
     for name in sorted(os.listdir(target)):
         path = os.path.join(target, name)
