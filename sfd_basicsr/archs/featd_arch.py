@@ -7,6 +7,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.nn.utils import spectral_norm
 
+from ..clip.layout import encoder_layout
 from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
 from ..compat.registry import register
 from ..utils.errors import InputError
@@ -44,7 +45,7 @@ class FeatD(EncoderClient):
                  num_down=2,
                  skip_connection=True):
         super().__init__(clip_model, pretrained)
-        encoder = self.encoder('cpu')
+        encoder = encoder_layout(clip_model)  # channels and strides from the config: no CLIP built here
         layers = encoder.default_layers if layers is None else layers
         if not layers:
             raise InputError("FeatD option 'layers' must name at least one encoder layer.")

@@ -18,6 +18,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.nn.utils import spectral_norm
 
+from ..clip.layout import encoder_layout
 from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
 from ..compat.registry import register
 from ..utils.errors import InputError
@@ -72,7 +73,7 @@ class _SeDBase(EncoderClient):
             self.condition = None
 
     def _semantic_channels(self):
-        encoder = self.encoder('cpu')
+        encoder = encoder_layout(self.clip_model)  # from the config: no CLIP built here
         encoder.check_layers((SEMANTIC_LAYER, ))
         return encoder.layer_channels[SEMANTIC_LAYER]
 

@@ -14,13 +14,11 @@ from torch import nn
 
 from ..utils.errors import InputError
 from ..utils.process_cache import ProcessCache
+from .layout import RESNET_DEFAULT_LAYERS, RESNET_STAGES, encoder_layout
 from .weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED, create_clip, weights_key
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-RESNET_STAGES = ('layer1', 'layer2', 'layer3', 'layer4')
-RESNET_STRIDES = {'layer1': 4, 'layer2': 8, 'layer3': 16, 'layer4': 32}
-RESNET_DEFAULT_LAYERS = ('layer2', 'layer3')
 
 
 def _device_key(device):
@@ -60,18 +58,10 @@ class FrozenCLIPEncoder(nn.Module):
         self.clip.requires_grad_(False)
         self.register_buffer('mean', torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
-        if self.is_vit:  # `blockK` is the token grid after the K-th transformer block
-            depth, patch = len(visual.transformer.resblocks), visual.patch_size[0]
-            self.stages = tuple(f'block{k}' for k in range(1, depth + 1))
-            self.layer_channels = {name: visual.transformer.width for name in self.stages}
-            self.layer_strides = {name: patch for name in self.stages}
-            self.default_layers = (f'block{depth // 2}', f'block{3 * depth // 4}')
-        else:
-            self.stages = RESNET_STAGES
-            self.layer_channels = {name: getattr(visual, name)[-1].bn3.num_features for name in RESNET_STAGES}
-            self.layer_strides = dict(RESNET_STRIDES)
-            self.default_layers = RESNET_DEFAULT_LAYERS
-        self.embed_dim = visual.output_dim
+        self.layout = encoder_layout(model_name)
+        self.stages, self.default_layers = self.layout.stages, self.layout.default_layers
+        self.layer_channels, self.layer_strides = self.layout.layer_channels, self.layout.layer_strides
+        self.embed_dim = self.layout.embed_dim
         self.eval()
 
     def train(self, mode=True):
@@ -79,14 +69,10 @@ class FrozenCLIPEncoder(nn.Module):
         return super().train(False)
 
     def check_layers(self, layers):
-        unknown = [name for name in layers if name not in self.layer_channels]
-        if unknown:
-            raise InputError(f'Unknown encoder layer(s) {unknown} for CLIP {self.model_name}; '
-                             f'choose from {list(self.layer_channels)}.')
+        self.layout.check_layers(layers)
 
     def min_size(self, layers=(), embedding=True):
-        embedding_size = max(self.layer_strides.values()) if embedding else 1
-        return max([self.layer_strides[name] for name in layers] + [embedding_size])
+        return self.layout.min_size(layers, embedding)
 
     def forward(self, image, layers=RESNET_DEFAULT_LAYERS, embedding=True):
         """Return ``{layer: map, ..., 'embedding': (B, embed_dim)}`` from a single pass over ``image``."""

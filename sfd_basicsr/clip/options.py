@@ -4,20 +4,13 @@ import os
 import open_clip
 
 from ..utils.errors import InputError
-from .encoder import RESNET_STAGES
-from .weights import DEFAULT_CLIP_MODEL, cached_pretrained_file, check_weight_tag, is_weights_path
+from .layout import encoder_layout
+from .weights import cached_pretrained_file, check_weight_tag, is_weights_path
 
 
 def encoder_layer_names(model_name):
     """The layer names ``FrozenCLIPEncoder`` offers for ``model_name``, from open_clip's config (nothing built)."""
-    config = open_clip.get_model_config(model_name)
-    if config is None:
-        raise InputError(f"clip_model: unknown CLIP model '{model_name}'; use a name from open_clip.list_models(), "
-                         f"e.g. '{DEFAULT_CLIP_MODEL}' or 'ViT-B-16'.")
-    layers = config['vision_cfg']['layers']
-    if isinstance(layers, (list, tuple)):
-        return RESNET_STAGES
-    return tuple(f'block{k}' for k in range(1, layers + 1))
+    return encoder_layout(model_name).stages
 
 
 def check_encoder_options(model_name, pretrained, layers=None):

@@ -5,7 +5,6 @@ import torch
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.models.sr_model import SRModel
-from basicsr.models.srgan_model import SRGANModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
@@ -29,10 +28,12 @@ def encoder_mismatch(encoders):
 
 
 @register(MODEL_REGISTRY)
-class SFDModel(ExactResume, SRGANModel):
+class SFDModel(ExactResume, SRModel):
     """SRGAN-style training of ``network_g`` against Feat-D (``network_d``) and TG-D (``network_d_tg``).
 
-    Options beyond BasicSR's ``SRGANModel``:
+    It derives from BasicSR's ``SRModel`` (EMA, pixel and perceptual losses, validation, saving) and writes its own
+    discriminator set-up, optimisers and training step: ``SRGANModel`` has exactly one ``network_d`` and ``gan_opt``.
+    Options beyond ``SRGANModel``'s (``net_d_iters``, ``net_d_init_iters``, ``optim_d``, ``pretrain_network_d``):
         train.featd_opt: Feat-D GAN loss (``FeatDGANLoss``); ``loss_weight: 0`` (or no ``network_d``) turns Feat-D off.
         train.tgd_opt: TG-D GAN loss (``TGDGANLoss``); ``loss_weight: 0`` (or no ``network_d_tg``) turns TG-D off.
         train.optim_d: one optimiser for both discriminators, Feat-D weights and prompt contexts as two
@@ -62,9 +63,8 @@ class SFDModel(ExactResume, SRGANModel):
         self.trained_iter = 0  # recorded in the saved networks, so an export can tell what it exports
         self.net_d_iters = train_opt.get('net_d_iters', 1)
         self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
-        # SRGANModel's own setup insists on exactly one `network_d` and `gan_opt`; SRModel's sets up EMA,
-        # pixel/perceptual losses, and calls our setup_optimizers and setup_schedulers.
-        SRModel.init_training_settings(self)
+        # EMA, pixel/perceptual losses; it calls our setup_optimizers and setup_schedulers
+        super().init_training_settings()
 
     def _build_discriminator(self, label, loss_key, expected_type):
         loss_opt = self.opt['train'].get(loss_key)
