@@ -1,9 +1,14 @@
 """The package imports next to current torch/torchvision and fills BasicSR's registries."""
+import glob
 import importlib
+import os
+import re
 import subprocess
 import sys
 
 import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.slow
@@ -50,3 +55,56 @@ def test_a_foreign_object_under_our_name_is_still_refused():
     other.__qualname__ = 'Other'
     with pytest.raises(KeyError, match='already registered'):
         register(registry)(other)
+
+
+DOCS = [os.path.join(ROOT, 'README.md')] + sorted(glob.glob(os.path.join(ROOT, 'docs', '*.md')))
+
+
+def _doc_texts():
+    return {os.path.relpath(path, ROOT): open(path).read() for path in DOCS}
+
+
+def test_every_module_path_the_docs_name_exists():
+    named = {(doc, path) for doc, text in _doc_texts().items()
+             for path in re.findall(r'sfd_basicsr/[\w/]+\.py', text)}
+    assert sorted(f'{doc}: {path}' for doc, path in named if not os.path.isfile(os.path.join(ROOT, path))) == []
+
+
+def test_every_import_and_dotted_name_the_docs_show_works():
+    shown = set()
+    for doc, text in _doc_texts().items():
+        for module, names in re.findall(r'from (sfd_basicsr[\w.]*) import ([\w, ]+)', text):
+            shown |= {(doc, module, name.strip()) for name in names.split(',') if name.strip()}
+        for dotted in re.findall(r'`(sfd_basicsr(?:\.\w+)+)`', text) + re.findall(r'`((?:compat|utils|clip|iqa|'
+                                                                                    r'inference|training|metrics|models|'
+                                                                                    r'archs|commands)(?:\.\w+)+)`', text):
+            full = dotted if dotted.startswith('sfd_basicsr') else f'sfd_basicsr.{dotted}'
+            module, _, name = full.rpartition('.')
+            shown.add((doc, module, name))
+    missing = []
+    for doc, module, name in sorted(shown):
+        try:
+            found = importlib.import_module(f'{module}.{name}')
+        except ImportError:
+            try:
+                found = getattr(importlib.import_module(module), name, None)
+            except ImportError:
+                found = None
+        if found is None:
+            missing.append(f'{doc}: {module}.{name}')
+    assert missing == []
+    assert len(shown) > 5
+
+
+def test_the_registered_names_the_readme_lists():
+    import sfd_basicsr
+    from basicsr.utils.registry import ARCH_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
+    readme = open(os.path.join(ROOT, 'README.md')).read()
+    for registry, names in ((ARCH_REGISTRY, ['FeatD', 'TGDiscriminator', 'SeDPatchDiscriminator',
+                                             'SeDUNetDiscriminator']),
+                            (LOSS_REGISTRY, ['FeatDGANLoss', 'TGDGANLoss']),
+                            (MODEL_REGISTRY, ['SFDModel', 'SFDRealModel', 'SeDModel']),
+                            (METRIC_REGISTRY, ['calculate_sfd_iqa', 'calculate_pyiqa'])):
+        for name in names:
+            assert f'`{name}`' in readme and name in registry, name
+    assert isinstance(sfd_basicsr.__version__, str)
