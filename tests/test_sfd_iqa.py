@@ -111,7 +111,7 @@ def test_real_edge_case_files_from_shared_data(net):
 
 
 def test_too_small_and_unreadable_inputs_are_clear_errors(net, tmp_path):
-    with pytest.raises(ValueError, match='at least 32x32'):
+    with pytest.raises(ValueError, match='at least 32 px per side'):
         net(torch.rand(1, 3, 24, 300))
     bad = tmp_path / 'notes.png'
     bad.write_text('not an image')

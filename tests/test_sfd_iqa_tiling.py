@@ -2,8 +2,9 @@
 import torch
 
 from helpers.iqa import random_sfd_iqa_weights
-from sfd_basicsr.iqa.sfd_iqa_arch import SFDIQA, tile_bounds
 from helpers.models import astronaut
+from sfd_basicsr.iqa.sfd_iqa_arch import SFDIQA
+from sfd_basicsr.utils.tiles import tile_bounds
 
 
 def probe_scorer(path, tile_size, fusion_weight):

@@ -11,6 +11,7 @@ from ..clip.layout import encoder_layout
 from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
 from ..compat.registry import register
 from ..utils.errors import InputError
+from ..utils.image_io import check_min_side
 from .encoder_client import EncoderClient
 
 
@@ -76,9 +77,7 @@ class FeatD(EncoderClient):
         if features is None:
             if img is None:
                 raise InputError('FeatD needs an image or precomputed encoder features.')
-            if min(img.shape[-2:]) < self.min_size:
-                raise InputError(f'FeatD needs images of at least {self.min_size} px per side; got '
-                                 f'{img.shape[-2]}x{img.shape[-1]}.')
+            check_min_side(img.shape, self.min_size, 'FeatD')
             features = self.extract(img)
         size = features[self.layers[0]].shape[-2:]
         x = 0

@@ -22,6 +22,7 @@ from ..clip.layout import encoder_layout
 from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
 from ..compat.registry import register
 from ..utils.errors import InputError
+from ..utils.image_io import check_min_side
 from .encoder_client import EncoderClient
 
 SEMANTIC_LAYER = 'layer3'
@@ -82,9 +83,7 @@ class _SeDBase(EncoderClient):
         return F.leaky_relu(conv(torch.cat([features, fused], dim=1)), 0.2, inplace=True)
 
     def _check(self, img, semantic):
-        if min(img.shape[-2:]) < self.min_size:
-            raise InputError(f'{type(self).__name__} needs images of at least {self.min_size} px per side; got '
-                             f'{img.shape[-2]}x{img.shape[-1]}.')
+        check_min_side(img.shape, self.min_size, type(self).__name__)
         semantic = self.condition if semantic is None else semantic
         if semantic is None:
             return self.semantic(img)

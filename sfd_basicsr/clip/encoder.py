@@ -13,6 +13,7 @@ from open_clip.transformer import VisionTransformer, text_global_pool
 from torch import nn
 
 from ..utils.errors import InputError
+from ..utils.image_io import check_min_side
 from ..utils.process_cache import ProcessCache
 from .layout import RESNET_DEFAULT_LAYERS, RESNET_STAGES, encoder_layout
 from .weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED, create_clip, weights_key
@@ -79,10 +80,7 @@ class FrozenCLIPEncoder(nn.Module):
         self.check_layers(layers)
         if image.dim() != 4 or image.shape[1] != 3:
             raise InputError(f'The CLIP encoder expects RGB images shaped (B, 3, H, W); got {tuple(image.shape)}.')
-        need = self.min_size(layers, embedding)
-        if min(image.shape[-2:]) < need:
-            raise InputError(f'Image of {image.shape[-2]}x{image.shape[-1]} px is too small for CLIP '
-                             f'{self.model_name}: the requested features need at least {need} px per side.')
+        check_min_side(image.shape, self.min_size(layers, embedding), f'CLIP {self.model_name} (these features)')
         x = (image - self.mean) / self.std
         if self.is_vit:
             return self._vit_forward(x, layers, embedding)

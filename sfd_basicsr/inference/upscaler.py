@@ -9,6 +9,7 @@ import torch
 from ..utils.distributed import default_device
 from ..utils.errors import InputError
 from ..utils.image_io import pixel_peak
+from ..utils.tiles import tiles_with_context
 
 
 class Upscaler:
@@ -40,14 +41,8 @@ class Upscaler:
     def _tiles(self, height, width):
         """``(kept, padded)`` boxes ``(top, bottom, left, right)`` of the input: one per tile, or the whole image."""
         if not self.tile or max(height, width) <= self.tile:
-            yield (0, height, 0, width), (0, height, 0, width)
-            return
-        pad = self.tile_pad
-        for y0 in range(0, height, self.tile):
-            for x0 in range(0, width, self.tile):
-                y1, x1 = min(y0 + self.tile, height), min(x0 + self.tile, width)
-                padded = (max(0, y0 - pad), min(height, y1 + pad), max(0, x0 - pad), min(width, x1 + pad))
-                yield (y0, y1, x0, x1), padded
+            return [((0, height, 0, width), (0, height, 0, width))]
+        return list(tiles_with_context(height, width, self.tile, self.tile_pad))
 
     def _run(self, patch, kept, padded):
         """The generator on ``patch`` (the padded box), cropped to the kept box: float32 in [0, 1] on the CPU."""

@@ -18,18 +18,12 @@ from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
 from ..clip.weights import EncoderWeightsError
 from ..utils.errors import InputError
+from ..utils.image_io import check_min_side
+from ..utils.tiles import tiles_with_context
 from .weights import WeightsError, check_fusion_weight, load_weights, resolve_weights_path, weights_from_checkpoints
 
 DEFAULT_TILE_SIZE = 1024
 DEFAULT_TILE_MARGIN = 64
-
-
-def tile_bounds(length, tile_size, align=1):
-    """``[(start, stop), ...]``: the fewest near-equal parts of at most ``tile_size``, inner edges on ``align``."""
-    parts = max(1, math.ceil(length / tile_size))
-    inner = [round(i * length / parts / align) * align for i in range(1, parts)]
-    edges = [0] + inner + [length]
-    return list(zip(edges[:-1], edges[1:]))
 
 
 def clip_weights_advice(clip_model, clip_pretrained, error):
@@ -90,17 +84,14 @@ class SFDIQA(nn.Module):
     def _check(self, x):
         if x.dim() != 4 or x.shape[1] not in (1, 3):
             raise InputError(f'SFD-IQA expects images shaped (B, 3, H, W) or (B, 1, H, W); got {tuple(x.shape)}.')
-        if min(x.shape[-2:]) < self.min_size:
-            raise InputError(f'SFD-IQA needs images of at least {self.min_size}x{self.min_size} px; got '
-                             f'{x.shape[-2]}x{x.shape[-1]}. Upscale or pad such small images first.')
+        check_min_side(x.shape, self.min_size, 'SFD-IQA', hint=' Upscale or pad such small images first.')
         return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
-    def _score_tile(self, x, rows, cols):
-        """Feat-D realness map of the tile ``rows x cols`` (seen with its margin) and its TG-D realness."""
-        stride, margin = self.featd.stride, self.tile_margin
-        (y0, y1), (x0, x1) = rows, cols
-        top, left = max(0, y0 - margin), max(0, x0 - margin)
-        context = x[..., top:min(x.shape[-2], y1 + margin), left:min(x.shape[-1], x1 + margin)]
+    def _score_tile(self, x, kept, seen):
+        """Feat-D realness map of the tile ``kept`` (encoded as ``seen``, with its margin) and its TG-D realness."""
+        stride = self.featd.stride
+        (y0, y1, x0, x1), (top, bottom, left, right) = kept, seen
+        context = x[..., top:bottom, left:right]
         features = self.featd.encoder(x.device)(context, layers=self.featd.layers, embedding=True)
         realness_map = torch.sigmoid(self.featd(features=features))
         r0, c0 = (y0 - top) // stride, (x0 - left) // stride
@@ -115,15 +106,15 @@ class SFDIQA(nn.Module):
         featd_sum = tgd_sum = 0
         quality_map = x.new_zeros(x.shape[0], 1, height, width) if return_map else None
         stride = self.featd.stride
-        for y0, y1 in tile_bounds(height, self.tile_size, stride):
-            for x0, x1 in tile_bounds(width, self.tile_size, stride):
-                realness_map, prompt_realness = self._score_tile(x, (y0, y1), (x0, x1))
-                area = (y1 - y0) * (x1 - x0)
-                featd_sum = featd_sum + realness_map.mean(dim=(1, 2, 3)) * area
-                tgd_sum = tgd_sum + prompt_realness * area
-                if return_map:
-                    quality_map[..., y0:y1, x0:x1] = F.interpolate(
-                        realness_map, size=(y1 - y0, x1 - x0), mode='bilinear', align_corners=False)
+        for kept, seen in tiles_with_context(height, width, self.tile_size, self.tile_margin, stride):
+            realness_map, prompt_realness = self._score_tile(x, kept, seen)
+            y0, y1, x0, x1 = kept
+            area = (y1 - y0) * (x1 - x0)
+            featd_sum = featd_sum + realness_map.mean(dim=(1, 2, 3)) * area
+            tgd_sum = tgd_sum + prompt_realness * area
+            if return_map:
+                quality_map[..., y0:y1, x0:x1] = F.interpolate(
+                    realness_map, size=(y1 - y0, x1 - x0), mode='bilinear', align_corners=False)
         w = self.fusion_weight
         score = (w * featd_sum + (1 - w) * tgd_sum) / (height * width)
         return (score, quality_map) if return_map else score

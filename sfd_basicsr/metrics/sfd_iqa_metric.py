@@ -3,11 +3,11 @@
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 
-from ..utils.distributed import default_device
-from ..utils.process_cache import ProcessCache
 from ..compat.registry import register
 from ..iqa.sfd_iqa_arch import DEFAULT_TILE_SIZE, SFDIQA
 from ..iqa.weights import resolve_weights_path
+from ..utils.distributed import default_device
+from ..utils.process_cache import ProcessCache
 from .basicsr_images import basicsr_image_to_tensor
 
 _NETWORKS = ProcessCache()

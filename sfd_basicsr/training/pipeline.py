@@ -38,11 +38,11 @@ from basicsr.utils.options import copy_opt_file as basicsr_copy_opt_file
 from basicsr.utils.options import parse_options
 
 from ..clip.weights import EncoderWeightsError
+from ..compat.basicsr_patches import (basicsr_distributed_on_any_device, module_names_swapped,
+                                      validation_metrics_that_cannot_end_training)
+from ..models.data_stream import counting_prefetcher
 from ..utils.atomic import remove_stale_temp_files
 from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
-from ..compat.basicsr_patches import (basicsr_distributed_on_any_device, module_names_swapped,
-                     validation_metrics_that_cannot_end_training)
-from ..models.data_stream import counting_prefetcher
 from ..utils.distributed import DistributedSetupError, process_group_left_on_exit
 from ..utils.experiment import iteration_in_name, record_effective_options
 from .options_check import OptionsError, check_options

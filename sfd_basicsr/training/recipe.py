@@ -7,6 +7,7 @@ import copy
 import os
 
 from ..data.sample_images import write_bicubic_pairs
+from ..utils.image_io import read_image
 
 ADAM = {'type': 'Adam', 'lr': 1e-4, 'weight_decay': 0, 'betas': [0.9, 0.99]}
 DEFAULT_ENCODER = {'clip_model': 'RN50-quickgelu', 'pretrained': None}
@@ -85,8 +86,6 @@ def psnr_warm_start(folder, network_g, steps=100, name='astronaut'):
     SFD starts from a PSNR-oriented generator. A random one outputs a near-constant image, which teaches
     nothing and on which BasicSR's NIQE fails (SVD of a degenerate covariance).
     """
-    import cv2
-    import numpy as np
     import torch
     from basicsr.utils.registry import ARCH_REGISTRY
 
@@ -94,8 +93,7 @@ def psnr_warm_start(folder, network_g, steps=100, name='astronaut'):
     if os.path.isfile(path):
         return path
     hr_dir, lr_dir = write_bicubic_pairs(os.path.join(folder, 'psnr_data'), [name], 128)
-    hr, lr = (torch.from_numpy(cv2.imread(os.path.join(d, f'{name}.png'))[..., ::-1].astype(np.float32) / 255)
-              .permute(2, 0, 1)[None] for d in (hr_dir, lr_dir))
+    hr, lr = (read_image(os.path.join(folder, f'{name}.png')) for folder in (hr_dir, lr_dir))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         # not basicsr's build_network: its logging would start BasicSR's logger before the pipeline gives it a file

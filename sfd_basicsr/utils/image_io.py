@@ -95,6 +95,13 @@ def write_image(path, array):
     atomic_write_bytes(path, data)
 
 
+def check_min_side(shape, min_side, what, hint=''):
+    """Refuse an image (``shape`` ending in ``H, W``) with a side under ``min_side`` pixels, naming ``what`` needs it."""
+    height, width = shape[-2], shape[-1]
+    if min(height, width) < min_side:
+        raise InputError(f'{what} needs images of at least {min_side} px per side; got {height}x{width} px.{hint}')
+
+
 def read_image(path):
     """``(1, 3, H, W)`` float tensor of the image at ``path``."""
     array = read_unchanged(path)
