@@ -39,6 +39,10 @@ class EncoderClient(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         saved = state_dict.get(prefix + 'backbone')
+        if saved is not None and (tuple(saved.shape) != (BACKBONE_NAME_BYTES, ) or not decode_backbone_name(saved)):
+            raise InputError(f'{type(self).__name__} checkpoint has a damaged backbone name (a {tuple(saved.shape)} '
+                             f'tensor where {BACKBONE_NAME_BYTES} bytes of text were saved): not one this network '
+                             'saved.')
         if saved is not None and decode_backbone_name(saved) != self.clip_model:
             raise InputError(f'{type(self).__name__} checkpoint was trained on CLIP {decode_backbone_name(saved)}, '
                              f"but this network is configured with clip_model '{self.clip_model}'.")

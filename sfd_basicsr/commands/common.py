@@ -2,6 +2,7 @@
 import argparse
 import os
 import sys
+from contextlib import contextmanager
 
 MODEL_HELP = ('experiments/<name> folder, a BasicSR net_g_*.pth, or any weights file spandrel recognises '
               '(.pth, .safetensors)')
@@ -26,6 +27,19 @@ def add_quiet(parser):
     parser.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
 
 
+def positive_whole_number(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f'expected a positive whole number, got {text!r}')
+    return int(text)
+
+
+def add_max_pixels(parser):
+    from ..utils.memory import DEFAULT_MAX_PIXELS
+    parser.add_argument('--max-pixels', type=positive_whole_number, default=DEFAULT_MAX_PIXELS,
+                        help=f'largest input image in pixels (default {DEFAULT_MAX_PIXELS}); larger ones are skipped '
+                        'with their size, as are images the free memory cannot hold even in tiles')
+
+
 def add_basicsr_options(parser, pipeline=True):
     """BasicSR 1.4.2's own flags (``basicsr.utils.options.parse_options``), which its pipelines read again."""
     parser.add_argument('-opt', required=True, metavar='FILE', help='the options file (YAML)')
@@ -48,11 +62,32 @@ def basicsr_argv(args):
     return words + (['--force_yml', *args.force_yml] if args.force_yml else [])
 
 
-def in_inference_processes(work, args):
-    """``work(args, rank, world)``: under torchrun each process does its share of the files (``distributed``)."""
+def in_inference_processes(work, args, outputs=()):
+    """``work(args, rank, world)``: under torchrun each process does its share of the files (``distributed``).
+
+    ``outputs``: the folders it writes; rank 0 holds each one's lock while the work runs, so a second command writing
+    into one of them at the same time is refused in one line instead of interleaving its files with this one's.
+    """
     from ..utils.distributed import inference_processes
-    with inference_processes() as (rank, world):
+    with inference_processes() as (rank, world), folders_locked(outputs if rank == 0 else ()):
         return work(args, rank, world)
+
+
+@contextmanager
+def folders_locked(folders):
+    """Hold ``<folder>/.sfd_basicsr.lock`` of each folder; one that cannot be made is left to the write checks."""
+    from ..utils.locks import OUTPUT_LOCK, take_lock
+    held = []
+    try:
+        for folder in folders:
+            try:
+                held.append(take_lock(os.path.join(folder, OUTPUT_LOCK), f"output folder '{folder}'"))
+            except OSError:
+                continue  # a read-only or missing location: the command's own check names it
+        yield
+    finally:
+        for handle in held:
+            handle.close()
 
 
 def outputs_writable_on_every_process(command, folders, rank, world):

@@ -1,14 +1,7 @@
 """``basicsr demo``: a short SFD training run on the CPU, on images that install with scikit-image (``demo``)."""
-import argparse
 import sys
 
-from .common import pipeline_exit_code
-
-
-def positive_whole_number(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f'expected a positive whole number, got {text!r}')
-    return int(text)
+from .common import pipeline_exit_code, positive_whole_number
 
 
 def add_parser(commands):

@@ -5,7 +5,7 @@ Under torchrun each process scores a share of the images and rank 0 writes the t
 import os
 import sys
 
-from .common import (add_device, add_model, add_quiet, add_weights, in_inference_processes,
+from .common import (add_device, add_max_pixels, add_model, add_quiet, add_weights, in_inference_processes,
                      outputs_writable_on_every_process)
 
 DEFAULT_METRICS = ('lpips', 'dists', 'niqe', 'musiq', 'clipiqa', 'sfd_iqa')
@@ -25,12 +25,13 @@ def add_parser(commands):
     parser.add_argument('--tile', type=int, default=0, help='upscale in tiles of this size (0: whole images)')
     parser.add_argument('--tile-pad', type=int, default=16, help='context pixels around each tile (default 16)')
     add_device(parser)
+    add_max_pixels(parser)
     add_quiet(parser)
     parser.set_defaults(run=run)
 
 
 def run(args):
-    return in_inference_processes(_evaluate, args)
+    return in_inference_processes(_evaluate, args, outputs=[args.output])
 
 
 def _evaluate(args, rank, world):
@@ -43,7 +44,7 @@ def _evaluate(args, rank, world):
     upscaler = Upscaler(load_generator(args.model), args.device, tile=args.tile, tile_pad=args.tile_pad)
     results, unavailable, lower_better = evaluate(upscaler, test_sets, args.metrics,
                                                   progress=not args.quiet and rank == 0, rank=rank, world=world,
-                                                  sfd_iqa_weights=args.weights)
+                                                  sfd_iqa_weights=args.weights, max_pixels=args.max_pixels)
     if rank != 0:
         return 0
     if world > 1:

@@ -8,7 +8,8 @@ import sys
 
 import numpy as np
 
-from .common import add_device, add_quiet, add_weights, in_inference_processes, outputs_writable_on_every_process
+from .common import (add_device, add_max_pixels, add_quiet, add_weights, in_inference_processes,
+                     outputs_writable_on_every_process)
 
 
 def add_parser(commands):
@@ -28,12 +29,13 @@ def add_parser(commands):
     parser.add_argument('--map-size', type=int, default=DEFAULT_MAX_SIDE,
                         help=f'longest side of each map panel in pixels (default {DEFAULT_MAX_SIDE})')
     parser.add_argument('--csv', default=None, help='also write the scores to this CSV file')
+    add_max_pixels(parser)
     add_quiet(parser)
     parser.set_defaults(run=run)
 
 
 def run(args):
-    return in_inference_processes(_score, args)
+    return in_inference_processes(_score, args, outputs=[args.maps] if args.maps else [])
 
 
 def _score(args, rank, world):
@@ -56,7 +58,7 @@ def _score(args, rank, world):
     net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
                  tile_size=args.tile_size).to(device)
     scores, failures, stopped = score_files(net, shard(paths, rank, world), device, args.maps, args.map_size,
-                                            show_progress=not args.quiet and rank == 0)
+                                            show_progress=not args.quiet and rank == 0, max_pixels=args.max_pixels)
     # a process that stopped still takes part: one that left would end the others' gather in a traceback
     shares = gather(None if stopped else (scores, failures), world)
     if None in shares:

@@ -1,7 +1,7 @@
 """``basicsr upscale``: run a trained generator on your own images (``inference``); under torchrun, split the files."""
 import sys
 
-from .common import add_device, add_model, add_quiet, in_inference_processes, user_error_exit
+from .common import add_device, add_max_pixels, add_model, add_quiet, in_inference_processes, user_error_exit
 
 
 def add_parser(commands):
@@ -19,12 +19,13 @@ def add_parser(commands):
     parser.add_argument('--suffix', default='', help='added to output names, e.g. _x4')
     parser.add_argument('--ext', default='auto', help="output format: auto (the input's; PNG where it cannot "
                         'hold alpha or 16 bits), png, jpg, ...')
+    add_max_pixels(parser)
     add_quiet(parser)
     parser.set_defaults(run=run)
 
 
 def run(args):
-    return in_inference_processes(_upscale, args)
+    return in_inference_processes(_upscale, args, outputs=[args.output])
 
 
 def _upscale(args, rank, world):
@@ -40,7 +41,8 @@ def _upscale(args, rank, world):
             print(f'basicsr upscale: {generator.source}, x{generator.scale}, on {upscaler.device}'
                   + (f' and {world - 1} more process(es)' if world > 1 else ''), file=sys.stderr)
         share = upscale_files(upscaler, args.input, args.output, args.suffix, args.ext, args.outscale,
-                              progress=not args.quiet and rank == 0, rank=rank, world=world)
+                              progress=not args.quiet and rank == 0, rank=rank, world=world,
+                              max_pixels=args.max_pixels)
     except OutputWriteError as error:
         user_error_exit('basicsr upscale', error)
         share = None  # still gathered: a process that left would end the others' gather in a traceback

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from ..utils.atomic import atomic_write_csv, atomic_write_text
+from ..utils.memory import DEFAULT_MAX_PIXELS, available_memory
 from ..utils.errors import InputError, InputNotFound
 
 
@@ -31,7 +32,7 @@ def parse_test_set(text):
     return name, gt, lq or None
 
 
-def read_bgr8(path):
+def read_bgr8(path, max_pixels=DEFAULT_MAX_PIXELS):
     """An image through the commands' one reader, as the 8-bit BGR the papers' PSNR/SSIM are computed on.
 
     Grey becomes BGR, an alpha channel is dropped, 16-bit and float pixels are scaled to 0-255 and rounded.
@@ -39,7 +40,7 @@ def read_bgr8(path):
     import cv2
 
     from ..utils.image_io import pixel_peak, read_unchanged
-    array = read_unchanged(path)
+    array = read_unchanged(path, max_pixels)
     if array.ndim == 2 or array.shape[2] == 1:
         array = cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2BGR)
     array = array[..., :3]
@@ -76,10 +77,13 @@ def _pairs(gt_dir, lq_dir, report=True):
         yield gt_path, matches[0]
 
 
-def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1, sfd_iqa_weights=None):
+def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1, sfd_iqa_weights=None,
+             max_pixels=DEFAULT_MAX_PIXELS):
     """``{set: {column: value}}`` and ``{metric: reason}`` for metrics that could not be built.
 
     ``sfd_iqa_weights``: the SFD-IQA weights file for the ``sfd_iqa`` metric (default: pyiqa's lookup).
+    ``max_pixels``: larger images are skipped with their size; an LR image too large to upscale whole in the free
+    memory is upscaled in tiles (``Upscaler.tile_that_fits``).
 
     ``rank`` of ``world`` processes (a torchrun launch) scores its share of each set's images
     (``distributed.shard``); every rank returns the results of all of them.
@@ -107,12 +111,13 @@ def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1, sfd_i
         share = shard(enumerate(_pairs(gt_dir, lq_dir, report=rank == 0)), rank, world)
         for index, (gt_path, lq_path) in tqdm(share, desc=name, unit='image', disable=not progress):
             try:
-                gt = read_bgr8(gt_path)
+                gt = read_bgr8(gt_path, max_pixels)
                 if min(gt.shape[:2]) < smallest_side(scale):
                     raise ImageReadError(f'{gt.shape[1]}x{gt.shape[0]} is too small: PSNR/SSIM with crop border '
                                          f'{scale} need at least {smallest_side(scale)} pixels a side.')
-                gt, lq = bicubic_lr(gt, scale) if lq_path is None else (gt, read_bgr8(lq_path))
-                sr = upscaler.upscale_array(lq)
+                gt, lq = bicubic_lr(gt, scale) if lq_path is None else (gt, read_bgr8(lq_path, max_pixels))
+                tile = upscaler.tile_that_fits(gt_path, lq.shape[0], lq.shape[1], 3, 1, available_memory())
+                sr = upscaler.upscale_array(lq, tile=tile)
                 gt = gt[:sr.shape[0], :sr.shape[1]]
                 if min(gt.shape[:2]) < smallest_side(scale):
                     raise ImageReadError(f'the scored area, {gt.shape[1]}x{gt.shape[0]} (the GT cropped to the '

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..utils.errors import InputError, InputNotFound
 from ..utils.image_io import IMAGE_EXTENSIONS, read_unchanged, scan_images, write_image
+from ..utils.memory import DEFAULT_MAX_PIXELS, available_memory, check_pixels, image_header
 
 LOSSLESS_EXTENSION = '.png'  # for alpha or 16-bit results that the input's format cannot hold
 
@@ -48,13 +49,30 @@ def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
     return sources
 
 
-def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=None, progress=True, rank=0, world=1):
+def _tile_admitted(upscaler, path, max_pixels):
+    """The tile side to upscale ``path`` with (``Upscaler.tile_that_fits``), said when it is not the one asked for."""
+    header = image_header(path) if os.path.isfile(path) else None
+    if header is None:
+        return None  # no header Pillow reads: the decoder's own checks apply
+    height, width, channels, sample_bytes = header
+    check_pixels(path, height, width, max_pixels)
+    tile = upscaler.tile_that_fits(path, height, width, channels, sample_bytes, available_memory())
+    if tile != upscaler.tile:
+        print(f'upscale: {path} ({width}x{height}) does not fit in memory whole: upscaling it in tiles of {tile} px',
+              file=sys.stderr)
+    return tile
+
+
+def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=None, progress=True, rank=0, world=1,
+                  max_pixels=DEFAULT_MAX_PIXELS):
     """Upscale an image file or every image of a folder into ``output_dir``.
 
     ``rank`` of ``world`` processes upscales its share of the files (``distributed.shard``); the output checks
     cover all of them. Returns ``(written, failures)``: output paths, and ``(input, reason)`` for files that
     were skipped. Folder entries that are no image files are named (on rank 0); a folder without any image
-    files is a ``FileNotFoundError``.
+    files is a ``FileNotFoundError``. Each image is admitted before it is decoded (``memory``): one over ``max_pixels``
+    or too large for the free memory even in tiles is skipped with the sizes; one too large to upscale whole is
+    upscaled in tiles.
     """
     from tqdm import tqdm
 
@@ -70,8 +88,9 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
     written, failures = [], []
     for path in tqdm(shard(inputs, rank, world), unit='image', desc='upscale', disable=not progress):
         try:
-            array = read_unchanged(path)
-            result = upscaler.upscale_array(array, outscale)
+            tile = _tile_admitted(upscaler, path, max_pixels)
+            array = read_unchanged(path, max_pixels)
+            result = upscaler.upscale_array(array, outscale, tile)
             destination = output_path(path, output_dir, result, suffix, ext)
             if os.path.realpath(destination) in sources:  # a format switch to PNG can land on another input
                 raise InputError(f"its output '{destination}' would overwrite an input; give --suffix.")

@@ -9,7 +9,14 @@ import torch
 from ..utils.distributed import default_device
 from ..utils.errors import InputError
 from ..utils.image_io import pixel_peak
+from ..utils.memory import TooLarge, size_text
 from ..utils.tiles import tiles_with_context
+
+
+# float32 features per output pixel at the peak of a pass: three maps of 64 channels at the output size, as in an
+# RRDBNet's upsampling convolutions (ESRGAN's generator); an estimate for admitting work, not a measurement
+ACTIVATION_BYTES = 3 * 64 * 4
+TILES_TRIED = (1024, 512, 256, 128, 64)
 
 
 class Upscaler:
@@ -38,11 +45,27 @@ class Upscaler:
             self.dtype = torch.float16
         self.module = generator.module.to(self.device, self.dtype)
 
-    def _tiles(self, height, width):
+    def _tiles(self, height, width, tile=None):
         """``(kept, padded)`` boxes ``(top, bottom, left, right)`` of the input: one per tile, or the whole image."""
-        if not self.tile or max(height, width) <= self.tile:
+        tile = self.tile if tile is None else tile
+        if not tile or max(height, width) <= tile:
             return [((0, height, 0, width), (0, height, 0, width))]
-        return list(tiles_with_context(height, width, self.tile, self.tile_pad))
+        return list(tiles_with_context(height, width, tile, self.tile_pad))
+
+    def tile_that_fits(self, path, height, width, channels, sample_bytes, available):
+        """The tile side (0: whole) to upscale an image of that size within ``available`` bytes: ``tile`` when given,
+        else whole if it fits, else the largest of ``TILES_TRIED`` that does; ``TooLarge`` when nothing fits."""
+        if available is None:
+            return self.tile
+        for tile in [self.tile] if self.tile else (0,) + TILES_TRIED:
+            if memory_needed(self.scale, height, width, channels, sample_bytes, tile, self.tile_pad) <= available:
+                return tile
+        need = memory_needed(self.scale, height, width, channels, sample_bytes, self.tile or TILES_TRIED[-1],
+                             self.tile_pad)
+        output = height * width * self.scale**2 * channels * sample_bytes
+        raise TooLarge(f"'{path}': upscaling its {width}x{height} pixels x{self.scale} needs at least "
+                       f'{size_text(need)} of memory (the output alone is {size_text(output)}); {size_text(available)} '
+                       'is free.')
 
     def _run(self, patch, kept, padded):
         """The generator on ``patch`` (the padded box), cropped to the kept box: float32 in [0, 1] on the CPU."""
@@ -67,14 +90,14 @@ class Upscaler:
         return output
 
     @torch.inference_mode()
-    def upscale_array(self, array, outscale=None):
+    def upscale_array(self, array, outscale=None, tile=None):
         """An image as ``cv2.imread(..., IMREAD_UNCHANGED)`` gives it -> the upscaled image, same layout and type.
 
         Grey stays grey (run as RGB, converted back), BGRA keeps its alpha (resized bicubically), uint8 and
         uint16 keep their bit depth, float images stay float. ``outscale`` resizes the result to that
         factor of the input (Lanczos) when it differs from the network's scale. Each tile is converted to
         the output's type as soon as it is made, so with ``tile`` the memory needed is the output array in
-        its final type plus one tile's buffers.
+        its final type plus one tile's buffers. ``tile`` overrides the upscaler's for this image.
         """
         peak = pixel_peak(array.dtype)
         grey = array.ndim == 2 or array.shape[2] == 1
@@ -83,7 +106,7 @@ class Upscaler:
         height, width = array.shape[:2]
         s = self.scale
         result = np.empty((height * s, width * s) + (() if grey else (array.shape[2],)), array.dtype)
-        for kept, padded in self._tiles(height, width):
+        for kept, padded in self._tiles(height, width, tile):
             top, bottom, left, right = padded
             patch = array[top:bottom, left:right].astype(np.float32) / peak
             rgb = np.repeat(patch.reshape(patch.shape[0], patch.shape[1], 1), 3, axis=2) if grey else patch[..., 2::-1]
@@ -104,6 +127,17 @@ class Upscaler:
             if peak == 1:
                 result = np.clip(result, 0, 1, out=result)
         return result
+
+
+def memory_needed(scale, height, width, channels, sample_bytes, tile=0, tile_pad=0):
+    """Bytes ``upscale_array`` holds at its peak for an image of that size: the decoded input, the output in its final
+    type, and one pass's float32 buffers (input and output patches, ``ACTIVATION_BYTES`` of features per output
+    pixel), for the whole image or for one tile of at most ``tile`` px with its context."""
+    decoded = height * width * channels * sample_bytes
+    output = height * scale * width * scale * channels * sample_bytes
+    seen_h, seen_w = (min(tile + 2 * tile_pad, height), min(tile + 2 * tile_pad, width)) if tile else (height, width)
+    working = seen_h * seen_w * (3 * 4 + scale * scale * (ACTIVATION_BYTES + 2 * 3 * 4))
+    return decoded + output + working
 
 
 def _to_type(image, peak, dtype):

@@ -66,9 +66,15 @@ class SFDIQA(nn.Module):
             self.featd = FeatD(**encoder, **weights['featd']['config'])
         except (FileNotFoundError, EncoderWeightsError) as error:
             raise WeightsError(clip_weights_advice(weights['clip_model'], clip_pretrained, error)) from None
-        self.featd.load_state_dict(weights['featd']['params'])
         self.tgd = TGDiscriminator(**encoder, **weights['tgd']['config'])
-        self.tgd.load_state_dict(weights['tgd']['params'])
+        for part, net in (('featd', self.featd), ('tgd', self.tgd)):
+            try:
+                net.load_state_dict(weights[part]['params'])
+            except (RuntimeError, InputError) as error:  # shapes or names the config does not describe
+                first = str(error).strip().splitlines()[-1].strip()[:300]
+                raise WeightsError(f"the SFD-IQA weights' {part} parameters do not fit the {type(net).__name__} "
+                                   f'their own config builds ({first}); the file is damaged or was edited: '
+                                   'export it again with sfd-iqa export.') from None
         self.fusion_weight = check_fusion_weight(weights['fusion_weight'] if fusion_weight is None else fusion_weight)
         self.min_size = max(self.featd.min_size, self.tgd.min_size)
         if tile_size < 2 * self.min_size:

@@ -12,6 +12,7 @@ from ..compat.registry import PreparedMetric
 from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
 from ..utils.errors import UserError
 from .options_data import check_training_set_size
+from .output_folders import name_problem
 from .options_schema import schema_problems
 
 SCALE_ARGUMENTS = ('scale', 'upscale', 'upscale_factor')
@@ -24,7 +25,8 @@ class OptionsError(UserError, ValueError):
     """An options file asks for something that cannot work: one line per problem, each naming its key."""
 
     def __init__(self, problems):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        problems = [problems] if isinstance(problems, str) else list(problems)
+        self.problems = [_bounded(line) for line in problems]
         super().__init__('\n'.join(self.problems))
 
     def describe(self):
@@ -32,6 +34,13 @@ class OptionsError(UserError, ValueError):
         if len(self.problems) == 1:
             return f'invalid options: {self.problems[0]}'
         return f'invalid options ({len(self.problems)} problems):\n' + '\n'.join(f'  {line}' for line in self.problems)
+
+
+MAX_PROBLEM_CHARS = 2000  # a value quoted in a message (a huge list, a long text) is cut, never printed whole
+
+
+def _bounded(line):
+    return line if len(line) <= MAX_PROBLEM_CHARS else f'{line[:MAX_PROBLEM_CHARS]}... ({len(line)} characters)'
 
 
 def _registered(registry, kind, key, name):
@@ -200,6 +209,12 @@ def _network_types(opt, model_cls):
             raise OptionsError(f"{key}.type: {model_cls.__name__} needs one of {list(allowed)}; got '{given}'.")
 
 
+def _check_output_name(opt, is_train):
+    problem = name_problem(opt.get('name'), os.getcwd(), is_train)  # BasicSR's root: the working directory
+    if problem:
+        raise OptionsError(problem)
+
+
 def _mapping(value):
     return value if isinstance(value, dict) else {}  # the schema names a section that is not a mapping
 
@@ -211,6 +226,7 @@ def _checks(opt, model_cls, is_train):
     def network(key):
         networks[key] = _check_network(opt, key)
 
+    yield _check_output_name, (opt, is_train)
     yield _check_device, (opt, model_cls.__name__)
     yield _network_types, (opt, model_cls)
     for key in [k for k in opt if isinstance(k, str) and k.startswith('network_') and isinstance(opt[k], dict)]:

@@ -5,9 +5,9 @@ there is a bare traceback. Read here, every problem gets a line naming the file,
 """
 import os
 
-import yaml
-
 from ..compat.argv import command_line_options
+from ..utils.errors import InputError
+from ..utils.yaml_file import read_yaml
 from .options_check import OptionsError
 
 
@@ -16,10 +16,9 @@ def read_options_file(path):
     if not os.path.isfile(path):
         raise OptionsError(f"options file '{path}' does not exist.")
     try:
-        with open(path) as f:
-            opt = yaml.safe_load(f)
-    except yaml.YAMLError as error:
-        raise OptionsError(f"{path}: not valid YAML ({' '.join(str(error).split())}).") from None
+        opt = read_yaml(path, 'options file')
+    except InputError as error:
+        raise OptionsError(str(error)) from None
     if not isinstance(opt, dict):
         raise OptionsError(f'{path}: holds {type(opt).__name__} {opt!r}, not a mapping of options (key: value lines).')
     return opt

@@ -47,6 +47,7 @@ from ..utils.distributed import DistributedSetupError, process_group_left_on_exi
 from ..utils.experiment import iteration_in_name, record_effective_options
 from .options_check import OptionsError, check_options
 from .options_file import command_line_options, load_options, read_options_file
+from .output_folders import lock_experiment
 from .weight_downloads import fetch_weights
 
 _checked = {}  # the options of the run in progress, for naming keys in errors raised while it is built
@@ -56,9 +57,10 @@ def _warn(line):
     print(f'basicsr: warning: {line}', file=sys.stderr)
 
 
-def parse_and_check_options(root_path, is_train=True, fetch=False):
+def parse_and_check_options(root_path, is_train=True, fetch=False, lock=False):
     """The options file checked as BasicSR will read it (``--force_yml`` applied), then BasicSR's ``parse_options``;
-    ``fetch``: download the weights the networks need first, too (``weight_downloads``)."""
+    ``fetch``: download the weights the networks need first, too (``weight_downloads``); ``lock``: rank 0 holds the
+    experiment's lock (``output_folders``) before any folder of it is made, until ``release_lock``."""
     raw = load_options(sys.argv[1:])
     if raw is not None:
         check_options(raw, is_train=is_train, on_warning=_warn)
@@ -66,7 +68,15 @@ def parse_and_check_options(root_path, is_train=True, fetch=False):
             fetch_weights(raw)
     opt, args = parse_options(root_path, is_train=is_train)
     _checked['opt'] = opt
+    if lock and opt['rank'] == 0:  # the name as BasicSR uses it (--debug prefixes it)
+        _checked['lock'] = lock_experiment(root_path, opt['name'], is_train)
     return opt, args
+
+
+def release_lock():
+    lock = _checked.pop('lock', None)
+    if lock is not None:
+        lock.close()
 
 
 def distributed_options(argv=None):
@@ -141,7 +151,7 @@ def load_resume_state(opt):
 
 def train(root_path=None):
     """``basicsr train -opt FILE [--launcher ...] [--auto_resume] [--debug] [--force_yml ...]``."""
-    hooks = {'parse_options': functools.partial(parse_and_check_options, fetch=True),
+    hooks = {'parse_options': functools.partial(parse_and_check_options, fetch=True, lock=True),
              'load_resume_state': load_resume_state, 'copy_opt_file': copy_and_record_options,
              'CPUPrefetcher': counting_prefetcher(CPUPrefetcher), 'CUDAPrefetcher': counting_prefetcher(CUDAPrefetcher)}
     _checked.clear()
@@ -156,6 +166,8 @@ def train(root_path=None):
         if explained is None:
             raise
         raise explained from error
+    finally:
+        release_lock()
 
 
 def check(root_path=None):
@@ -169,8 +181,11 @@ def test(root_path=None):
     """``basicsr test -opt FILE``: results under ``results/<name>`` of the working directory."""
     try:
         with process_group_left_on_exit(), \
-                module_names_swapped(basicsr_test, {'parse_options': parse_and_check_options}), \
+                module_names_swapped(basicsr_test, {'parse_options': functools.partial(parse_and_check_options,
+                                                                                       is_train=False, lock=True)}), \
                 basicsr_distributed_on_any_device(distributed_options()), validation_metrics_that_cannot_end_training():
             basicsr_test.test_pipeline(root_path or os.getcwd())
     except DistributedSetupError as error:
         raise OptionsError(str(error)) from None
+    finally:
+        release_lock()

@@ -13,6 +13,7 @@ import warnings
 import yaml
 
 from .errors import InputNotFound
+from .yaml_file import read_yaml
 
 EFFECTIVE_OPTIONS = 'effective_options.yml'
 HEADER = ('# The options this run used: the file it was given, with --force_yml overrides, BasicSR\'s derived '
@@ -54,8 +55,7 @@ def training_options(experiment, required_key):
     candidates = ([effective] if os.path.isfile(effective) else []) + sorted(
         p for p in glob.glob(os.path.join(experiment, '*.yml')) if os.path.basename(p) != EFFECTIVE_OPTIONS)
     for path in candidates:
-        with open(path) as f:
-            opt = yaml.safe_load(f)
+        opt = read_yaml(path, 'the options recorded in the experiment')
         if isinstance(opt, dict) and required_key in opt:
             overrides = '' if path == effective else _overrides_in_copy(path)
             if overrides:

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 
 from .errors import InputError, InputNotFound
+from .locks import OUTPUT_LOCK
+from .memory import DEFAULT_MAX_PIXELS, check_fits, check_pixels, image_header
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -57,12 +59,13 @@ def _truncation(data):
     return None
 
 
-def read_unchanged(path):
+def read_unchanged(path, max_pixels=DEFAULT_MAX_PIXELS):
     """The file's pixels as stored (grey, BGR or BGRA; 8-bit, 16-bit or float), as ``cv2.IMREAD_UNCHANGED``.
 
     Refuses, naming the file: folders, broken links, empty files, truncated PNG and JPEG files (which
-    decoders return with grey or repeated rows), GIF (animated frames beyond the first would be lost) and
-    anything OpenCV cannot decode.
+    decoders return with grey or repeated rows), GIF (animated frames beyond the first would be lost), images whose
+    header says more than ``max_pixels`` pixels or more than the free memory can decode (``memory``), and anything
+    OpenCV cannot decode.
     """
     if os.path.islink(path) and not os.path.exists(path):
         raise ImageReadError(f"'{path}' is a broken link (to '{os.readlink(path)}').")
@@ -79,7 +82,15 @@ def read_unchanged(path):
     problem = _truncation(data)
     if problem:
         raise ImageReadError(f"'{path}' is a {problem}: an interrupted download or copy?")
-    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    header = image_header(path)
+    if header is not None:
+        height, width, channels, sample_bytes = header
+        check_pixels(path, height, width, max_pixels)
+        check_fits(path, height * width * channels * sample_bytes, f'decoding its {width}x{height} pixels')
+    try:
+        array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:  # OpenCV's own size bound, an allocation it cannot make
+        raise ImageReadError(f"'{path}' cannot be decoded ({' '.join(str(error).split())[-200:]}).") from None
     if array is None:
         raise ImageReadError(f"'{path}' is not a readable image (damaged or not an image format).")
     return array
@@ -96,15 +107,15 @@ def write_image(path, array):
 
 
 def check_min_side(shape, min_side, what, hint=''):
-    """Refuse an image (``shape`` ending in ``H, W``) with a side under ``min_side`` pixels, naming ``what`` needs it."""
+    """Refuse an image (``shape`` ending in ``H, W``) with a side under ``min_side`` px, naming ``what`` needs it."""
     height, width = shape[-2], shape[-1]
     if min(height, width) < min_side:
         raise InputError(f'{what} needs images of at least {min_side} px per side; got {height}x{width} px.{hint}')
 
 
-def read_image(path):
+def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
     """``(1, 3, H, W)`` float tensor of the image at ``path``."""
-    array = read_unchanged(path)
+    array = read_unchanged(path, max_pixels)
     image = to_rgb_float(array, source=path)
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
 
@@ -124,6 +135,8 @@ def scan_images(target):
     images, passed_over = [], []
     for name in sorted(os.listdir(target)):
         path = os.path.join(target, name)
+        if name == OUTPUT_LOCK:
+            continue  # the lock of a command that wrote this folder (utils.locks)
         if os.path.islink(path) and not os.path.exists(path):
             passed_over.append((path, 'a broken link'))
         elif os.path.isdir(path):

@@ -15,5 +15,5 @@ def tiles_with_context(height, width, tile_size, margin, align=1):
     with up to ``margin`` pixels of its neighbours around it, clipped to the image."""
     for top, bottom in tile_bounds(height, tile_size, align):
         for left, right in tile_bounds(width, tile_size, align):
-            yield ((top, bottom, left, right),
-                   (max(0, top - margin), min(height, bottom + margin), max(0, left - margin), min(width, right + margin)))
+            seen = max(0, top - margin), min(height, bottom + margin), max(0, left - margin), min(width, right + margin)
+            yield (top, bottom, left, right), seen

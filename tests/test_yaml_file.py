@@ -1,0 +1,86 @@
+"""``utils/yaml_file.py``: options files and an experiment's recorded options are read safely and within bounds;
+every refusal is one line naming the file, through the commands a user would run."""
+import shutil
+
+import pytest
+
+from helpers.hostile import PAYLOAD_TAG, alias_bomb
+from helpers.iqa import random_sfd_iqa_weights
+from helpers.training import tiny_train_options, write_options
+from sfd_basicsr.utils import yaml_file
+from sfd_basicsr.utils.errors import InputError
+
+
+@pytest.mark.parametrize('command', ['check', 'train'])
+def test_an_alias_bomb_in_a_typed_key_is_refused_in_one_line(command, tmp_path, basicsr_main):
+    path = tmp_path / 'bomb.yml'
+    path.write_text(alias_bomb())
+    assert len(path.read_bytes()) < 1200
+    result = basicsr_main([command, '-opt', str(path)], cwd=tmp_path)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert result.stderr == (f"basicsr {command}: invalid options: options file '{path}': its YAML aliases expand to "
+                             f'more than {yaml_file.MAX_VALUES} values (an alias bomb?); not read.\n')
+
+
+def test_the_bound_counts_expanded_values_and_reads_what_stays_under_it(tmp_path, monkeypatch):
+    path = tmp_path / 'small.yml'
+    path.write_text(alias_bomb(levels=2, width=3))  # 3 + 9 + 27 leaves and their lists, and the other keys
+    value = yaml_file.read_yaml(str(path))['train']['total_iter']
+    assert value == [[['x'] * 3] * 3] * 3
+    monkeypatch.setattr(yaml_file, 'MAX_VALUES', 30)
+    with pytest.raises(InputError, match='expand to more than 30 values'):
+        yaml_file.read_yaml(str(path))
+
+
+def test_a_recursive_alias_a_tag_and_an_oversized_file_are_refused_by_name(tmp_path, monkeypatch):
+    (tmp_path / 'loop.yml').write_text('a: &a [1, *a]\n')
+    with pytest.raises(InputError, match=r"options file '.*loop.yml': a YAML alias refers to a node that holds it"):
+        yaml_file.read_yaml(str(tmp_path / 'loop.yml'), 'options file')
+    marker = tmp_path / 'pwned'
+    (tmp_path / 'tag.yml').write_text(f'name: {PAYLOAD_TAG.format(marker=marker)}\n')
+    with pytest.raises(InputError, match=r"'.*tag.yml' \(line 1\): could not determine a constructor for the tag "
+                                         r"'tag:yaml.org,2002:python/object/apply:os.system'"):
+        yaml_file.read_yaml(str(tmp_path / 'tag.yml'))
+    assert not marker.exists()
+    monkeypatch.setattr(yaml_file, 'MAX_BYTES', 10)
+    with pytest.raises(InputError, match='is 0.0 MB; an options file is a few kB'):
+        yaml_file.read_yaml(str(tmp_path / 'loop.yml'))
+
+
+@pytest.mark.parametrize('recorded', ['effective_options.yml', 'train_sfd_x4.yml'])
+@pytest.mark.parametrize('main, words', [
+    ('basicsr_main', ['upscale', '-i', 'in.png', '-o', 'out']),
+    ('basicsr_main', ['export', '-o', 'g.safetensors']),
+    ('basicsr_main', ['evaluate', '--data', 'S=gt', '--metrics', 'psnr', '-o', 'eval']),
+    ('sfd_iqa_main', ['export', '-o', 'w.pth']),
+])
+def test_a_tampered_options_file_inside_an_experiment_is_one_line(recorded, main, words, models, tmp_path, request):
+    import cv2
+    import numpy as np
+    experiment = tmp_path / 'experiment'
+    shutil.copytree(models['experiment'], experiment)
+    for old in experiment.glob('*.yml'):
+        old.unlink()
+    featd, tgd, _ = random_sfd_iqa_weights(tmp_path)  # sfd-iqa export reads the discriminators first
+    shutil.copy(featd, experiment / 'models' / 'net_d_5.pth')
+    shutil.copy(tgd, experiment / 'models' / 'net_d_tg_5.pth')
+    marker = tmp_path / 'pwned'
+    (experiment / recorded).write_text(f'scale: 4\nnetwork_g: {PAYLOAD_TAG.format(marker=marker)}\n')
+    (tmp_path / 'gt').mkdir()
+    cv2.imwrite(str(tmp_path / 'gt' / 'a.png'), np.zeros((64, 64, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / 'in.png'), np.zeros((16, 16, 3), np.uint8))
+    result = request.getfixturevalue(main)(words + ['-m', str(experiment)], cwd=tmp_path)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"the options recorded in the experiment '{experiment / recorded}' (line 2): could not determine a " \
+           "constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.system'" in last
+    assert not marker.exists()
+
+
+def test_options_problems_are_cut_to_a_bounded_length(tmp_path, basicsr_main):
+    opt = tiny_train_options(tmp_path, warm_start=False)
+    opt['train']['total_iter'] = ['x' * 50] * 200  # 10 kB of value in one problem
+    result = basicsr_main(['check', '-opt', write_options(tmp_path / 'o.yml', opt)], cwd=tmp_path)
+    assert result.returncode == 2
+    line = next(line for line in result.stderr.splitlines() if 'train.total_iter' in line)
+    assert len(line) < 2100 and line.endswith(' characters)')
