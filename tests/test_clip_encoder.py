@@ -136,3 +136,13 @@ def test_prompt_text_features_equal_open_clip_encode_text_and_are_unit_norm(clip
         reference = encoder.clip.encode_text(open_clip.get_tokenizer(clip_model)(pair), normalize=True)
     torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(ours.norm(dim=-1), torch.ones(2))
+
+
+def test_the_input_normalisation_is_open_clips_preprocessing_for_the_model(clip_model):
+    import open_clip
+    from torchvision.transforms import Normalize
+    _, _, preprocess = open_clip.create_model_and_transforms(clip_model, pretrained=None)
+    normalize = next(t for t in preprocess.transforms if isinstance(t, Normalize))
+    encoder = get_clip_encoder(clip_model, None, 'cpu')
+    torch.testing.assert_close(encoder.mean.flatten(), torch.tensor(normalize.mean, dtype=torch.float32))
+    torch.testing.assert_close(encoder.std.flatten(), torch.tensor(normalize.std, dtype=torch.float32))

@@ -306,3 +306,33 @@ def test_on_gpus_basicsrs_own_set_up_gets_the_options_backend_and_no_slurm_port(
     init_dist('pytorch', backend='nccl', port=29500, basicsr_init_dist=record)
     init_dist('slurm', backend='nccl', port=29500, basicsr_init_dist=record)
     assert calls == [('pytorch', {'backend': 'nccl'}), ('slurm', {'backend': 'nccl', 'port': 29500})]
+
+
+@pytest.mark.parametrize('codes', [[0, 1], [1, 0], [0, 2, 1]])
+def test_stop_together_gives_every_process_the_worst_outcome(codes, monkeypatch):
+    from sfd_basicsr.utils import distributed
+    monkeypatch.setattr(distributed, 'gather', lambda code, world: list(codes))
+    for rank, code in enumerate(codes):  # each process contributes its own code, all see the same gather
+        assert distributed.stop_together(code, len(codes)) == max(codes)
+    assert distributed.stop_together(3, 1) == 3 and distributed.stop_together(0, 1) == 0
+
+
+def test_inference_processes_leaves_a_group_its_caller_joined_as_it_was(monkeypatch):
+    import socket
+
+    import torch.distributed as dist
+
+    from sfd_basicsr.utils.distributed import inference_processes
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=0, world_size=1)
+    try:
+        group = dist.group.WORLD
+        monkeypatch.setenv('RANK', '0')
+        monkeypatch.setenv('WORLD_SIZE', '2')  # a torchrun launch whose caller already joined its group
+        with inference_processes() as (rank, world):
+            assert (rank, world) == (0, 2)
+        assert dist.is_initialized() and dist.group.WORLD is group
+    finally:
+        dist.destroy_process_group()

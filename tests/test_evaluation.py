@@ -356,3 +356,53 @@ def test_under_torchrun_a_read_only_output_folder_stops_every_process_in_one_lin
     assert 'sfd_basicsr' not in result.stderr and 'all_gather' not in result.stderr, 'no process ends in a traceback'
     assert result.still_joined == [], 'every process leaves its process group before it exits (gloo can abort it)'
     assert not (tmp_path / 'eval').exists()
+
+
+def test_the_smallest_gt_side_is_accepted_and_one_pixel_less_is_refused(models, tmp_path, basicsr_main):
+    side = 2 * 4 + 11  # SSIM's 11x11 window inside a crop border of 4 (x4), worked out by hand
+    gt_dir = tmp_path / 'gt'
+    gt_dir.mkdir()
+    cv2.imwrite(str(gt_dir / 'a18.png'), bgr('chelsea', (18, 18)))  # under the bound as read
+    cv2.imwrite(str(gt_dir / 'b19.png'), bgr('coffee', (19, 19)))  # at it as read, 16 once cropped to x4
+    cv2.imwrite(str(gt_dir / 'c20.png'), bgr('rocket', (20, 20)))  # the smallest multiple of 4 at or over it
+    out = tmp_path / 'eval'
+    result = basicsr_main(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', '-o',
+                           str(out), '-q'], cwd=tmp_path)
+    assert result.returncode == 1
+    assert f'a18.png: 18x18 is too small: PSNR/SSIM with crop border 4 need at least {side} pixels a side.' \
+        in result.stderr
+    assert f'b19.png: the scored area, 16x16 (the GT cropped to the 16x16 output), is too small: at least {side} ' \
+           'pixels a side.' in result.stderr
+    assert 'c20.png' not in result.stderr and '| mini | 1 |' in (out / 'results.md').read_text()
+
+
+def test_the_table_arrows_are_pyiqas_own_directions(models, tmp_path, basicsr_main):
+    import pyiqa
+    gt_dir = tmp_path / 'gt'
+    gt_dir.mkdir()
+    cv2.imwrite(str(gt_dir / 'a.png'), bgr('chelsea', (64, 64)))
+    metrics = ['psnr', 'piqe', 'ssim']
+    out = tmp_path / 'eval'
+    result = basicsr_main(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics',
+                           *metrics, '-o', str(out), '-q'], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    header = (out / 'results.md').read_text().splitlines()
+    header = next(line for line in header if line.startswith('| test set'))
+    for metric in metrics:
+        expected = '↓' if pyiqa.create_metric(metric, device='cpu').lower_better else '↑'
+        assert f'| {metric} {expected} |' in header, (metric, header)
+    assert '| PSNR-Y ↑ |' in header and '| SSIM-Y ↑ |' in header
+
+
+def test_a_table_that_cannot_be_written_exits_non_zero_and_keeps_nothing_half_written(models, tmp_path,
+                                                                                     basicsr_main, fail_writes):
+    gt_dir = tmp_path / 'gt'
+    gt_dir.mkdir()
+    cv2.imwrite(str(gt_dir / 'a.png'), bgr('chelsea', (64, 64)))
+    fail_writes('results.md', 10, OSError(28, 'No space left on device'))
+    out = tmp_path / 'eval'
+    result = basicsr_main(['evaluate', '-m', str(models['experiment']), '--data', f'mini={gt_dir}', '--metrics', '-o',
+                           str(out), '-q'], cwd=tmp_path)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith('basicsr evaluate: stopped: cannot write ')
+    assert 'results.md' not in os.listdir(out)

@@ -21,42 +21,6 @@ def test_import_sfd_basicsr_then_basicsr_in_a_fresh_interpreter():
     assert out.stdout.strip().endswith('True')
 
 
-def test_torchvision_alias_is_the_current_module():
-    import torchvision.transforms._functional_tensor as current
-
-    from sfd_basicsr.compat.torchvision_alias import LEGACY_MODULE, alias_torchvision_functional_tensor
-    assert alias_torchvision_functional_tensor() is sys.modules[LEGACY_MODULE]
-    legacy = importlib.import_module(LEGACY_MODULE)
-    assert legacy.rgb_to_grayscale is current.rgb_to_grayscale
-    from basicsr.data import degradations  # the basicsr module that imports the legacy name
-    assert degradations.rgb_to_grayscale is current.rgb_to_grayscale
-
-
-def test_reimporting_arch_modules_does_not_raise_already_registered():
-    from basicsr.utils.registry import ARCH_REGISTRY
-
-    import sfd_basicsr.archs.featd_arch as featd_arch
-    reloaded = importlib.reload(featd_arch)
-    assert ARCH_REGISTRY.get('FeatD') is reloaded.FeatD
-    importlib.reload(importlib.import_module('sfd_basicsr.losses.sfd_gan_loss'))
-
-
-def test_a_foreign_object_under_our_name_is_still_refused():
-    from basicsr.utils.registry import Registry
-
-    from sfd_basicsr.compat.registry import register
-    registry = Registry('test')
-
-    @register(registry)
-    class FeatD:  # noqa: F811
-        pass
-
-    other = type('FeatD', (), {'__module__': 'someone_else.module'})
-    other.__qualname__ = 'Other'
-    with pytest.raises(KeyError, match='already registered'):
-        register(registry)(other)
-
-
 DOCS = [os.path.join(ROOT, 'README.md')] + sorted(glob.glob(os.path.join(ROOT, 'docs', '*.md')))
 
 

@@ -48,3 +48,42 @@ def test_an_exported_file_without_one_of_its_networks_is_refused(checkpoints, tm
     torch.save(weights, tmp_path / 'half.pth')
     with pytest.raises(WeightsError, match="lacks the 'tgd' network of SFD-IQA"):
         load_weights(str(tmp_path / 'half.pth'))
+
+
+def test_an_explicit_path_wins_over_the_environment_and_the_environment_over_the_default(tmp_path, monkeypatch):
+    from sfd_basicsr.iqa import weights
+    explicit, from_env, default = tmp_path / 'explicit.pth', tmp_path / 'env.pth', tmp_path / 'default.pth'
+    for path in (explicit, from_env, default):
+        path.write_bytes(b'x')
+    monkeypatch.setenv(weights.WEIGHTS_ENV, str(from_env))
+    monkeypatch.setattr(weights, 'default_weights_path', lambda: str(default))
+    assert weights.resolve_weights_path(str(explicit)) == str(explicit)
+    assert weights.resolve_weights_path() == str(from_env)
+    monkeypatch.delenv(weights.WEIGHTS_ENV)
+    assert weights.resolve_weights_path() == str(default)
+
+
+def test_a_file_of_another_format_version_is_refused_naming_both_versions(checkpoints, tmp_path):
+    from sfd_basicsr.iqa.weights import FORMAT_VERSION
+    exported = torch.load(checkpoints[2], weights_only=True)
+    exported['version'] = FORMAT_VERSION - 1
+    torch.save(exported, tmp_path / 'old.pth')
+    with pytest.raises(WeightsError, match=f"has SFD-IQA format version {FORMAT_VERSION - 1}; this sfd_basicsr reads "
+                                           f'version {FORMAT_VERSION}'):
+        load_weights(str(tmp_path / 'old.pth'))
+
+
+def test_weights_that_do_not_fit_their_own_config_are_named_damaged(checkpoints, tmp_path):
+    from sfd_basicsr.iqa.sfd_iqa_arch import SFDIQA
+    exported = torch.load(checkpoints[2], weights_only=True)
+    key = next(k for k in exported['featd']['params'] if k.startswith('project.'))
+    exported['featd']['params'][key] = exported['featd']['params'][key][:1]
+    torch.save(exported, tmp_path / 'cut.pth')
+    with pytest.raises(WeightsError, match="the SFD-IQA weights' featd parameters do not fit the FeatD their own "
+                                           'config builds'):
+        SFDIQA(str(tmp_path / 'cut.pth'))
+    exported = torch.load(checkpoints[2], weights_only=True)
+    exported['featd']['params']['backbone'] = torch.zeros(3, dtype=torch.uint8)
+    torch.save(exported, tmp_path / 'name.pth')
+    with pytest.raises(WeightsError, match='FeatD checkpoint has a damaged backbone name'):
+        SFDIQA(str(tmp_path / 'name.pth'))

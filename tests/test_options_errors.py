@@ -311,3 +311,37 @@ def test_under_torchrun_the_training_set_must_fill_a_batch_on_every_process(tiny
         'datasets.train.batch_size_per_gpu: 3 per GPU, but the training set has 4 images (x1 dataset_enlarge_ratio, '
         'over 2 GPU(s): 2 per GPU), so not one full batch exists and training would run 0 iterations. Lower '
         'batch_size_per_gpu to 2 or less, or raise dataset_enlarge_ratio.']
+
+
+@pytest.mark.parametrize('timeout, accepted', [(0, False), (-1, False), (0.5, True), (1, True)])
+def test_dist_params_timeout_must_be_positive_at_its_boundary(tiny_options, timeout, accepted):
+    import copy
+    opt = copy.deepcopy(tiny_options[1])
+    opt['dist_params']['timeout'] = timeout
+    if accepted:
+        check_options(opt)
+        return
+    with pytest.raises(OptionsError) as error:
+        check_options(opt)
+    assert str(error.value).startswith('dist_params.timeout: '), str(error.value)
+
+
+def test_paths_written_with_a_tilde_are_expanded_as_basicsr_expands_them(tiny_options, tmp_path, monkeypatch):
+    import copy
+    import shutil
+    opt = copy.deepcopy(tiny_options[1])
+    home = tmp_path / 'home'
+    home.mkdir()
+    shutil.copytree(opt['datasets']['train']['dataroot_gt'], home / 'hr')
+    monkeypatch.setenv('HOME', str(home))  # os.path.expanduser, which BasicSR's parse_options applies, reads it
+    opt['datasets']['train']['dataroot_gt'] = '~/hr'
+    check_options(copy.deepcopy(opt))
+    opt['datasets']['train']['dataroot_gt'] = '~/absent'
+    with pytest.raises(OptionsError, match=r"datasets.train.dataroot_gt: '~/absent' does not exist\.$"):
+        check_options(copy.deepcopy(opt))
+    opt['datasets']['train']['dataroot_gt'] = '~/hr'
+    (home / 'meta.txt').write_text(''.join(f'{name}\n' for name in os.listdir(home / 'hr')))
+    opt['datasets']['train']['meta_info_file'] = '~/meta.txt'  # BasicSR opens it as written
+    with pytest.raises(OptionsError, match=r"datasets.train.meta_info_file: '~/meta.txt' does not exist \(BasicSR "
+                                           r'expands ~ only in dataroot_gt, dataroot_lq and path.\*'):
+        check_options(opt)

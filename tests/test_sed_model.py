@@ -155,3 +155,40 @@ def test_the_shipped_sed_options_train_offline_and_resume(tmp_path, name):
     assert sorted(logged_losses(logs)) == [1, 2, 3, 4] and 'Resuming training from epoch' in logs
     assert {'l_g_gan', 'l_d_real', 'l_d_fake'} <= set(logged_losses(logs)[4])
     assert torch.load(experiment / 'models' / 'net_d_4.pth', weights_only=True)['iter'] == 4
+
+
+def test_every_checkpoint_records_the_iteration_it_was_saved_at(tmp_path):
+    opt = sed_options('SeDUNetDiscriminator')
+    opt['path'] = {'models': str(tmp_path / 'models'), 'training_states': str(tmp_path / 'states')}
+    (tmp_path / 'models').mkdir()
+    (tmp_path / 'states').mkdir()
+    model = build_model(opt)
+    data = {'lq': torch.rand(1, 3, 16, 16), 'gt': torch.rand(1, 3, 64, 64)}
+    for it in (1, 2, 3):
+        model.feed_data(data)
+        model.optimize_parameters(it)
+        if it in (2, 3):
+            model.save(0, it)
+    for it in (2, 3):
+        for label in ('net_g', 'net_d'):  # read back with torch, not with our reader
+            assert torch.load(tmp_path / 'models' / f'{label}_{it}.pth', weights_only=True)['iter'] == it
+
+
+def test_a_sed_arch_is_self_conditioned_again_after_a_conditioned_block_even_on_an_error():
+    from sfd_basicsr.archs.sed_arch import SeDUNetDiscriminator
+    net = SeDUNetDiscriminator(clip_model=CLIP, pretrained=None, num_feat=8, fused_channels=8).eval()
+    for fusion in net.fusions:  # zero-initialised projections would hide which semantics were used
+        torch.nn.init.normal_(fusion.proj_out.weight, std=1.0)
+    image, other = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        own = net(image)
+        semantic = net.semantic(other)
+        with net.conditioned_on(semantic):
+            conditioned = net(image)
+        with pytest.raises(RuntimeError, match='inside'):
+            with net.conditioned_on(semantic):
+                raise RuntimeError('inside')
+        again = net(image)
+    assert not torch.allclose(conditioned, own)
+    torch.testing.assert_close(again, own)  # its own semantics again, not the block's
+    assert net.condition is None

@@ -11,6 +11,7 @@ import pytest
 import skimage.data
 import torch
 
+from helpers.iqa import random_sfd_iqa_weights
 from helpers.training import command_path, run_basicsr, tiny_train_options, torchrun, write_options
 
 BIN = os.path.dirname(sys.executable)
@@ -317,3 +318,36 @@ def test_export_fusion_weight_is_recorded_in_the_file(trained, tmp_path, sfd_iqa
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'fusion weight 0.25' in result.stdout
     assert torch.load(output, weights_only=True)['fusion_weight'] == 0.25
+
+
+def test_a_score_table_that_cannot_be_written_exits_non_zero(tmp_path, sfd_iqa_main, fail_writes):
+    _, _, weights = random_sfd_iqa_weights(tmp_path)
+    cv2.imwrite(str(tmp_path / 'a.png'), cv2.resize(skimage.data.astronaut(), (64, 64)))
+    fail_writes('scores.csv', 3, OSError(28, 'No space left on device'))
+    result = sfd_iqa_main(['score', '-t', str(tmp_path / 'a.png'), '--weights', str(weights), '--csv',
+                           str(tmp_path / 'scores.csv'), '-q'], cwd=tmp_path)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('sfd-iqa score: stopped: cannot write ') and 'scores.csv' in last
+    assert not (tmp_path / 'scores.csv').exists()
+
+
+def test_an_export_that_cannot_be_written_exits_non_zero(tmp_path, sfd_iqa_main, fail_writes):
+    import shutil
+
+    import yaml
+    featd, tgd, _ = random_sfd_iqa_weights(tmp_path)
+    experiment = tmp_path / 'experiments' / 'run'
+    (experiment / 'models').mkdir(parents=True)
+    shutil.copy(featd, experiment / 'models' / 'net_d_7.pth')
+    shutil.copy(tgd, experiment / 'models' / 'net_d_tg_7.pth')
+    encoder = {'clip_model': 'RN50-quickgelu', 'pretrained': None}
+    (experiment / 'run.yml').write_text(yaml.safe_dump({
+        'network_d': {'type': 'FeatD', **encoder, 'num_feat': 16},
+        'network_d_tg': {'type': 'TGDiscriminator', **encoder, 'n_ctx': 4,
+                         'prompt_pairs': [['Good photo.', 'Bad photo.'], ['Sharp.', 'Blurry.']]}}))
+    fail_writes('w.pth', 100, OSError(28, 'No space left on device'))
+    result = sfd_iqa_main(['export', '-m', str(experiment), '-o', str(tmp_path / 'w.pth')], cwd=tmp_path)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith('sfd-iqa export: stopped: cannot write ')
+    assert not (tmp_path / 'w.pth').exists()

@@ -17,6 +17,7 @@ from .options_schema import schema_problems
 
 SCALE_ARGUMENTS = ('scale', 'upscale', 'upscale_factor')
 DATA_PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'meta_info_file', 'meta_info')
+EXPANDED_BY_BASICSR = ('dataroot_gt', 'dataroot_lq')  # basicsr.utils.options.parse_options, and path.*
 GAN_TYPES = ('vanilla', 'lsgan', 'wgan', 'wgan_softplus', 'hinge')  # BasicSR's GANLoss
 ENCODER_KEYS = ('clip_model', 'pretrained')
 
@@ -123,10 +124,16 @@ def _check_shared_encoder(networks):
 
 
 def _check_paths(mapping, prefix, keys):
+    """Each path as BasicSR will open it: ``parse_options`` expands ``~`` in ``EXPANDED_BY_BASICSR`` only."""
     for name in keys:
         value = mapping.get(name)
-        if value is not None and not os.path.exists(os.path.expanduser(str(value))):
-            raise OptionsError(f"{prefix}{name}: '{value}' does not exist.")
+        if value is None:
+            continue
+        expanded = name in EXPANDED_BY_BASICSR or prefix == 'path.'
+        if not os.path.exists(os.path.expanduser(str(value)) if expanded else str(value)):
+            hint = '' if expanded or not str(value).startswith('~') else \
+                ' (BasicSR expands ~ only in dataroot_gt, dataroot_lq and path.*: write the whole path)'
+            raise OptionsError(f"{prefix}{name}: '{value}' does not exist{hint}.")
 
 
 def _check_dataset(opt, phase, dataset_opt):

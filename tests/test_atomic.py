@@ -192,3 +192,44 @@ def test_training_on_a_full_disk_stops_with_one_line_and_a_non_zero_exit(tmp_pat
     assert last.startswith('basicsr train: stopped: cannot write ') and 'no space left on device' in last
     assert 'net_g_2.pth' in last and 'Traceback' not in result.stderr
     assert not list(small_disk.rglob('*.tmp')) and not list(small_disk.rglob('*.pth'))
+
+
+def test_the_temporary_file_is_fsynced_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    from sfd_basicsr.utils.atomic import atomic_write_bytes
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(('fsync', os.readlink(f'/proc/self/fd/{fd}')))
+        real_fsync(fd)
+
+    def replace(source, target):
+        events.append(('replace', str(source), str(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, 'fsync', fsync)
+    monkeypatch.setattr(os, 'replace', replace)
+    target = tmp_path / 'x.bin'
+    atomic_write_bytes(str(target), b'abc')
+    temporary = events[0][1]
+    assert os.path.dirname(temporary) == str(tmp_path) and temporary != str(target)
+    assert events == [('fsync', temporary), ('replace', temporary, str(target)), ('fsync', str(tmp_path))]
+    assert target.read_bytes() == b'abc'
+
+
+@pytest.mark.parametrize('failing', ['fsync', 'replace'])
+def test_a_failure_at_each_durability_step_leaves_the_previous_file(tmp_path, monkeypatch, failing):
+    import errno
+
+    from sfd_basicsr.utils.atomic import OutputWriteError, atomic_write_bytes
+    target = tmp_path / 'x.bin'
+    target.write_bytes(b'old')
+
+    def fail(*args):
+        raise OSError(errno.EIO, 'Input/output error')
+
+    monkeypatch.setattr(os, failing, fail)
+    with pytest.raises(OutputWriteError, match='x.bin'):
+        atomic_write_bytes(str(target), b'new')
+    monkeypatch.undo()
+    assert target.read_bytes() == b'old' and os.listdir(tmp_path) == ['x.bin']
