@@ -105,3 +105,24 @@ def test_validation_leaves_the_training_generators_as_it_found_them():
     torch.manual_seed(0), random.seed(0), np.random.seed(0)
     Model().validation(None, 1, None)
     assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == expected
+
+
+@pytest.mark.parametrize('rank', [0, 1])
+def test_each_rank_resumes_with_its_own_random_states(rank, monkeypatch):
+    """Every process saved its generators; a resumed rank takes back its own, not rank 0's."""
+    from sfd_basicsr.models import exact_resume
+    from sfd_basicsr.models.data_stream import DataStream
+
+    class Base:
+        def resume_training(self, resume_state):
+            pass
+
+    class Model(exact_resume.ExactResume, Base):
+        def __init__(self):
+            self.opt = {'rank': rank, 'world_size': 2}
+
+    stream = DataStream()
+    monkeypatch.setattr(exact_resume, 'STREAM', stream)
+    states = [{'drawn_by': 'rank 0'}, {'drawn_by': 'rank 1'}]
+    Model().resume_training({'iter': 4, 'data_position': {'epoch': 0, 'batches': 3, 'random_states': states}})
+    assert stream._resume == (3, states[rank])
