@@ -294,8 +294,8 @@ def test_a_model_that_declares_no_options_is_warned_about_not_refused(tmp_path, 
     result = basicsr_main(['check', '-opt', write_options(tmp_path / 'swinir.yml', opt)], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.splitlines() == [
-        'basicsr: warning: train.my_loss_opt: no BasicSR or sfd_basicsr model reads it, and SwinIRModel declares no '
-        'options to check it against; make sure it is one of its own.']
+        "basicsr: warning: train.my_loss_opt: SwinIRModel's source does not read it, nor does any model this check "
+        'declares; make sure it is one of its own.']
 
 
 def test_under_torchrun_the_training_set_must_fill_a_batch_on_every_process(tiny_options, monkeypatch):

@@ -15,7 +15,10 @@ import re
 import typing
 from typing import Annotated, Any, Literal, Optional
 
+from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from .basicsr_reads import reads_key
 
 
 def _whole_and_positive(value):
@@ -110,6 +113,7 @@ class SRGANModelTrain(SRModelTrain):
 class SeDModelTrain(SRModelTrain):
     optim_d: Adam = Field(description='the discriminator trains with it')
     gan_opt: Loss = Field(description='the adversarial loss')
+    ldl_opt: Optional[Loss] = None  # SRGANModel's training step, which SeDModel runs, reads it
     net_d_iters: PositiveInt = 1
     net_d_init_iters: NonNegativeInt = 0
 
@@ -279,11 +283,16 @@ class RealESRGANTop(Top):
     gan_gt_usm: bool = False
 
 
+class RealESRNetTop(RealESRGANTop):
+    """``RealESRNetModel`` sharpens its GT for the pixel loss by one switch (``gt_usm``), not three."""
+    gt_usm: bool = True
+
+
 MODELS = {  # model_type: (top-level schema, train schema)
     'SRModel': (Top, SRModelTrain),
     'SRGANModel': (Top, SRGANModelTrain),
     'ESRGANModel': (Top, SRGANModelTrain),
-    'RealESRNetModel': (RealESRGANTop, SRModelTrain),
+    'RealESRNetModel': (RealESRNetTop, SRModelTrain),
     'RealESRGANModel': (RealESRGANTop, SRGANModelTrain),
     'SFDModel': (Top, SFDModelTrain),
     'SFDRealModel': (RealESRGANTop, SFDModelTrain),
@@ -396,6 +405,17 @@ def _path_schema(path_opt):
     return create_model('Path', __base__=Section, **fields)
 
 
+def _registered_class(registry, name):
+    """The class BasicSR's ``registry`` holds under ``name`` (its own ``_basicsr`` suffix included), or None."""
+    found = registry._obj_map
+    return found.get(name) or found.get(f'{name}_basicsr') if isinstance(name, str) else None
+
+
+def _read_by(cls, dotted):
+    """Whether the source of ``cls`` (a model or dataset class, or None) reads the key ``dotted`` (``basicsr_reads``)."""
+    return cls is not None and reads_key(cls, tuple(dotted.split('.')))
+
+
 def _dataset_problems(phase, data, is_train, model_name):
     if not isinstance(data, dict):
         return [f'datasets.{phase}: expected a mapping of dataset options, got {data!r}.'], []
@@ -407,8 +427,12 @@ def _dataset_problems(phase, data, is_train, model_name):
                  + (' for training.' if key not in always else '.') for key in needed if data.get(key) is None]
     if data.get('type') in DATASETS:
         return problems, []
-    unknown = [p for p in problems if ': unknown option;' in p]  # a dataset class of the user's own reads its keys
-    return [p for p in problems if p not in unknown], unknown
+    unknown = [p for p in problems if ': unknown option;' in p]  # the dataset's own code may read them
+    dataset_cls = _registered_class(DATASET_REGISTRY, data.get('type'))
+    unread = [f"{p.split(':')[0]}: {data.get('type')}'s source does not read it, nor does any dataset this check "
+              'declares; make sure it is one of its own.' for p in unknown
+              if not _read_by(dataset_cls, p.split(':')[0].split('.', 2)[-1])]
+    return [p for p in problems if p not in unknown], unread
 
 
 def schema_problems(opt, is_train=True, hints=None):
@@ -418,6 +442,7 @@ def schema_problems(opt, is_train=True, hints=None):
         return [f'the options file holds {type(opt).__name__} {opt!r}, not a mapping of options.'], []
     model_name = str(opt.get('model_type'))
     declared = model_name in MODELS
+    model_cls = None if declared else _registered_class(MODEL_REGISTRY, model_name)
     errors, warnings = [], []
     top = validate_section(_top_schema(opt, model_name), opt, (), model_name, hints)
     is_train = is_train and 'train' in opt
@@ -427,9 +452,9 @@ def schema_problems(opt, is_train=True, hints=None):
     for line in top:
         if declared or not (': unknown option;' in line or ' never reads it;' in line):
             errors.append(line)
-        elif ': unknown option;' in line:  # keys of a declared model are likely the user's model's too
-            warnings.append(f"{line.split(':')[0]}: no BasicSR or sfd_basicsr model reads it, and {model_name} "
-                            'declares no options to check it against; make sure it is one of its own.')
+        elif ': unknown option;' in line and not _read_by(model_cls, line.split(':')[0]):
+            warnings.append(f"{line.split(':')[0]}: {model_name}'s source does not read it, nor does any model this "
+                            'check declares; make sure it is one of its own.')
     if isinstance(opt.get('path'), dict):
         errors += validate_section(_path_schema(opt['path']), opt['path'], ('path',), model_name)
     for phase, data in (opt['datasets'].items() if isinstance(opt.get('datasets'), dict) else ()):
