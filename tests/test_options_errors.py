@@ -345,3 +345,38 @@ def test_paths_written_with_a_tilde_are_expanded_as_basicsr_expands_them(tiny_op
     with pytest.raises(OptionsError, match=r"datasets.train.meta_info_file: '~/meta.txt' does not exist \(BasicSR "
                                            r'expands ~ only in dataroot_gt, dataroot_lq and path.\*'):
         check_options(opt)
+
+
+def _shipped_real_world():
+    from sfd_basicsr.utils.yaml_file import read_yaml
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'options')
+    return read_yaml(os.path.join(root, 'train_sfd_realesrgan_x4plus.yml'))
+
+
+def _problems(opt):
+    with pytest.raises(OptionsError) as error:
+        check_options(opt)
+    return error.value.problems
+
+
+def test_a_real_esrgan_discriminator_under_sfd_real_model_is_named_for_that_model():
+    opt = _shipped_real_world()
+    opt['network_d'] = {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3, 'num_feat': 64, 'skip_connection': True}
+    assert "network_d.type: SFDRealModel needs one of ['FeatD']; got 'UNetDiscriminatorSN'." in _problems(opt)
+
+
+def test_a_feat_d_subclass_of_the_users_own_is_a_feat_d():
+    from basicsr.utils.registry import ARCH_REGISTRY
+
+    from sfd_basicsr.archs.featd_arch import FeatD
+    from sfd_basicsr.compat.registry import register
+    register(ARCH_REGISTRY)(type('MyFeatD', (FeatD, ), {'__module__': __name__}))
+    opt = _shipped_real_world()
+    opt['network_d']['type'] = 'MyFeatD'
+    assert not [line for line in _problems(opt) if line.startswith('network_d.type')]
+
+
+def test_a_real_esrgan_dataset_without_meta_info_is_refused_before_basicsr_opens_none():
+    opt = _shipped_real_world()
+    opt['datasets']['train']['meta_info'] = None  # RealESRGANDataset opens it whatever it holds
+    assert 'datasets.train.meta_info: missing; RealESRGANDataset needs it.' in _problems(opt)

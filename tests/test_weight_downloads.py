@@ -1,4 +1,5 @@
 """Weights the networks need are fetched before any folder exists, and a failed download names its option."""
+import os
 import sys
 
 import pytest
@@ -55,3 +56,39 @@ def test_weights_already_on_disk_are_not_downloaded(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
     monkeypatch.setattr(torch.hub, 'download_url_to_file', lambda *a, **k: pytest.fail('downloaded a cached file'))
     fetch_weights(opt)
+
+
+def test_check_finds_every_missing_piece_of_the_shipped_options_at_once(tmp_path, basicsr_main, monkeypatch):
+    """A new user's first `basicsr check` on the shipped file: the data (GT and LR, train and val), the PSNR
+    generator, CLIP and VGG, all in one pass; and the weights listed with where they are."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))  # no VGG in torch's cache
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    shipped = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'options',
+                           'train_sfd_esrgan_x4.yml')
+    result = basicsr_main(['check', '-opt', shipped], cwd=tmp_path)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    keys = [line.strip().split(':')[0] for line in result.stderr.splitlines()[1:]]
+    assert keys == ['network_d.pretrained', 'network_d_tg.pretrained', 'datasets.train.dataroot_gt',
+                    'datasets.train.dataroot_lq', 'datasets.val.dataroot_gt', 'datasets.val.dataroot_lq',
+                    'path.pretrain_network_g', 'train.perceptual_opt']
+    assert 'vgg19-dcbb9e9d.pth elsewhere and put it at ' in result.stderr
+    assert "basicsr check: weights: network_d.pretrained: CLIP RN50-quickgelu 'openai' not on this machine\n" \
+        in result.stdout
+    assert 'basicsr check: weights: train.perceptual_opt: VGG weights https://download.pytorch.org/models/' \
+           'vgg19-dcbb9e9d.pth not on this machine\n' in result.stdout
+    assert set(os.listdir(tmp_path)) <= {'torch'}  # nothing made by the check
+
+
+def test_check_lists_weights_it_finds_where_they_are(tmp_path, basicsr_main, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    opt = tiny_train_options(tmp_path, warm_start=False)
+    opt['train']['perceptual_opt'] = {'type': 'PerceptualLoss', 'layer_weights': {'conv5_4': 1.0},
+                                      'vgg_type': 'vgg19', 'perceptual_weight': 1.0, 'style_weight': 0}
+    vgg = tmp_path / 'experiments' / 'pretrained_models' / 'vgg19-dcbb9e9d.pth'
+    vgg.parent.mkdir(parents=True)
+    vgg.write_bytes(b'x')
+    result = basicsr_main(['check', '-opt', write_options(tmp_path / 'o.yml', opt)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f'basicsr check: weights: train.perceptual_opt: VGG weights found at {vgg}\n' in result.stdout
+    assert 'basicsr check: weights: network_d.pretrained: none (a random CLIP RN50-quickgelu: for tests only)' \
+        in result.stdout

@@ -1,5 +1,11 @@
 """pyiqa metrics built by name, once per process, device and options; a metric that cannot be built here is
 ``MetricUnavailable`` with the reason (``basicsr evaluate``, ``sfd-iqa correlate`` and ``calculate_pyiqa`` use it)."""
+import contextlib
+import io
+import os
+import re
+import sys
+
 from ..utils.distributed import default_device
 from ..utils.errors import UserError
 from ..utils.process_cache import ProcessCache
@@ -29,8 +35,19 @@ def metric_options(metric, sfd_iqa_weights=None):
 def _build(pyiqa, metric, device, options):
     if metric not in pyiqa.list_models():
         raise MetricUnavailable(f"'{metric}' is not a pyiqa metric; see pyiqa.list_models().")
+    said = io.StringIO()
     try:
-        return pyiqa.create_metric(metric, device=device, **options)
+        with contextlib.redirect_stdout(said):  # pyiqa prints 'Downloading: "<url>" to <file>' before each download
+            built = pyiqa.create_metric(metric, device=device, **options)
     except Exception as error:  # noqa: BLE001  (weights missing offline, bad options: say which and why)
         reason = str(error).splitlines()[0] if str(error) else ''
-        raise MetricUnavailable(f"pyiqa metric '{metric}' cannot be built: {type(error).__name__}: {reason}") from error
+        downloads = re.findall(r'Downloading: "([^"]+)" to (\S+)', said.getvalue())
+        where = ''
+        if downloads:
+            url, target = downloads[-1]
+            where = (f'; it downloads {url} to {target}: fetch that file on a machine with network and put it in '
+                     f'{os.path.dirname(target)}')
+        raise MetricUnavailable(f"pyiqa metric '{metric}' cannot be built: {type(error).__name__}: {reason}"
+                                f'{where}') from error
+    sys.stdout.write(said.getvalue())
+    return built

@@ -49,6 +49,7 @@ class SFDModel(ExactResume, SRModel):
     foreign_train_keys = {'gan_opt': 'SFDModel reads train.featd_opt and train.tgd_opt; gan_opt is for '
                                      'SRGANModel/ESRGANModel (and RealESRGANModel).'}
     trained_networks = {'network_d': 'featd_opt', 'network_d_tg': 'tgd_opt'}
+    network_types = {'network_d': ('FeatD', ), 'network_d_tg': ('TGDiscriminator', )}
 
     def init_training_settings(self):
         train_opt = self.opt['train']
@@ -75,11 +76,12 @@ class SFDModel(ExactResume, SRModel):
             return None, None
         net_opt = self.opt.get(f'network_{label}')
         if net_opt is None:
-            raise InputError(f'SFDModel: train.{loss_key} is set, but the options have no network_{label}.')
+            raise InputError(f'{type(self).__name__}: train.{loss_key} is set, but the options have no '
+                             f'network_{label}.')
         net = build_network(net_opt)
         # by name, not isinstance: a reloaded arch module registers a new class object of the same name
         if expected_type.__name__ not in {cls.__name__ for cls in type(net).__mro__}:
-            raise InputError(f'SFDModel: network_{label} must be a {expected_type.__name__}; '
+            raise InputError(f'{type(self).__name__}: network_{label} must be a {expected_type.__name__}; '
                              f"got type '{net_opt.get('type')}'.")
         net = self.model_to_device(net)
         self.print_network(net)

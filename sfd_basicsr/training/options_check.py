@@ -124,7 +124,9 @@ def _check_shared_encoder(networks):
 
 
 def _check_paths(mapping, prefix, keys):
-    """Each path as BasicSR will open it: ``parse_options`` expands ``~`` in ``EXPANDED_BY_BASICSR`` only."""
+    """Each path as BasicSR will open it (``parse_options`` expands ``~`` in ``EXPANDED_BY_BASICSR`` only); every
+    missing one at once."""
+    problems = []
     for name in keys:
         value = mapping.get(name)
         if value is None:
@@ -133,7 +135,9 @@ def _check_paths(mapping, prefix, keys):
         if not os.path.exists(os.path.expanduser(str(value)) if expanded else str(value)):
             hint = '' if expanded or not str(value).startswith('~') else \
                 ' (BasicSR expands ~ only in dataroot_gt, dataroot_lq and path.*: write the whole path)'
-            raise OptionsError(f"{prefix}{name}: '{value}' does not exist{hint}.")
+            problems.append(f"{prefix}{name}: '{value}' does not exist{hint}.")
+    if problems:
+        raise OptionsError(problems)
 
 
 def _check_dataset(opt, phase, dataset_opt):
@@ -210,9 +214,17 @@ def _checkpoint(path_opt, key):
 
 
 def _network_types(opt, model_cls):
+    optional = getattr(model_cls, 'trained_networks', {})  # a discriminator it can train without
     for key, allowed in getattr(model_cls, 'network_types', {}).items():
+        if opt.get(key) is None and key in optional:
+            continue
         given = (opt.get(key) or {}).get('type')
-        if given not in allowed:
+        cls = (ARCH_REGISTRY._obj_map.get(given) or ARCH_REGISTRY._obj_map.get(f'{given}_basicsr')) \
+            if isinstance(given, str) else None
+        if isinstance(given, str) and cls is None:
+            continue  # not registered at all: the arch check names it, with the registered names
+        kinds = {klass.__name__ for klass in cls.__mro__} if cls is not None else {given}  # subclasses count
+        if not kinds & set(allowed):
             raise OptionsError(f"{key}.type: {model_cls.__name__} needs one of {list(allowed)}; got '{given}'.")
 
 
@@ -279,9 +291,11 @@ def options_problems(opt, is_train=True):
     return errors, warnings
 
 
-def check_options(opt, is_train=True, on_warning=None):
-    """Raise ``OptionsError`` with every problem of ``opt``; give each warning to ``on_warning``; return ``opt``."""
+def check_options(opt, is_train=True, on_warning=None, more_problems=()):
+    """Raise ``OptionsError`` with every problem of ``opt`` (and ``more_problems``, found elsewhere); give each warning
+    to ``on_warning``; return ``opt``."""
     errors, warnings = options_problems(opt, is_train)
+    errors += list(more_problems)
     for line in warnings:
         if on_warning is not None:
             on_warning(line)

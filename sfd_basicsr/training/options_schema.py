@@ -193,7 +193,9 @@ DATASETS = {  # type: (schema, keys needed in every phase, keys needed for train
     'PairedImageDataset': (Dataset, ('dataroot_gt', 'dataroot_lq'), TRAIN_PATCH_KEYS),
     'RealESRGANPairedDataset': (Dataset, ('dataroot_gt', 'dataroot_lq'), TRAIN_PATCH_KEYS),
     'SingleImageDataset': (Dataset, ('dataroot_lq',), ()),
-    'RealESRGANDataset': (RealESRGANDataset, ('dataroot_gt',) + REAL_ESRGAN_KERNEL_KEYS, ('use_hflip', 'use_rot')),
+    # RealESRGANDataset opens meta_info whatever it holds: None is a TypeError deep in BasicSR
+    'RealESRGANDataset': (RealESRGANDataset, ('dataroot_gt', 'meta_info') + REAL_ESRGAN_KERNEL_KEYS,
+                          ('use_hflip', 'use_rot')),
 }
 
 

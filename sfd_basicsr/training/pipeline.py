@@ -48,7 +48,7 @@ from ..utils.experiment import iteration_in_name, record_effective_options
 from .options_check import OptionsError, check_options
 from .options_file import command_line_options, load_options, read_options_file
 from .output_folders import lock_experiment
-from .weight_downloads import fetch_weights
+from .weight_downloads import fetch_weights, offline_problems, weights_report
 
 _checked = {}  # the options of the run in progress, for naming keys in errors raised while it is built
 
@@ -63,7 +63,7 @@ def parse_and_check_options(root_path, is_train=True, fetch=False, lock=False):
     experiment's lock (``output_folders``) before any folder of it is made, until ``release_lock``."""
     raw = load_options(sys.argv[1:])
     if raw is not None:
-        check_options(raw, is_train=is_train, on_warning=_warn)
+        check_options(raw, is_train=is_train, on_warning=_warn, more_problems=offline_problems(raw))
         if fetch and int(os.environ.get('LOCAL_RANK', 0)) == 0:  # one download per machine
             fetch_weights(raw)
     opt, args = parse_options(root_path, is_train=is_train)
@@ -171,7 +171,11 @@ def train(root_path=None):
 
 
 def check(root_path=None):
-    """``basicsr check -opt FILE [--force_yml ...]``: parse and check the options as ``train`` would, build nothing."""
+    """``basicsr check -opt FILE [--force_yml ...]``: parse and check the options as ``train`` would, build nothing;
+    list the weight files the run needs and where they are."""
+    raw = load_options(sys.argv[1:])
+    for line in weights_report(raw) if isinstance(raw, dict) else ():
+        print(f'basicsr check: weights: {line}')
     with process_group_left_on_exit(), basicsr_distributed_on_any_device(distributed_options()):
         opt, _ = parse_and_check_options(root_path or os.getcwd(), is_train=True)
     return opt

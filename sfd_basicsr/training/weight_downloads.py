@@ -47,6 +47,51 @@ def _vgg_downloads(opt):
     return wanted
 
 
+def _offline():
+    return os.environ.get('HF_HUB_OFFLINE', '').upper() in ('1', 'ON', 'YES', 'TRUE')  # huggingface_hub's spellings
+
+
+def offline_problems(opt):
+    """Under ``HF_HUB_OFFLINE=1`` (no downloads), the VGG weights a perceptual loss needs and no file holds, as
+    problem lines naming the option and where to put the file (the CLIP tags: ``clip.options``)."""
+    if not _offline():
+        return []
+    return [f"{' / '.join(keys)}: BasicSR's perceptual loss needs its VGG weights, which are not on this machine and "
+            f'HF_HUB_OFFLINE=1 forbids downloading them; fetch {url} elsewhere and put it at '
+            f'{os.path.abspath(BASICSR_VGG_FILE)} or {_hub_file(url)}, or remove the loss.'
+            for url, keys in _vgg_downloads(opt).items()]
+
+
+def _fetched_by_train():
+    return '' if _offline() else ': train downloads it first'
+
+
+def weights_report(opt):
+    """One line per weight file the options need (CLIP, VGG): found where, or downloaded from where by ``train``."""
+    from ..clip.weights import cached_pretrained_file, is_weights_path
+    lines = []
+    for key, net in opt.items():
+        if not (isinstance(key, str) and key.startswith('network_') and isinstance(net, dict) and 'clip_model' in net):
+            continue
+        tag = net.get('pretrained', 'openai')
+        if tag is None:
+            lines.append(f'{key}.pretrained: none (a random CLIP {net["clip_model"]}: for tests only)')
+        elif is_weights_path(str(tag)):
+            lines.append(f'{key}.pretrained: the local file {os.path.abspath(os.path.expanduser(str(tag)))}')
+        else:
+            found = cached_pretrained_file(net['clip_model'], str(tag))
+            lines.append(f"{key}.pretrained: CLIP {net['clip_model']} '{tag}' " + (
+                f'found at {found}' if found else 'not on this machine' + _fetched_by_train()))
+    for name, loss in (opt.get('train') or {}).items():
+        if isinstance(loss, dict) and 'Perceptual' in str(loss.get('type')):
+            import torchvision
+            url = torchvision.models.get_model_weights(loss.get('vgg_type', 'vgg19')).IMAGENET1K_V1.url
+            found = [path for path in (BASICSR_VGG_FILE, _hub_file(url)) if os.path.isfile(path)]
+            lines.append(f'train.{name}: VGG weights ' + (f'found at {os.path.abspath(found[0])}' if found else
+                                                          f'{url} not on this machine' + _fetched_by_train()))
+    return lines
+
+
 def fetch_weights(opt):
     """Download every weight file the options need and no cache holds; ``OptionsError`` listing those that failed."""
     import open_clip
