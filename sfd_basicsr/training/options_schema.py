@@ -414,7 +414,7 @@ def _registered_class(registry, name):
 
 
 def _read_by(cls, dotted):
-    """Whether the source of ``cls`` (a model or dataset class, or None) reads the key ``dotted`` (``basicsr_reads``)."""
+    """Whether the source of ``cls`` (a model or dataset class, or None) reads the key ``dotted``."""
     return cls is not None and reads_key(cls, tuple(dotted.split('.')))
 
 
