@@ -5,7 +5,7 @@ import open_clip
 
 from ..utils.errors import InputError
 from .layout import encoder_layout
-from .weights import cached_pretrained_file, check_weight_tag, is_weights_path
+from .weights import cached_pretrained_file, verify_published_file, check_weight_tag, is_weights_path
 
 
 def encoder_layer_names(model_name):
@@ -25,6 +25,10 @@ def check_encoder_options(model_name, pretrained, layers=None):
     if is_weights_path(pretrained):
         if not os.path.isfile(os.path.expanduser(pretrained)):
             raise InputError(f"pretrained: CLIP weights file '{pretrained}' does not exist.")
+        try:
+            verify_published_file(model_name, os.path.expanduser(pretrained))
+        except InputError as error:
+            raise InputError(f'pretrained: {error}') from None
         return
     try:
         check_weight_tag(model_name, pretrained)

@@ -3,8 +3,10 @@
 A random encoder (``pretrained: None``) is seeded, so it is the same one in every process and its scores
 reproduce; it is logged loudly, since its features carry no semantics.
 """
+import hashlib
 import logging
 import os
+import re
 
 import open_clip
 import torch
@@ -34,9 +36,38 @@ def weights_key(pretrained):
     return os.path.realpath(os.path.expanduser(pretrained)) if is_weights_path(pretrained) else pretrained
 
 
+def published_sha256(model_name, path):
+    """``(tag, sha256)`` when ``path`` has the file name of weights open_clip knows for ``model_name`` from a URL that
+    carries their SHA-256 (OpenAI's: ``.../models/<sha256>/RN50.pt``), else None."""
+    for tag in open_clip.list_pretrained_tags_by_model(model_name):
+        url = (open_clip.get_pretrained_cfg(model_name, tag) or {}).get('url') or ''
+        parts = url.rstrip('/').split('/')
+        if len(parts) >= 2 and parts[-1] == os.path.basename(path) and re.fullmatch(r'[0-9a-f]{64}', parts[-2]):
+            return tag, parts[-2]
+    return None
+
+
+def verify_published_file(model_name, path):
+    """Refuse a local copy of published weights whose SHA-256 is not the published one (a cut or damaged download,
+    another model's file under the same name), naming both hashes."""
+    known = published_sha256(model_name, path)
+    if known is None:
+        return
+    tag, expected = known
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(2**22), b''):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise InputError(f"CLIP weights file '{path}' is not the {model_name} '{tag}' file published as "
+                         f'{os.path.basename(path)}: its SHA-256 is {digest.hexdigest()}, the published one '
+                         f'{expected} (a cut or damaged download?); download it again.')
+
+
 def _load_weights_file(model_name, path):
     if not os.path.isfile(path):
         raise InputNotFound(f"CLIP weights file '{path}' (encoder option 'pretrained') does not exist.")
+    verify_published_file(model_name, path)
     model = open_clip.create_model(model_name, pretrained=None)
     try:
         open_clip.load_checkpoint(model, path)
