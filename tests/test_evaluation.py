@@ -406,3 +406,14 @@ def test_a_table_that_cannot_be_written_exits_non_zero_and_keeps_nothing_half_wr
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith('basicsr evaluate: stopped: cannot write ')
     assert 'results.md' not in os.listdir(out)
+
+
+@pytest.mark.parametrize('count, warned', [(9, True), (10, False)])
+def test_correlate_warns_below_ten_images(count, warned, tmp_path, capsys):
+    from sfd_basicsr.iqa.correlate import correlate, read_mos_csv
+    mos_file = distortion_set(tmp_path / 'blur')
+    pairs, _ = read_mos_csv(mos_file, tmp_path / 'blur')
+    correlate(pairs[:count], ['piqe'], 'cpu', progress=False)
+    said = capsys.readouterr().err
+    assert (f'sfd-iqa correlate: warning: only {count} images with MOS; correlations of so few points mean little'
+            in said) is warned

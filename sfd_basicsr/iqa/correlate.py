@@ -9,6 +9,7 @@ metric that cannot be built here (weights missing offline) is listed as unavaila
 """
 import csv
 import os
+import sys
 import time
 
 from ..utils.errors import InputError
@@ -16,6 +17,9 @@ from ..utils.errors import InputError
 NAME_COLUMNS = ('image_name', 'image', 'img_name', 'name', 'filename', 'file', 'dis_img_path')
 SCORE_COLUMNS = ('mos', 'dmos', 'score', 'mos_zscore', 'mos_label')
 DEFAULT_METRICS = ('sfd_iqa', 'niqe', 'piqe', 'clipiqa', 'qualiclip')
+
+
+FEW_IMAGES = 10  # fewer points: a correlation is mostly chance
 
 
 def read_mos_csv(path, images_dir, name_column=None, score_column=None):
@@ -57,6 +61,9 @@ def correlate(pairs, metrics, device=None, weights=None, progress=True):
     from .pyiqa_metrics import MetricUnavailable, metric_options, pyiqa_metric
     if len(pairs) < 3:
         raise InputError(f'correlations need at least 3 images with MOS; found {len(pairs)}.')
+    if len(pairs) < FEW_IMAGES:
+        print(f'sfd-iqa correlate: warning: only {len(pairs)} images with MOS; correlations of so few points mean '
+              f'little (a benchmark has hundreds).', file=sys.stderr)
     mos = np.array([score for _, score in pairs])
     device = default_device(device)
     results, unavailable, scores = {}, {}, {}

@@ -17,6 +17,7 @@ from .recipe import gan_options, paired_dataset, psnr_warm_start, rrdbnet
 # a multiple of the batch size: BasicSR drops the last partial batch
 TRAIN_IMAGES = ('astronaut', 'rocket', 'immunohistochemistry', 'hubble_deep_field')
 VAL_IMAGES = ('chelsea', 'coffee')  # skimage's `cat` is `chelsea` again
+WARM_START_STEPS = 100  # L1 steps before the GAN; --iters below it shortens them too
 
 
 def demo_options(data_dir, iters, pretrained, name='sfd_demo', warm_start=True):
@@ -29,7 +30,8 @@ def demo_options(data_dir, iters, pretrained, name='sfd_demo', warm_start=True):
     datasets = {'train': paired_dataset('skimage_train', train_hr, train_lr, 'train', gt_size=64, batch_size=2),
                 'val': paired_dataset('skimage_val', val_hr, val_lr, 'val')}
     opt = gan_options('SFDModel', network_g, iters=iters, name=name, datasets=datasets,
-                      pretrain_network_g=psnr_warm_start(data_dir, network_g) if warm_start else None,
+                      pretrain_network_g=psnr_warm_start(data_dir, network_g, steps=min(WARM_START_STEPS, iters),
+                                                         progress=True) if warm_start else None,
                       encoder={'clip_model': 'RN50-quickgelu', 'pretrained': pretrained}, featd={'num_feat': 32},
                       tgd={'n_ctx': 4})
     opt['train']['ema_decay'] = 0.9  # real runs: 0.999; a short demo's EMA would still be the random init

@@ -80,7 +80,7 @@ def gan_options(model_type, network_g, iters=400000, name='experiment', datasets
     return opt
 
 
-def psnr_warm_start(folder, network_g, steps=100, name='astronaut'):
+def psnr_warm_start(folder, network_g, steps=100, name='astronaut', progress=False):
     """A generator briefly fitted (L1) to one bicubic pair, saved as BasicSR saves ``net_g``; its path.
 
     SFD starts from a PSNR-oriented generator. A random one outputs a near-constant image, which teaches
@@ -89,7 +89,7 @@ def psnr_warm_start(folder, network_g, steps=100, name='astronaut'):
     import torch
     from basicsr.utils.registry import ARCH_REGISTRY
 
-    path = os.path.join(folder, 'psnr_warm_start.pth')
+    path = os.path.join(folder, f'psnr_warm_start_{steps}.pth')
     if os.path.isfile(path):
         return path
     hr_dir, lr_dir = write_bicubic_pairs(os.path.join(folder, 'psnr_data'), [name], 128)
@@ -100,7 +100,8 @@ def psnr_warm_start(folder, network_g, steps=100, name='astronaut'):
         options = dict(network_g)
         net = ARCH_REGISTRY.get(options.pop('type'))(**options)
     optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
-    for _ in range(steps):  # a few seconds on a CPU
+    from tqdm import tqdm
+    for _ in tqdm(range(steps), desc='L1 warm start of the generator', unit='step', disable=not progress):
         optimizer.zero_grad()
         torch.nn.functional.l1_loss(net(lr), hr).backward()
         optimizer.step()
