@@ -13,6 +13,7 @@ from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
 from ..compat.registry import register
 from .exact_resume import ExactResume
+from .fast_training import FastTraining, fast_training_step
 
 
 def encoder_mismatch(encoders):
@@ -28,7 +29,7 @@ def encoder_mismatch(encoders):
 
 
 @register(MODEL_REGISTRY)
-class SFDModel(ExactResume, SRGANModel):
+class SFDModel(FastTraining, ExactResume, SRGANModel):
     """SRGAN-style training of ``network_g`` against Feat-D (``network_d``) and TG-D (``network_d_tg``).
 
     Options beyond BasicSR's ``SRGANModel``:
@@ -37,6 +38,7 @@ class SFDModel(ExactResume, SRGANModel):
         train.optim_d: one optimiser for both discriminators, Feat-D weights and prompt contexts as two
             parameter groups; ``train.optim_d_tg`` (optional) overrides its settings for the prompt group.
         path.pretrain_network_d_tg / param_key_d_tg / strict_load_d_tg: as for ``network_d``.
+        use_amp, amp_bf16, use_channels_last, use_compile, compile_mode (top level): ``FastTraining``.
 
     Per iteration the encoder runs once on the SR batch (graph kept for the generator, reused detached by
     the discriminators) and once on the GT batch without gradient; the prompt texts are encoded once, in
@@ -122,6 +124,7 @@ class SFDModel(ExactResume, SRGANModel):
         """Targets of the pixel loss, the perceptual loss, and the discriminators' real images."""
         return self.gt, self.gt, self.gt
 
+    @fast_training_step
     def optimize_parameters(self, current_iter):
         discriminators = self._discriminators()
         pixel_gt, percep_gt, real_gt = self.loss_targets()
