@@ -22,6 +22,16 @@ def add_device(parser):
                         'there is one, else the CPU)')
 
 
+BF16_HELP = 'bfloat16 (any device; fast on GPUs and on CPUs with bfloat16 instructions)'
+
+
+def add_precision(parser):
+    """The generator's precision: ``--half`` or ``--bf16`` (``inference.upscaler.Upscaler``)."""
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument('--half', action='store_true', help='float16 on CUDA')
+    precision.add_argument('--bf16', action='store_true', help=BF16_HELP)
+
+
 def add_quiet(parser):
     parser.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
 
