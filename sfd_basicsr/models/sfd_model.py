@@ -14,6 +14,7 @@ from ..archs.tgd_arch import TGDiscriminator
 from ..compat.registry import register
 from .exact_resume import ExactResume
 from .fast_training import FastTraining, fast_training_step
+from .split_validation import SplitValidation
 
 
 def encoder_mismatch(encoders):
@@ -29,7 +30,7 @@ def encoder_mismatch(encoders):
 
 
 @register(MODEL_REGISTRY)
-class SFDModel(FastTraining, ExactResume, SRGANModel):
+class SFDModel(FastTraining, SplitValidation, ExactResume, SRGANModel):
     """SRGAN-style training of ``network_g`` against Feat-D (``network_d``) and TG-D (``network_d_tg``).
 
     Options beyond BasicSR's ``SRGANModel``:
