@@ -55,3 +55,22 @@ def test_weights_already_on_disk_are_not_downloaded(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
     monkeypatch.setattr(torch.hub, 'download_url_to_file', lambda *a, **k: pytest.fail('downloaded a cached file'))
     fetch_weights(opt)
+
+
+@pytest.mark.parametrize('environment, fetches', [
+    ({'RANK': '1', 'LOCAL_RANK': '0'}, True), ({'RANK': '1', 'LOCAL_RANK': '1'}, False),
+    ({'SLURM_PROCID': '3', 'SLURM_LOCALID': '0'}, True), ({'SLURM_PROCID': '3', 'SLURM_LOCALID': '2'}, False),
+], ids=['node 2 local rank 0', 'local rank 1', 'srun local task 0', 'srun local task 2'])
+def test_each_machines_local_rank_0_fetches_its_weights(tmp_path, monkeypatch, environment, fetches):
+    from sfd_basicsr.training import pipeline
+    for name in ('RANK', 'LOCAL_RANK', 'SLURM_PROCID', 'SLURM_LOCALID', 'WORLD_SIZE'):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    fetched = []
+    monkeypatch.setattr(pipeline, 'fetch_weights', fetched.append)
+    opt_file = write_options(tmp_path / 'o.yml', tiny_train_options(tmp_path, iters=2, warm_start=False,
+                                                                   with_val=False))
+    monkeypatch.setattr(sys, 'argv', ['basicsr train', '-opt', opt_file])
+    pipeline.parse_and_check_options(str(tmp_path), fetch=True)
+    assert len(fetched) == fetches

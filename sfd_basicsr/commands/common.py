@@ -41,7 +41,7 @@ def add_basicsr_options(parser, pipeline=True):
     parser.add_argument('-opt', required=True, metavar='FILE', help='the options file (YAML)')
     if pipeline:
         parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
-                            help="'pytorch' under torchrun (GPUs, or CPUs with gloo); 'slurm' needs CUDA")
+                            help="'pytorch' under torchrun, 'slurm' under srun (GPUs, or CPUs with gloo)")
         parser.add_argument('--auto_resume', action='store_true', help='resume from the latest training state')
         parser.add_argument('--debug', action='store_true', help="BasicSR's debug mode: the name gets debug_, "
                             'validation and checkpoints every 8 iterations')
