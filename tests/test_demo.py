@@ -1,4 +1,4 @@
-"""`basicsr demo` (``sfd_basicsr/training/demo.py``, ``commands/demo.py``): the run end to end, its data, and its refusals."""
+"""`basicsr demo` (``training/demo.py``, ``commands/demo.py``): the run end to end, its data, its refusals."""
 import errno
 import os
 

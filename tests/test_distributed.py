@@ -1,5 +1,6 @@
 """Training with several processes on CPU (gloo), the code path multi-GPU users take, through torchrun."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -8,8 +9,8 @@ import time
 import pytest
 import torch
 
-from helpers.training import command_path, logged_losses, paired_dataset, psnr_checkpoint, run_basicsr, \
-    tiny_train_options, torchrun, write_options
+from helpers.training import command_path, free_port, logged_losses, paired_dataset, psnr_checkpoint, read_log, \
+    run_basicsr, slurm_tasks, tiny_train_options, torchrun, torchrun_nodes, write_options
 from sfd_basicsr.data.sample_images import write_bicubic_pairs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -135,10 +136,18 @@ def audited_train(tmp_path, opt_file, *flags, nproc=2):
     return result, events
 
 
+def validation_tables(log):
+    """Each validation's ``{metric: (value, best value, best iteration)}`` from BasicSR's log, in order."""
+    return [{metric: (float(value), float(best), int(at))
+             for metric, value, best, at in re.findall(r'# (\w+): (\S+)\tBest: (\S+) @ (\d+) iter', block)}
+            for block in log.split('Validation ')[1:]]
+
+
 @pytest.mark.slow
-def test_basicsr_train_under_torchrun_writes_and_validates_on_rank_0_only(tmp_path):
+def test_basicsr_train_under_torchrun_writes_on_rank_0_and_splits_validation_between_ranks(tmp_path):
     opt = tiny_train_options(tmp_path, iters=4)
     opt['val']['val_freq'] = 2
+    opt['train']['optim_g']['lr'] = 0  # the generator validated is the same in one process and in two
     opt_file = write_options(tmp_path / 'train.yml', opt)
     result, events = audited_train(tmp_path, opt_file)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -148,17 +157,30 @@ def test_basicsr_train_under_torchrun_writes_and_validates_on_rank_0_only(tmp_pa
     assert len(logs) == 1
     log = logs[0].read_text()
     assert 'World size (gpu number): 2' in log
-    assert log.count('# psnr:') == 3, 'validation at iterations 2 and 4 and after training, once each'
     assert sorted(logged_losses(log)) == [1, 2, 3, 4]
     for name in ('net_g_2.pth', 'net_g_4.pth', 'net_d_tg_latest.pth'):
         assert (experiment / 'models' / name).is_file()
-    written = [path for kind, path in events[1] if kind != 'read']
-    assert not [p for p in written if str(experiment) in p], f'rank 1 wrote {written}'
-    val_reads = {rank: [p for kind, p in events[rank] if kind == 'read' and '/val/' in p] for rank in (0, 1)}
-    assert val_reads[1] == [], 'rank 1 validated'
-    for image in ('chelsea', 'coffee'):  # each validation reads each HR and LR image once, on rank 0
-        assert sum(p.endswith(f'/hr/{image}.png') for p in val_reads[0]) == 3
+    written = [path for kind, path in events[1] if kind != 'read' and str(experiment) in path]
+    assert written and all(path.startswith(str(experiment / 'visualization')) for path in written), \
+        f'rank 1 wrote {written} (only its share of the validation images is its to write)'
     assert any(str(experiment / 'models') in p for kind, p in events[0] if kind != 'read')
+    for image in ('chelsea', 'coffee'):  # each validation reads each image once, and saves it once, on one rank
+        reads = {rank: sum(kind == 'read' and p.endswith(f'/val/hr/{image}.png') for kind, p in events[rank])
+                 for rank in (0, 1)}
+        saves = {rank: sum(kind == 'os.mkdir' and p.endswith(f'/visualization/{image}') for kind, p in events[rank])
+                 for rank in (0, 1)}
+        assert sorted(reads.values()) == [0, 3] and saves == reads, (image, reads, saves)
+        assert sorted(os.listdir(experiment / 'visualization' / image)) == [f'{image}_{it}.png' for it in (2, 4, 5)]
+
+    single = run_basicsr(['train', '-opt', opt_file, '--force_yml', 'name=single'], cwd=tmp_path)
+    assert single.returncode == 0, single.stderr[-3000:]
+    expected = validation_tables(read_log(tmp_path / 'experiments' / 'single', 'train_single'))
+    tables = validation_tables(log)
+    assert len(tables) == len(expected) == 3 and [sorted(t) for t in tables] == [['niqe', 'psnr', 'ssim']] * 3
+    for table, single_table in zip(tables, expected):  # the values and the best-metric bookkeeping of one process
+        for metric, (value, best, at) in single_table.items():
+            assert table[metric][0] == pytest.approx(value, abs=2e-4) and table[metric][2] == at, metric
+            assert table[metric][1] == pytest.approx(best, abs=2e-4), metric
 
 
 @pytest.mark.slow
@@ -289,13 +311,82 @@ def test_distributed_settings_this_machine_cannot_honour_are_refused_by_name(mon
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     with pytest.raises(DistributedSetupError, match=r'dist_params.timeout: -5 is not a positive number'):
         init_dist('pytorch', backend='gloo', timeout=-5)
-    with pytest.raises(DistributedSetupError, match=r'--launcher slurm: on a machine without CUDA only'):
+    with pytest.raises(DistributedSetupError, match=r"--launcher mpi: on a machine without CUDA only '--launcher "
+                                                    r"pytorch' \(torchrun\) and '--launcher slurm' \(srun\)"):
+        init_dist('mpi', backend='gloo')
+    for name in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(DistributedSetupError, match=r'--launcher slurm: SLURM_PROCID, SLURM_NTASKS, SLURM_NODELIST '
+                                                    'not set; start the command with srun'):
         init_dist('slurm', backend='gloo')
     monkeypatch.delenv('RANK', raising=False)
     with pytest.raises(DistributedSetupError, match='RANK and WORLD_SIZE are not set'):
         init_dist('pytorch')
     monkeypatch.setenv('LOCAL_RANK', '1')
     assert default_device() == torch.device('cpu') and default_device('cuda:3') == torch.device('cuda', 3)
+
+
+def stand_in_scontrol(folder, hosts):
+    folder.mkdir()
+    (folder / 'scontrol').write_text('#!/bin/sh\n[ "$1 $2" = "show hostname" ] && printf "%s\\n" ' + ' '.join(hosts))
+    (folder / 'scontrol').chmod(0o755)
+    return str(folder)
+
+
+def test_srun_variables_become_torchruns_as_basicsrs_slurm_set_up_makes_them(tmp_path, monkeypatch):
+    from sfd_basicsr.utils.distributed import DistributedSetupError, slurm_environment
+    monkeypatch.setenv('PATH', str(tmp_path / 'empty'))
+    for name, value in {'SLURM_PROCID': '5', 'SLURM_NTASKS': '8', 'SLURM_NODELIST': 'gpu[03-04]',
+                        'SLURM_LOCALID': '1'}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv('MASTER_PORT', raising=False)
+    with pytest.raises(DistributedSetupError, match="SLURM's scontrol is not on PATH"):
+        slurm_environment()
+    monkeypatch.setenv('PATH', stand_in_scontrol(tmp_path / 'bin', ['gpu03', 'gpu04']))
+    slurm_environment()
+    assert {k: os.environ[k] for k in ('MASTER_ADDR', 'MASTER_PORT', 'WORLD_SIZE', 'RANK', 'LOCAL_RANK')} == {
+        'MASTER_ADDR': 'gpu03', 'MASTER_PORT': '29500', 'WORLD_SIZE': '8', 'RANK': '5', 'LOCAL_RANK': '1'}
+    slurm_environment(port=29611)  # dist_params.port, as BasicSR's SLURM set-up takes it
+    assert os.environ['MASTER_PORT'] == '29611'
+    monkeypatch.setenv('PATH', stand_in_scontrol(tmp_path / 'silent', []))
+    with pytest.raises(DistributedSetupError, match="scontrol names no host in SLURM_NODELIST 'gpu\\[03-04\\]'"):
+        slurm_environment()
+
+
+@pytest.mark.slow
+def test_basicsr_train_with_launcher_slurm_under_a_stand_in_srun(tmp_path):
+    opt = tiny_train_options(tmp_path, iters=2, with_val=False, warm_start=False)
+    opt['dist_params'] = {'backend': 'gloo', 'port': free_port()}
+    opt_file = write_options(tmp_path / 'slurm.yml', opt)
+    audit = tmp_path.parent / f'{tmp_path.name}_audit'
+    tasks = slurm_tasks([basicsr_script(), 'train', '-opt', opt_file, '--launcher', 'slurm'], cwd=tmp_path,
+                        env={'RANK_AUDIT_ROOT': str(tmp_path), 'RANK_AUDIT_OUT': str(audit)})
+    for task in tasks:
+        assert task.returncode == 0, task.stderr[-3000:]
+    experiment = tmp_path / 'experiments' / 'sfd_tiny'
+    log = read_log(experiment, 'train_sfd_tiny')
+    assert 'World size (gpu number): 2' in log and sorted(logged_losses(log)) == [1, 2]
+    written = [line for line in (audit / 'rank1.txt').read_text().splitlines()
+               if not line.startswith('read') and str(experiment) in line]
+    assert written == [], 'only global rank 0 writes the experiment'
+
+
+@pytest.mark.slow
+def test_two_torchrun_nodes_train_together_and_only_global_rank_0_writes(tmp_path):
+    opt = tiny_train_options(tmp_path, iters=2, with_val=False, warm_start=False)
+    opt_file = write_options(tmp_path / 'nodes.yml', opt)
+    audit = tmp_path.parent / f'{tmp_path.name}_audit'
+    nodes = torchrun_nodes([basicsr_script(), 'train', '-opt', opt_file, '--launcher', 'pytorch'], cwd=tmp_path,
+                           env={'RANK_AUDIT_ROOT': str(tmp_path), 'RANK_AUDIT_OUT': str(audit)})
+    for node in nodes:
+        assert node.returncode == 0, node.stderr[-3000:]
+    experiment = tmp_path / 'experiments' / 'sfd_tiny'
+    log = read_log(experiment, 'train_sfd_tiny')
+    assert 'World size (gpu number): 2' in log and sorted(logged_losses(log)) == [1, 2]
+    assert (experiment / 'models' / 'net_g_latest.pth').is_file()
+    events = {rank: (audit / f'rank{rank}.txt').read_text().splitlines() for rank in (0, 1)}
+    assert [line for line in events[1] if not line.startswith('read') and str(experiment) in line] == []
+    assert any(str(experiment / 'models') in line for line in events[0] if not line.startswith('read'))
 
 
 def test_on_gpus_basicsrs_own_set_up_gets_the_options_backend_and_no_slurm_port(monkeypatch):

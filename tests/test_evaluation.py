@@ -311,6 +311,27 @@ def test_evaluate_command_scores_given_lr_folders_whole_or_in_tiles(models, tmp_
     assert psnr[8, 2] != pytest.approx(psnr[8, 16], abs=1e-4), 'too little context shows at the seams'
 
 
+def test_evaluate_with_bf16_scores_the_bfloat16_generator_and_says_so(models, tmp_path, basicsr_main):
+    from basicsr.metrics import calculate_psnr
+
+    from sfd_basicsr.inference import Upscaler, load_generator
+    gt_dir, lq_dir = tmp_path / 'gt', tmp_path / 'lq'
+    gt_dir.mkdir(), lq_dir.mkdir()
+    gt = bgr('coffee', (96, 128))
+    lq = np.random.default_rng(9).integers(0, 256, (32, 24, 3), np.uint8)
+    cv2.imwrite(str(gt_dir / 'coffee.png'), gt)
+    cv2.imwrite(str(lq_dir / 'coffee.png'), lq)
+    result = basicsr_main(['evaluate', '-m', models['experiment'], '--data', f'given={gt_dir}:{lq_dir}', '--metrics',
+                           'psnr', '--bf16', '-o', tmp_path / 'out', '-q'], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    psnr = float({r['metric']: r['value'] for r in csv.DictReader(open(tmp_path / 'out' / 'results.csv'))}['PSNR-Y'])
+    in_bf16, in_float32 = (Upscaler(load_generator(models['experiment']), 'cpu', bf16=bf16).upscale_array(lq)
+                           for bf16 in (True, False))  # a fresh load each: the Upscaler casts the network it gets
+    assert psnr == pytest.approx(calculate_psnr(in_bf16, gt, 4, test_y_channel=True), abs=1e-5)
+    assert psnr != pytest.approx(calculate_psnr(in_float32, gt, 4, test_y_channel=True), abs=1e-5)
+    assert 'Upscaled whole, in bfloat16.' in (tmp_path / 'out' / 'results.md').read_text()
+
+
 def test_evaluate_scores_sfd_iqa_with_the_weights_given(models, tmp_path, monkeypatch, basicsr_main):
     import pyiqa
     from helpers.iqa import random_sfd_iqa_weights

@@ -1,7 +1,8 @@
 """A run killed after a checkpoint and resumed with --auto_resume logs what an uninterrupted run logs, every iteration.
 
 Random crops, flips and four images (one per batch, four batches an epoch) make every batch different, so a
-resume that replayed the epoch from its start (BasicSR's) or drew other crops would log other losses.
+resume that replayed the epoch from its start (BasicSR's) or drew other crops would log other losses. Under fp16
+AMP the gradient scalers' scales and skipped-step counts resume too.
 """
 import glob
 import os
@@ -18,8 +19,12 @@ from helpers.training import logged_losses, tiny_train_options, write_options
 BATCHES_PER_EPOCH = 4
 
 
-def options(root, name, iters, save_every):
+PRECISIONS = {'float32': {}, 'fp16 AMP': {'use_amp': True}}  # fp16: a GradScaler per optimiser, in the state
+
+
+def options(root, name, iters, save_every, precision='float32'):
     opt = tiny_train_options(root, name=name, iters=iters, warm_start=False)
+    opt.update(PRECISIONS[precision])
     train = opt['datasets']['train']
     assert train['use_hflip'] and train['use_rot'] and train['gt_size'] < 128  # random crops and flips
     train['batch_size_per_gpu'] = 1
@@ -47,18 +52,26 @@ def last_log(experiment):
 
 @pytest.fixture(scope='module')
 def uninterrupted(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('exact_resume'))
-    finished(basicsr(['train', '-opt', options(root, 'straight', 9, 100)], cwd=root))
-    experiment = os.path.join(root, 'experiments', 'straight')
-    return root, logged_losses(last_log(experiment)), experiment
+    """``run(precision)``: the 9 iterations without interruption, once per precision."""
+    runs = {}
+
+    def run(precision):
+        if precision not in runs:
+            root = str(tmp_path_factory.mktemp('exact_resume'))
+            finished(basicsr(['train', '-opt', options(root, 'straight', 9, 100, precision)], cwd=root))
+            experiment = os.path.join(root, 'experiments', 'straight')
+            runs[precision] = root, logged_losses(last_log(experiment)), experiment
+        return runs[precision]
+    return run
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('kill_after, iters', [(4, 7), (6, 9)], ids=['at an epoch boundary', 'mid-epoch'])
-def test_a_killed_run_resumes_exactly(uninterrupted, kill_after, iters):
-    root, straight, straight_experiment = uninterrupted
+@pytest.mark.parametrize('kill_after, iters, precision', [(4, 7, 'float32'), (6, 9, 'float32'), (6, 9, 'fp16 AMP')],
+                         ids=['at an epoch boundary', 'mid-epoch', 'mid-epoch, fp16 AMP'])
+def test_a_killed_run_resumes_exactly(uninterrupted, kill_after, iters, precision):
+    root, straight, straight_experiment = uninterrupted(precision)
     name = f'killed_at_{kill_after}'
-    opt_file = options(root, name, iters, kill_after)  # the only state saved before the end: kill_after
+    opt_file = options(root, name, iters, kill_after, precision)  # the only state saved before the end: kill_after
     experiment = os.path.join(root, 'experiments', name)
     state = os.path.join(experiment, 'training_states', f'{kill_after}.state')
     run = basicsr(['train', '-opt', opt_file], cwd=root)
@@ -66,7 +79,11 @@ def test_a_killed_run_resumes_exactly(uninterrupted, kill_after, iters):
         time.sleep(0.02)
     run.send_signal(signal.SIGKILL)
     run.communicate()
-    position = torch.load(state, weights_only=False)['data_position']
+    saved = torch.load(state, weights_only=False)
+    position = saved['data_position']
+    assert ('grad_scalers' in saved) == (precision == 'fp16 AMP')
+    if precision == 'fp16 AMP':  # a scale lowered before the kill: a resume at the initial scale would differ
+        assert straight[kill_after]['amp_skipped_g'] + straight[kill_after]['amp_skipped_d'] >= 1
     assert (position['epoch'], position['batches']) == divmod(kill_after - 1, BATCHES_PER_EPOCH)[0:1] + \
         ((kill_after - 1) % BATCHES_PER_EPOCH + 1,)  # 4 -> epoch 0, 4 batches taken; 6 -> epoch 1, 2 batches
 
@@ -77,7 +94,7 @@ def test_a_killed_run_resumes_exactly(uninterrupted, kill_after, iters):
     assert sorted(resumed) == list(range(kill_after + 1, iters + 1))
     for it in resumed:
         for key, value in straight[it].items():
-            if key.startswith(('l_', 'out_')):
+            if key.startswith(('l_', 'out_', 'amp_skipped_')):
                 assert resumed[it][key] == pytest.approx(value, rel=1e-3, abs=1e-6), (it, key)
     if iters == 9:
         a = torch.load(os.path.join(straight_experiment, 'models', 'net_g_latest.pth'))['params']

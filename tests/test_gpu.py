@@ -54,3 +54,54 @@ def test_upscale_on_the_gpu_in_half_precision_matches_the_cpu():
     assert half.dtype == torch.float16
     assert {p.dtype for p in half.module.parameters()} == {torch.float16}, 'the network itself runs in float16'
     assert (half.upscale_tensor(image) - cpu).abs().max() < 2 / 255
+
+
+@pytest.mark.parametrize('bf16', [True, False], ids=['bf16', 'fp16'])
+def test_amp_training_steps_on_the_gpu_are_finite_and_close_to_float32(bf16):
+    logs = {}
+    for amp in (False, True):
+        torch.manual_seed(0)
+        opt = sfd_options()
+        opt.update(num_gpu=1, use_amp=amp, amp_bf16=bf16 and amp, use_channels_last=amp)
+        model = build_model(opt)
+        model.feed_data(batch())
+        model.optimize_parameters(1)
+        logs[amp] = model.get_current_log()
+    if not bf16:
+        assert logs[True]['amp_skipped_g'] + logs[True]['amp_skipped_d'] <= 2
+    for key in ('l_g_pix', 'l_g_featd', 'l_g_tgd'):  # computed before any update
+        assert logs[True][key] == pytest.approx(logs[False][key], rel=3e-2, abs=3e-3), key
+
+
+def test_a_compiled_sfd_step_on_the_gpu_logs_what_the_eager_one_logs():
+    logs = {}
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        opt = sfd_options()
+        opt.update(num_gpu=1, use_compile=compiled, compile_mode='default')
+        model = build_model(opt)
+        model.feed_data(batch())
+        model.optimize_parameters(1)
+        logs[compiled] = model.get_current_log()
+        assert not any('_orig_mod' in key for key in model.net_g.state_dict())
+    assert logs[True] == pytest.approx(logs[False], rel=1e-3, abs=1e-5)
+
+
+def test_upscale_in_bfloat16_on_the_gpu_matches_the_cpu():
+    from sfd_basicsr.inference import LoadedGenerator, Upscaler
+    from helpers.models import tiny_rrdbnet
+    image = torch.rand(1, 3, 40, 56)
+    cpu = Upscaler(LoadedGenerator(tiny_rrdbnet(), 4, 3, True, 'tiny'), 'cpu').upscale_tensor(image)
+    bf16 = Upscaler(LoadedGenerator(tiny_rrdbnet(), 4, 3, True, 'tiny'), 'cuda', tile=24, bf16=True)
+    assert {p.dtype for p in bf16.module.parameters()} == {torch.bfloat16}
+    assert (bf16.upscale_tensor(image) - cpu).abs().max() < 4 / 255
+
+
+def test_sfd_iqa_in_bfloat16_on_the_gpu_is_within_the_stated_tolerance(tmp_path):
+    from sfd_basicsr.iqa import SFDIQA
+    from sfd_basicsr.iqa.sfd_iqa_arch import BF16_TOLERANCE
+    _, _, weights = random_sfd_iqa_weights(tmp_path)
+    image = torch.rand(2, 3, 1100, 700)
+    float32 = SFDIQA(str(weights)).cuda()(image.cuda()).cpu()
+    bf16 = SFDIQA(str(weights), bf16=True).cuda()(image.cuda()).cpu()
+    assert (bf16 - float32).abs().max() <= BF16_TOLERANCE

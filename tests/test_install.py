@@ -39,9 +39,8 @@ def test_every_import_and_dotted_name_the_docs_show_works():
     for doc, text in _doc_texts().items():
         for module, names in re.findall(r'from (sfd_basicsr[\w.]*) import ([\w, ]+)', text):
             shown |= {(doc, module, name.strip()) for name in names.split(',') if name.strip()}
-        for dotted in re.findall(r'`(sfd_basicsr(?:\.\w+)+)`', text) + re.findall(r'`((?:compat|utils|clip|iqa|'
-                                                                                    r'inference|training|metrics|models|'
-                                                                                    r'archs|commands)(?:\.\w+)+)`', text):
+        layers = r'compat|utils|clip|iqa|inference|training|metrics|models|archs|commands'
+        for dotted in re.findall(r'`(sfd_basicsr(?:\.\w+)+)`', text) + re.findall(rf'`((?:{layers})(?:\.\w+)+)`', text):
             full = dotted if dotted.startswith('sfd_basicsr') else f'sfd_basicsr.{dotted}'
             module, _, name = full.rpartition('.')
             shown.add((doc, module, name))

@@ -222,6 +222,22 @@ def test_what_needs_cuda_is_refused_on_a_machine_without_it(tmp_path, change, me
     assert not (tmp_path / 'experiments').exists()
 
 
+def test_bf16_on_a_gpu_without_bfloat16_arithmetic_is_refused_naming_the_gpu(tmp_path, monkeypatch):
+    import torch
+
+    from sfd_basicsr.training.options_check import options_problems
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)
+    opt.update(num_gpu=1, use_amp=True, amp_bf16=True)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'get_device_name', lambda *args: 'Tesla V100-SXM2-16GB')
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda including_emulation=True: including_emulation)
+    errors, _ = options_problems(opt)
+    assert errors == ['amp_bf16: Tesla V100-SXM2-16GB has no bfloat16 arithmetic; set amp_bf16: false (float16 with '
+                      'a gradient scaler per optimiser).']
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda including_emulation=True: True)
+    assert options_problems(opt)[0] == []
+
+
 def test_basicsr_check_reports_without_training(tmp_path, basicsr_main):
     opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
     good = write_options(tmp_path / 'good.yml', opt)

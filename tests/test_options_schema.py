@@ -111,6 +111,52 @@ def test_a_key_of_another_model_says_whose_it_is():
                          'SRGANModel, SeDModel.')
 
 
+SPEED_OPTIONS = {'use_amp': True, 'amp_bf16': True, 'use_channels_last': True, 'use_compile': True,
+                 'compile_mode': 'reduce-overhead'}
+
+
+@pytest.mark.parametrize('model_type', ['SFDModel', 'SFDRealModel', 'SeDModel'])
+def test_traiNNer_redux_speed_options_are_declared_for_our_models(model_type):
+    opt = shipped()
+    opt['model_type'] = model_type
+    opt.update(SPEED_OPTIONS)
+    opt['train']['optim_g']['fused'] = True
+    opt['train']['optim_d']['foreach'] = True
+    errors, _ = schema_problems(opt)
+    assert [line for line in errors if line.split(':')[0] in SPEED_OPTIONS or 'optim' in line] == []
+
+
+@pytest.mark.parametrize('model_type', ['SRGANModel', 'ESRGANModel', 'RealESRGANModel'])
+def test_speed_options_in_a_model_that_ignores_them_are_refused_naming_the_models_that_read_them(model_type):
+    opt = shipped()
+    opt['model_type'] = model_type
+    opt.update(SPEED_OPTIONS)
+    errors, _ = schema_problems(opt)
+    assert [line for line in errors if line.split(':')[0] in SPEED_OPTIONS] == [
+        f'{key}: {model_type} never reads it; it is an option of SFDModel, SFDRealModel, SeDModel.'
+        for key in SPEED_OPTIONS]
+
+
+@pytest.mark.parametrize('change, line', [
+    ({'amp_bf16': True}, 'amp_bf16: has no effect without use_amp: true; got True.'),
+    ({'compile_mode': 'max-autotune'}, "compile_mode: has no effect without use_compile: true; got 'max-autotune'."),
+    ({'use_compile': True, 'compile_mode': 'fast'}, "compile_mode: input should be 'default', 'reduce-overhead', "
+                                                    "'max-autotune' or 'max-autotune-no-cudagraphs'; got 'fast'."),
+    ({'use_amp': 'yes'}, "use_amp: input should be a valid boolean; got 'yes'."),
+], ids=['bf16 without amp', 'mode without compile', 'unknown mode', 'not a boolean'])
+def test_speed_options_that_would_do_nothing_or_cannot_work_are_named(change, line):
+    opt = shipped()
+    opt.update(change)
+    assert schema_problems(opt) == ([line], [])
+
+
+def test_fused_and_foreach_adam_are_one_choice():
+    opt = shipped()
+    opt['train']['optim_g'].update(fused=True, foreach=True)
+    assert schema_problems(opt) == (['train.optim_g.fused: cannot be combined with foreach: true; choose one '
+                                     'implementation; got True.'], [])
+
+
 def test_a_model_that_declares_nothing_gets_warnings_not_refusals():
     opt = shipped()
     opt['model_type'] = 'SwinIRModel'

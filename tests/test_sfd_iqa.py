@@ -81,6 +81,36 @@ def test_pyiqa_metric_accepts_tensors_and_file_paths(weights, tmp_path):
     torch.testing.assert_close(metric(str(path)), metric(read_image(str(path))), rtol=0, atol=1e-6)
 
 
+def photo(name, size=(160, 128)):
+    return torch.from_numpy(cv2.resize(getattr(skimage.data, name)(), size)).permute(2, 0, 1)[None].float() / 255
+
+
+def test_bf16_runs_the_encoder_and_heads_in_bfloat16_and_scores_within_the_stated_tolerance(net, weights, tmp_path):
+    import pyiqa
+
+    from sfd_basicsr.iqa.sfd_iqa_arch import BF16_TOLERANCE
+    bf16 = SFDIQA(str(weights[2]), bf16=True, tile_size=128)  # tiled too: 160 px wide
+    seen = []
+    hook = bf16.featd.encoder().register_forward_hook(lambda m, args, out: seen.append(out['embedding'].dtype))
+    try:
+        for name in ('astronaut', 'coffee', 'chelsea'):
+            image = photo(name)
+            expected, expected_map = net(image, return_map=True)
+            seen.clear()  # the float32 network shares the encoder
+            score, quality_map = bf16(image, return_map=True)
+            assert seen and set(seen) == {torch.bfloat16}
+            assert score.dtype == quality_map.dtype == torch.float32
+            assert abs(score.item() - expected.item()) <= BF16_TOLERANCE, name
+            # on average: a pixel whose Feat-D logit is near 0 may fall on the other side of it
+            assert (quality_map - expected_map).abs().mean() <= BF16_TOLERANCE, name
+    finally:
+        hook.remove()
+    metric = pyiqa.create_metric('sfd_iqa', device='cpu', pretrained_model_path=str(weights[2]), bf16=True)
+    assert metric.net.bf16
+    assert metric(photo('coffee')).item() == pytest.approx(SFDIQA(str(weights[2]), bf16=True)(photo('coffee')).item(),
+                                                           abs=1e-6)
+
+
 def test_grey_rgba_and_16_bit_files_read_as_documented(net, tmp_path):
     rgb = cv2.resize(skimage.data.astronaut(), (96, 96))
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)

@@ -87,6 +87,29 @@ def test_sfd_iqa_command_reports_bad_files_scores_the_rest_and_draws_maps(traine
     assert 'broken.png' in csv_text and 'coffee.png' in csv_text
 
 
+def test_score_with_bf16_gives_the_bfloat16_networks_scores(tmp_path, sfd_iqa_main):
+    from helpers.iqa import random_sfd_iqa_weights
+    from sfd_basicsr.iqa import SFDIQA
+    from sfd_basicsr.iqa.sfd_iqa_arch import BF16_TOLERANCE
+    from sfd_basicsr.utils.image_io import read_image
+    weights = random_sfd_iqa_weights(tmp_path)[2]
+    images = tmp_path / 'images'
+    images.mkdir()
+    for name in ('astronaut', 'coffee'):
+        cv2.imwrite(str(images / f'{name}.png'), cv2.resize(getattr(skimage.data, name)()[..., ::-1], (160, 128)))
+    scores = {}
+    for flags in ([], ['--bf16']):
+        result = sfd_iqa_main(['score', '-t', images, '--weights', weights, '-q', *flags], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        scores[bool(flags)] = {os.path.basename(k): float(v) for k, v in
+                               (line.split('\t') for line in result.stdout.strip().splitlines()) if k != 'mean'}
+    in_bf16 = SFDIQA(str(weights), bf16=True)
+    for name, value in scores[True].items():
+        assert value == pytest.approx(in_bf16(read_image(str(images / name))).item(), abs=2e-6)
+        assert abs(value - scores[False][name]) <= BF16_TOLERANCE
+    assert scores[True] != scores[False], 'bfloat16 rounds differently'
+
+
 def test_score_of_a_folder_without_images_is_refused_before_any_network(tmp_path, sfd_iqa_main):
     (tmp_path / 'empty').mkdir()
     (tmp_path / 'empty' / 'notes.txt').write_text('no image here')

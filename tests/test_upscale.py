@@ -163,6 +163,44 @@ def test_half_precision_on_cpu_warns_and_stays_float32(models):
         assert Upscaler(load_generator(models['experiment']), 'cpu', half=True).dtype == torch.float32
 
 
+def test_bf16_runs_the_network_in_bfloat16_on_any_device_close_to_float32(models):
+    generator = load_generator(models['experiment'])
+    image = torch.rand(1, 3, 24, 40)
+    expected = Upscaler(generator, 'cpu').upscale_tensor(image)
+    bf16 = Upscaler(load_generator(models['experiment']), 'cpu', tile=16, bf16=True)
+    assert bf16.dtype == torch.bfloat16
+    assert {p.dtype for p in bf16.module.parameters()} == {torch.bfloat16}, 'the network itself runs in bfloat16'
+    result = bf16.upscale_tensor(image)
+    assert result.dtype == torch.float32 and (result - expected).abs().max() < 4 / 255
+    with pytest.raises(ValueError, match='two precisions; choose one'):
+        Upscaler(generator, 'cpu', half=True, bf16=True)
+
+
+def test_bf16_for_a_model_without_bfloat16_warns_and_stays_float32(models):
+    generator = load_generator(models['experiment'])
+    generator.supports_bfloat16 = False
+    with pytest.warns(UserWarning, match='does not support bfloat16'):
+        assert Upscaler(generator, 'cpu', bf16=True).dtype == torch.float32
+
+
+def test_upscale_and_evaluate_commands_take_bf16_and_refuse_it_with_half(models, tmp_path, basicsr_main):
+    inputs = tmp_path / 'in'
+    inputs.mkdir()
+    rng = np.random.default_rng(1)
+    cv2.imwrite(str(inputs / 'photo.png'), rng.integers(0, 256, (16, 20, 3), dtype=np.uint8))
+    images = {}
+    for flags in ([], ['--bf16']):
+        out = tmp_path / ('bf16' if flags else 'float32')
+        result = basicsr_main(['upscale', '-i', inputs, '-o', out, '-m', models['experiment'], '-q', *flags],
+                              cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        images[bool(flags)] = cv2.imread(str(out / 'photo.png')).astype(int)
+    assert 0 < np.abs(images[True] - images[False]).max() <= 4, 'bfloat16 rounds differently, and only a little'
+    for command in (['upscale', '-i', inputs, '-o', tmp_path / 'x'], ['evaluate', '--data', f'set={inputs}']):
+        result = basicsr_main([*command, '-m', models['experiment'], '--half', '--bf16'], cwd=tmp_path)
+        assert result.returncode == 2 and 'argument --bf16: not allowed with argument --half' in result.stderr
+
+
 def write_inputs(folder):
     folder.mkdir()
     rng = np.random.default_rng(1)

@@ -92,3 +92,22 @@ def test_check_lists_weights_it_finds_where_they_are(tmp_path, basicsr_main, mon
     assert f'basicsr check: weights: train.perceptual_opt: VGG weights found at {vgg}\n' in result.stdout
     assert 'basicsr check: weights: network_d.pretrained: none (a random CLIP RN50-quickgelu: for tests only)' \
         in result.stdout
+
+
+@pytest.mark.parametrize('environment, fetches', [
+    ({'RANK': '1', 'LOCAL_RANK': '0'}, True), ({'RANK': '1', 'LOCAL_RANK': '1'}, False),
+    ({'SLURM_PROCID': '3', 'SLURM_LOCALID': '0'}, True), ({'SLURM_PROCID': '3', 'SLURM_LOCALID': '2'}, False),
+], ids=['node 2 local rank 0', 'local rank 1', 'srun local task 0', 'srun local task 2'])
+def test_each_machines_local_rank_0_fetches_its_weights(tmp_path, monkeypatch, environment, fetches):
+    from sfd_basicsr.training import pipeline
+    for name in ('RANK', 'LOCAL_RANK', 'SLURM_PROCID', 'SLURM_LOCALID', 'WORLD_SIZE'):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    fetched = []
+    monkeypatch.setattr(pipeline, 'fetch_weights', fetched.append)
+    opt_file = write_options(tmp_path / 'o.yml', tiny_train_options(tmp_path, iters=2, warm_start=False,
+                                                                   with_val=False))
+    monkeypatch.setattr(sys, 'argv', ['basicsr train', '-opt', opt_file])
+    pipeline.parse_and_check_options(str(tmp_path), fetch=True)
+    assert len(fetched) == fetches

@@ -23,6 +23,16 @@ def add_device(parser):
                         'there is one, else the CPU)')
 
 
+BF16_HELP = 'bfloat16 (any device; fast on GPUs and on CPUs with bfloat16 instructions)'
+
+
+def add_precision(parser):
+    """The generator's precision: ``--half`` or ``--bf16`` (``inference.upscaler.Upscaler``)."""
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument('--half', action='store_true', help='float16 on CUDA')
+    precision.add_argument('--bf16', action='store_true', help=BF16_HELP)
+
+
 def add_quiet(parser):
     parser.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
 
@@ -45,7 +55,7 @@ def add_basicsr_options(parser, pipeline=True):
     parser.add_argument('-opt', required=True, metavar='FILE', help='the options file (YAML)')
     if pipeline:
         parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
-                            help="'pytorch' under torchrun (GPUs, or CPUs with gloo); 'slurm' needs CUDA")
+                            help="'pytorch' under torchrun, 'slurm' under srun (GPUs, or CPUs with gloo)")
         parser.add_argument('--auto_resume', action='store_true', help='resume from the latest training state')
         parser.add_argument('--debug', action='store_true', help="BasicSR's debug mode: the name gets debug_, "
                             'validation and checkpoints every 8 iterations')

@@ -5,10 +5,11 @@ Under torchrun each process scores a share of the images and rank 0 writes the t
 import os
 import sys
 
-from .common import (add_device, add_max_pixels, add_model, add_quiet, add_weights, in_inference_processes,
-                     outputs_writable_on_every_process)
+from .common import (add_device, add_max_pixels, add_model, add_precision, add_quiet, add_weights,
+                     in_inference_processes, outputs_writable_on_every_process)
 
 DEFAULT_METRICS = ('lpips', 'dists', 'niqe', 'musiq', 'clipiqa', 'sfd_iqa')
+PRECISION_WORDS = {'torch.float16': ', in float16', 'torch.bfloat16': ', in bfloat16'}  # the report says how
 
 
 def add_parser(commands):
@@ -24,6 +25,7 @@ def add_parser(commands):
     parser.add_argument('-o', '--output', default='evaluation', help='folder for results.md and results.csv')
     parser.add_argument('--tile', type=int, default=0, help='upscale in tiles of this size (0: whole images)')
     parser.add_argument('--tile-pad', type=int, default=16, help='context pixels around each tile (default 16)')
+    add_precision(parser)
     add_device(parser)
     add_max_pixels(parser)
     add_quiet(parser)
@@ -41,7 +43,8 @@ def _evaluate(args, rank, world):
     if not outputs_writable_on_every_process('basicsr evaluate', [(args.output, '-o')], rank, world):
         return 1
     test_sets = [parse_test_set(text) for text in args.data]
-    upscaler = Upscaler(load_generator(args.model), args.device, tile=args.tile, tile_pad=args.tile_pad)
+    upscaler = Upscaler(load_generator(args.model), args.device, tile=args.tile, tile_pad=args.tile_pad,
+                        half=args.half, bf16=args.bf16)
     results, unavailable, lower_better = evaluate(upscaler, test_sets, args.metrics,
                                                   progress=not args.quiet and rank == 0, rank=rank, world=world,
                                                   sfd_iqa_weights=args.weights, max_pixels=args.max_pixels)
@@ -51,7 +54,8 @@ def _evaluate(args, rank, world):
         for name, row in results.items():
             print(f"basicsr evaluate: {name}: {row['images']} image(s) on {world} processes "
                   f"({', '.join(map(str, row['images_per_process']))})", file=sys.stderr)
-    upscaled = f'in tiles of {upscaler.tile} px with {upscaler.tile_pad} px of context' if upscaler.tile else 'whole'
+    upscaled = (f'in tiles of {upscaler.tile} px with {upscaler.tile_pad} px of context' if upscaler.tile
+                else 'whole') + PRECISION_WORDS.get(str(upscaler.dtype), '')
     table = write_reports(args.output, results, unavailable, lower_better, args.metrics, args.model, upscaled)
     print(table)
     print(f"basicsr evaluate: wrote {os.path.join(args.output, 'results.md')} and results.csv", file=sys.stderr)

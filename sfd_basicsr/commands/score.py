@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .common import (add_device, add_max_pixels, add_quiet, add_weights, in_inference_processes,
+from .common import (BF16_HELP, add_device, add_max_pixels, add_quiet, add_weights, in_inference_processes,
                      outputs_writable_on_every_process)
 
 
@@ -25,6 +25,7 @@ def add_parser(commands):
                         "file's")
     parser.add_argument('--tile-size', type=int, default=DEFAULT_TILE_SIZE, help='largest side scored in one pass')
     add_device(parser)
+    parser.add_argument('--bf16', action='store_true', help=BF16_HELP + '; scores within 0.01 of float32')
     parser.add_argument('--maps', default=None, help='folder for quality-map pictures (<name>_sfd_map.png)')
     parser.add_argument('--map-size', type=int, default=DEFAULT_MAX_SIDE,
                         help=f'longest side of each map panel in pixels (default {DEFAULT_MAX_SIDE})')
@@ -56,7 +57,7 @@ def _score(args, rank, world):
         return 2
     device = default_device(args.device)
     net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
-                 tile_size=args.tile_size).to(device)
+                 tile_size=args.tile_size, bf16=args.bf16).to(device)
     scores, failures, stopped = score_files(net, shard(paths, rank, world), device, args.maps, args.map_size,
                                             show_progress=not args.quiet and rank == 0, max_pixels=args.max_pixels)
     # a process that stopped still takes part: one that left would end the others' gather in a traceback

@@ -1,7 +1,8 @@
 """``basicsr upscale``: run a trained generator on your own images (``inference``); under torchrun, split the files."""
 import sys
 
-from .common import add_device, add_max_pixels, add_model, add_quiet, in_inference_processes, user_error_exit
+from .common import (add_device, add_max_pixels, add_model, add_precision, add_quiet, in_inference_processes,
+                     user_error_exit)
 
 
 def add_parser(commands):
@@ -14,7 +15,7 @@ def add_parser(commands):
     parser.add_argument('--tile', type=int, default=0, help='largest input tile side; 0: whole image (default)')
     parser.add_argument('--tile-pad', type=int, default=16, help='context pixels around each tile (default 16)')
     parser.add_argument('--outscale', type=float, default=None, help="final scale (default: the network's)")
-    parser.add_argument('--half', action='store_true', help='float16 on CUDA')
+    add_precision(parser)
     add_device(parser)
     parser.add_argument('--suffix', default='', help='added to output names, e.g. _x4')
     parser.add_argument('--ext', default='auto', help="output format: auto (the input's; PNG where it cannot "
@@ -36,7 +37,7 @@ def _upscale(args, rank, world):
     from ..inference.upscaler import Upscaler
     try:
         generator = load_generator(args.model)
-        upscaler = Upscaler(generator, args.device, args.tile, args.tile_pad, args.half)
+        upscaler = Upscaler(generator, args.device, args.tile, args.tile_pad, args.half, args.bf16)
         if rank == 0:
             print(f'basicsr upscale: {generator.source}, x{generator.scale}, on {upscaler.device}'
                   + (f' and {world - 1} more process(es)' if world > 1 else ''), file=sys.stderr)

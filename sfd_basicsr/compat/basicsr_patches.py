@@ -4,7 +4,8 @@
   ``training.pipeline`` replaces (listed there);
 - ``basicsr_filter2d_on_contiguous_inputs``: around ``SFDRealModel.feed_data``;
 - ``basicsr_distributed_on_any_device``: BasicSR's distributed set-up on machines without CUDA;
-- ``validation_metrics_that_cannot_end_training``: a metric failing on one image is logged, not fatal.
+- ``validation_metrics_that_cannot_end_training``: a metric failing on one image is logged, not fatal;
+- ``basicsr_validation_metric_values``: every value of BasicSR's validation loop, recorded (split validation).
 """
 from contextlib import contextmanager
 
@@ -85,6 +86,26 @@ def validation_metrics_that_cannot_end_training():
     sr_model.calculate_metric = calculate_metric
     try:
         yield
+    finally:
+        sr_model.calculate_metric = original
+
+
+@contextmanager
+def basicsr_validation_metric_values(values):
+    """Within the block, each value BasicSR's ``SRModel.nondist_validation`` gets from ``calculate_metric`` (per image,
+    per metric, in that order) is also appended to ``values``: the loop keeps only their sum, and split validation
+    (``models.split_validation``) needs them one by one to sum the whole set as one process would."""
+    from basicsr.models import sr_model
+    original = sr_model.calculate_metric
+
+    def calculate_metric(data, opt):
+        value = original(data, opt)
+        values.append(value)
+        return value
+
+    sr_model.calculate_metric = calculate_metric
+    try:
+        yield values
     finally:
         sr_model.calculate_metric = original
 

@@ -21,6 +21,7 @@ class LoadedGenerator:
     input_channels: int
     supports_half: bool
     source: str  # where the weights came from, for messages and logs
+    supports_bfloat16: bool = True
 
 
 def load_generator(model, device='cpu'):
@@ -126,4 +127,5 @@ def _spandrel_generator(load, source):
                                  f'{descriptor.purpose}, not an image-to-image generator.')
     descriptor.model.eval().requires_grad_(False)
     return LoadedGenerator(descriptor.model, int(descriptor.scale), int(descriptor.input_channels),
-                           bool(descriptor.supports_half), f'{source} [{descriptor.architecture.name}]')
+                           bool(descriptor.supports_half), f'{source} [{descriptor.architecture.name}]',
+                           bool(descriptor.supports_bfloat16))

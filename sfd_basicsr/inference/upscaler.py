@@ -28,11 +28,15 @@ class Upscaler:
         tile (int): largest input tile side; 0 upscales the whole image in one pass.
         tile_pad (int): input pixels of context around each tile, cropped from its output.
         half (bool): float16 on CUDA (ignored, with a warning, on CPU or for models that do not support it).
+        bf16 (bool): bfloat16 weights and activations, on any device (ignored, with a warning, for models that do
+            not support it); float32's range, so no overflow where float16 would.
     """
 
-    def __init__(self, generator, device=None, tile=0, tile_pad=16, half=False):
+    def __init__(self, generator, device=None, tile=0, tile_pad=16, half=False, bf16=False):
         if tile < 0 or tile_pad < 0:
             raise InputError(f'tile and tile_pad must be >= 0; got {tile} and {tile_pad}.')
+        if half and bf16:
+            raise InputError('half (float16) and bf16 (bfloat16) are two precisions; choose one.')
         self.device = default_device(device)
         self.generator, self.scale = generator, generator.scale
         self.tile, self.tile_pad = tile, tile_pad
@@ -43,6 +47,10 @@ class Upscaler:
             warnings.warn(f'{generator.source} does not support float16; running in float32.', stacklevel=2)
         elif half:
             self.dtype = torch.float16
+        elif bf16 and not generator.supports_bfloat16:
+            warnings.warn(f'{generator.source} does not support bfloat16; running in float32.', stacklevel=2)
+        elif bf16:
+            self.dtype = torch.bfloat16
         self.module = generator.module.to(self.device, self.dtype)
 
     def _tiles(self, height, width, tile=None):

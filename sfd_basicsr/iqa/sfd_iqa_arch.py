@@ -24,6 +24,7 @@ from .weights import WeightsError, check_fusion_weight, load_weights, resolve_we
 
 DEFAULT_TILE_SIZE = 1024
 DEFAULT_TILE_MARGIN = 64
+BF16_TOLERANCE = 0.01  # |score under bf16 - float32 score|, scores in [0, 1] (docs/iqa.md, "bfloat16")
 
 
 def clip_weights_advice(clip_model, clip_pretrained, error):
@@ -48,11 +49,14 @@ class SFDIQA(nn.Module):
             None takes the ones recorded in the file.
         tile_size (int): largest tile side scored in one pass (without its margin).
         tile_margin (int): context around each tile when the image is tiled.
+        bf16 (bool): the encoder and both heads under bfloat16 autocast (fast on GPUs; CPUs without bfloat16
+            instructions are slower); scores and maps stay float32 and within ``BF16_TOLERANCE`` of float32's.
     """
 
     def __init__(self, pretrained_model_path=None, featd_checkpoint=None, tgd_checkpoint=None, fusion_weight=None,
-                 clip_pretrained=None, tile_size=DEFAULT_TILE_SIZE, tile_margin=DEFAULT_TILE_MARGIN):
+                 clip_pretrained=None, tile_size=DEFAULT_TILE_SIZE, tile_margin=DEFAULT_TILE_MARGIN, bf16=False):
         super().__init__()
+        self.bf16 = bool(bf16)
         if featd_checkpoint or tgd_checkpoint:
             if not (featd_checkpoint and tgd_checkpoint):
                 raise InputError('SFD-IQA from training checkpoints needs both featd_checkpoint and tgd_checkpoint.')
@@ -113,7 +117,9 @@ class SFDIQA(nn.Module):
         quality_map = x.new_zeros(x.shape[0], 1, height, width) if return_map else None
         stride = self.featd.stride
         for kept, seen in tiles_with_context(height, width, self.tile_size, self.tile_margin, stride):
-            realness_map, prompt_realness = self._score_tile(x, kept, seen)
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                realness_map, prompt_realness = self._score_tile(x, kept, seen)
+            realness_map, prompt_realness = realness_map.float(), prompt_realness.float()
             y0, y1, x0, x1 = kept
             area = (y1 - y0) * (x1 - x0)
             featd_sum = featd_sum + realness_map.mean(dim=(1, 2, 3)) * area

@@ -13,6 +13,8 @@ from ..archs.tgd_arch import TGDiscriminator
 from ..compat.registry import register
 from ..utils.errors import InputError
 from .exact_resume import ExactResume
+from .fast_training import FastTraining, fast_training_step
+from .split_validation import SplitValidation
 
 
 def encoder_mismatch(encoders):
@@ -28,7 +30,7 @@ def encoder_mismatch(encoders):
 
 
 @register(MODEL_REGISTRY)
-class SFDModel(ExactResume, SRModel):
+class SFDModel(FastTraining, SplitValidation, ExactResume, SRModel):
     """SRGAN-style training of ``network_g`` against Feat-D (``network_d``) and TG-D (``network_d_tg``).
 
     It derives from BasicSR's ``SRModel`` (EMA, pixel and perceptual losses, validation, saving) and writes its own
@@ -39,6 +41,7 @@ class SFDModel(ExactResume, SRModel):
         train.optim_d: one optimiser for both discriminators, Feat-D weights and prompt contexts as two
             parameter groups; ``train.optim_d_tg`` (optional) overrides its settings for the prompt group.
         path.pretrain_network_d_tg / param_key_d_tg / strict_load_d_tg: as for ``network_d``.
+        use_amp, amp_bf16, use_channels_last, use_compile, compile_mode (top level): ``FastTraining``.
 
     Per iteration the encoder runs once on the SR batch (graph kept for the generator, reused detached by
     the discriminators) and once on the GT batch without gradient; the prompt texts are encoded once, in
@@ -125,6 +128,7 @@ class SFDModel(ExactResume, SRModel):
         """Targets of the pixel loss, the perceptual loss, and the discriminators' real images."""
         return self.gt, self.gt, self.gt
 
+    @fast_training_step
     def optimize_parameters(self, current_iter):
         discriminators = self._discriminators()
         pixel_gt, percep_gt, real_gt = self.loss_targets()

@@ -16,7 +16,8 @@ import typing
 from typing import Annotated, Any, Literal, Optional
 
 from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model,
+                      field_validator, model_validator)
 
 from .basicsr_reads import reads_key
 
@@ -60,6 +61,16 @@ class Adam(Section):  # BasicSR 1.4.2's get_optimizer builds torch.optim.Adam on
     eps: Positive = 1e-8
     weight_decay: NonNegative = 0
     amsgrad: bool = False
+    # torch's multi-tensor and fused implementations (fewer, larger kernels; BasicSR passes them through)
+    foreach: Optional[bool] = None
+    fused: Optional[bool] = None
+
+    @field_validator('fused')
+    @classmethod
+    def _one_implementation(cls, fused, info: ValidationInfo):
+        if fused and info.data.get('foreach'):
+            raise ValueError('cannot be combined with foreach: true; choose one implementation')
+        return fused
 
 
 class AdamGroup(Section):
@@ -290,15 +301,45 @@ class RealESRNetTop(RealESRGANTop):
     gt_usm: bool = True
 
 
+COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')  # torch.compile's
+
+
+def _needs(switch):
+    """A validator refusing a true/set option that does nothing unless the top-level ``switch`` is true."""
+
+    def check(cls, value, info: ValidationInfo):
+        if value not in (None, False, 'default') and not info.data.get(switch):
+            raise ValueError(f'has no effect without {switch}: true')
+        return value
+
+    return classmethod(check)
+
+
+class FastTrainingTop(Top):
+    """traiNNer-redux's speed options, read by our models (``models/fast_training.py``)."""
+    use_amp: bool = False
+    amp_bf16: bool = False
+    use_channels_last: bool = False
+    use_compile: bool = False
+    compile_mode: Literal[COMPILE_MODES] = 'default'
+
+    _amp_bf16_needs_amp = field_validator('amp_bf16')(_needs('use_amp'))
+    _compile_mode_needs_compile = field_validator('compile_mode')(_needs('use_compile'))
+
+
+class SFDRealTop(RealESRGANTop, FastTrainingTop):
+    """``SFDRealModel``: Real-ESRGAN's degradation options and the speed options."""
+
+
 MODELS = {  # model_type: (top-level schema, train schema)
     'SRModel': (Top, SRModelTrain),
     'SRGANModel': (Top, SRGANModelTrain),
     'ESRGANModel': (Top, SRGANModelTrain),
     'RealESRNetModel': (RealESRNetTop, SRModelTrain),
     'RealESRGANModel': (RealESRGANTop, SRGANModelTrain),
-    'SFDModel': (Top, SFDModelTrain),
-    'SFDRealModel': (RealESRGANTop, SFDModelTrain),
-    'SeDModel': (Top, SeDModelTrain),
+    'SFDModel': (FastTrainingTop, SFDModelTrain),
+    'SFDRealModel': (SFDRealTop, SFDModelTrain),
+    'SeDModel': (FastTrainingTop, SeDModelTrain),
 }
 
 

@@ -43,7 +43,7 @@ from ..compat.basicsr_patches import (basicsr_distributed_on_any_device, module_
 from ..models.data_stream import counting_prefetcher
 from ..utils.atomic import remove_stale_temp_files
 from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
-from ..utils.distributed import DistributedSetupError, process_group_left_on_exit
+from ..utils.distributed import DistributedSetupError, local_rank, process_group_left_on_exit
 from ..utils.experiment import iteration_in_name, record_effective_options
 from .options_check import OptionsError, check_options
 from .options_file import command_line_options, load_options, read_options_file
@@ -64,7 +64,7 @@ def parse_and_check_options(root_path, is_train=True, fetch=False, lock=False):
     raw = load_options(sys.argv[1:])
     if raw is not None:
         check_options(raw, is_train=is_train, on_warning=_warn, more_problems=offline_problems(raw))
-        if fetch and int(os.environ.get('LOCAL_RANK', 0)) == 0:  # one download per machine
+        if fetch and local_rank() == 0:  # one download per machine, before any process group exists
             fetch_weights(raw)
     opt, args = parse_options(root_path, is_train=is_train)
     _checked['opt'] = opt

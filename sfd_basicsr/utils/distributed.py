@@ -8,6 +8,8 @@ rank 0 reports for all of them.
 """
 import datetime
 import os
+import shutil
+import subprocess
 import sys
 from contextlib import contextmanager
 
@@ -40,9 +42,9 @@ def init_dist(launcher, backend=None, timeout=None, basicsr_init_dist=None, **kw
     """Join the process group ``launcher`` describes, with ``backend`` (default: ``default_backend()``).
 
     ``timeout`` (seconds) bounds how long a collective waits for a rank that stopped answering. On CUDA
-    the set-up is BasicSR's own (``basicsr_init_dist``: one device per rank); without CUDA only
-    ``torchrun``'s environment (``--launcher pytorch``) is supported, since BasicSR's SLURM set-up
-    derives the local rank from the number of GPUs.
+    the set-up is BasicSR's own (``basicsr_init_dist``: one device per rank). Without CUDA, ``--launcher pytorch``
+    reads ``torchrun``'s environment and ``--launcher slurm`` makes that environment from SLURM's
+    (``slurm_environment``), since BasicSR's SLURM set-up derives the local rank from the number of GPUs.
     """
     backend = backend or default_backend()
     if backend not in BACKENDS:
@@ -60,13 +62,39 @@ def init_dist(launcher, backend=None, timeout=None, basicsr_init_dist=None, **kw
         if basicsr_init_dist is None:  # this layer knows no BasicSR: compat.basicsr_patches hands it over
             raise InputError('init_dist on CUDA needs basicsr_init_dist (BasicSR\'s own set-up).')
         return basicsr_init_dist(launcher, backend=backend, **kwargs)
-    if launcher != 'pytorch':
+    if launcher == 'slurm':
+        slurm_environment(kwargs.pop('port', None))
+    elif launcher != 'pytorch':
         raise DistributedSetupError(f"--launcher {launcher}: on a machine without CUDA only '--launcher pytorch' "
-                                    '(torchrun) is supported; under SLURM, run torchrun inside srun.')
+                                    "(torchrun) and '--launcher slurm' (srun) are supported.")
     if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ:
         raise DistributedSetupError('--launcher pytorch: RANK and WORLD_SIZE are not set; start the command with '
                                     'torchrun --nproc_per_node=N $(which basicsr) train ...')
     dist.init_process_group(backend=backend, **kwargs)
+
+
+SLURM_VARIABLES = ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
+
+
+def slurm_environment(port=None):
+    """``torchrun``'s variables from those ``srun`` sets, as BasicSR's SLURM set-up makes them: rank and world size
+    from the task id and count, the master the job's first node (``scontrol show hostname``), the port ``port``
+    (``dist_params.port``), else ``MASTER_PORT``, else 29500; the local rank is SLURM's ``SLURM_LOCALID``."""
+    missing = [name for name in SLURM_VARIABLES if name not in os.environ]
+    if missing:
+        raise DistributedSetupError(f"--launcher slurm: {', '.join(missing)} not set; start the command with srun "
+                                    '(one task per process).')
+    if shutil.which('scontrol') is None:
+        raise DistributedSetupError("--launcher slurm: SLURM's scontrol is not on PATH (it names the job's first node, "
+                                    'the master).')
+    hosts = subprocess.run(['scontrol', 'show', 'hostname', os.environ['SLURM_NODELIST']], capture_output=True,
+                           text=True).stdout.split()
+    if not hosts:
+        raise DistributedSetupError(f"--launcher slurm: scontrol names no host in SLURM_NODELIST "
+                                    f"'{os.environ['SLURM_NODELIST']}'.")
+    os.environ.update(MASTER_ADDR=hosts[0], MASTER_PORT=str(port or os.environ.get('MASTER_PORT', 29500)),
+                      WORLD_SIZE=os.environ['SLURM_NTASKS'], RANK=os.environ['SLURM_PROCID'],
+                      LOCAL_RANK=os.environ.get('SLURM_LOCALID', '0'))
 
 
 def wrap_ddp(net, find_unused_parameters=False):
@@ -81,6 +109,11 @@ def wrap_ddp(net, find_unused_parameters=False):
 def launched_world():
     """``(rank, world_size)`` of a ``torchrun`` launch (from its environment), ``(0, 1)`` otherwise."""
     return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
+
+
+def local_rank():
+    """This process's rank on its machine: ``LOCAL_RANK`` (torchrun), else ``SLURM_LOCALID`` (srun), else 0."""
+    return int(os.environ.get('LOCAL_RANK', os.environ.get('SLURM_LOCALID', 0)))
 
 
 def default_device(device=None):

@@ -94,6 +94,58 @@ def torchrun(args, cwd, nproc=2, env=None, timeout=300, **popen):
     return result
 
 
+def free_port():
+    import socket
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def _launched(command, cwd, env, timeout):
+    """Start every ``(command, extra environment)`` at once; their ``CompletedProcess``es, in order."""
+    base = dict(os.environ, HF_HUB_OFFLINE='1', PYTHONUNBUFFERED='1')
+    base['PYTHONPATH'] = os.pathsep.join(part for part in [RANK_AUDIT, base.get('PYTHONPATH', '')] if part)
+    started = [(words, subprocess.Popen(words, cwd=cwd, env={**base, **(env or {}), **extra}, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)) for words, extra in command]
+    results = []
+    for words, process in started:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for _, other in started:
+                other.kill()
+            raise
+        results.append(subprocess.CompletedProcess(words, process.returncode, out, err))
+    return results
+
+
+def torchrun_nodes(args, cwd, nnodes=2, env=None, timeout=300):
+    """``nnodes`` torchrun agents on 127.0.0.1 as separate "machines" (``--nnodes N --node_rank K``, c10d
+    rendezvous, one process each); their results by node."""
+    port = free_port()
+    return _launched([([sys.executable, '-m', 'torch.distributed.run', f'--nnodes={nnodes}', f'--node_rank={node}',
+                        '--nproc_per_node=1', '--rdzv-backend=c10d', f'--rdzv-endpoint=127.0.0.1:{port}',
+                        '--rdzv-id=two_nodes', '--local-addr=127.0.0.1', *args], {}) for node in range(nnodes)],
+                     cwd, env, timeout)
+
+
+def slurm_tasks(args, cwd, ntasks=2, env=None, timeout=300):
+    """``args`` started as ``srun --ntasks=N`` would on one node: ``SLURM_*`` variables per task, and a stand-in
+    ``scontrol`` on ``PATH`` that names 127.0.0.1 as the job's first node; the tasks' results."""
+    bin_dir = tempfile.mkdtemp(prefix='slurm_bin_')
+    scontrol = os.path.join(bin_dir, 'scontrol')
+    with open(scontrol, 'w') as f:  # `scontrol show hostname LIST` prints one host per line
+        f.write('#!/bin/sh\n[ "$1 $2" = "show hostname" ] && printf "127.0.0.1\\nnode2\\n"\n')
+    os.chmod(scontrol, 0o755)
+    job = {'SLURM_NTASKS': str(ntasks), 'SLURM_NODELIST': 'node[1-2]', 'SLURM_JOB_ID': '7',
+           'PATH': bin_dir + os.pathsep + os.environ['PATH']}
+    try:
+        return _launched([(list(args), {**job, 'SLURM_PROCID': str(task), 'SLURM_LOCALID': str(task)})
+                          for task in range(ntasks)], cwd, env, timeout)
+    finally:
+        shutil.rmtree(bin_dir, ignore_errors=True)
+
+
 def command_path(name):
     """An installed console script of this environment (``basicsr``, ``sfd-iqa``), as torchrun needs a file."""
     return os.path.join(os.path.dirname(sys.executable), name)
