@@ -88,3 +88,17 @@ def test_a_folder_listing_names_every_entry_it_passes_over(tmp_path):
     assert reasons['sub.png'].startswith('a folder') and reasons['link.png'] == 'a broken link'
     assert reasons['c.gif'].startswith('a GIF') and reasons['meta_info.txt'].startswith('not an image extension')
     assert scan_images(str(tmp_path / 'b.png')) == ([str(tmp_path / 'b.png')], [])
+
+
+def test_a_commands_lock_file_is_not_listed_among_the_entries_passed_over(tmp_path):
+    import cv2
+    import numpy as np
+
+    from sfd_basicsr.utils.image_io import scan_images
+    from sfd_basicsr.utils.locks import OUTPUT_LOCK
+    cv2.imwrite(str(tmp_path / 'a.png'), np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / OUTPUT_LOCK).write_text('pid 1\n')
+    (tmp_path / 'notes.txt').write_text('x')
+    images, passed_over = scan_images(str(tmp_path))
+    assert [os.path.basename(p) for p in images] == ['a.png']
+    assert [os.path.basename(p) for p, _ in passed_over] == ['notes.txt']

@@ -51,3 +51,22 @@ def test_another_process_holds_it_until_killed(tmp_path):
                 time.sleep(0.1)
     finally:
         holder.kill()
+
+
+def test_a_file_its_holder_removes_as_this_run_opens_it_is_not_the_one_locked(tmp_path, monkeypatch):
+    """The first holder unlinks the lock file on release; a run that opened the old file locks a removed inode and
+    must try again on the file that is there now, or two runs would each hold a lock."""
+    from sfd_basicsr.utils import locks
+    path = tmp_path / '.x.lock'
+    real_flock, calls = locks.fcntl.flock, []
+
+    def flock_after_the_holder_left(handle, operation):
+        calls.append(operation)
+        if len(calls) == 1:
+            os.unlink(path)  # the holder's release, between this run's open and its flock
+        return real_flock(handle, operation)
+
+    monkeypatch.setattr(locks.fcntl, 'flock', flock_after_the_holder_left)
+    held = take_lock(str(path), 'x')
+    assert len(calls) == 2 and path.read_text().startswith(f'pid {os.getpid()}, ')
+    held.close()

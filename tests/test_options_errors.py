@@ -396,3 +396,40 @@ def test_a_real_esrgan_dataset_without_meta_info_is_refused_before_basicsr_opens
     opt = _shipped_real_world()
     opt['datasets']['train']['meta_info'] = None  # RealESRGANDataset opens it whatever it holds
     assert 'datasets.train.meta_info: missing; RealESRGANDataset needs it.' in _problems(opt)
+
+
+def _real_world_tiny(tmp_path, change):
+    """The tiny SFD options turned into SFDRealModel on a RealESRGANDataset, then ``change``d."""
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False, with_val=False)
+    real = _shipped_real_world()
+    opt['model_type'] = 'SFDRealModel'
+    opt.update({key: value for key, value in real.items() if key not in opt and not isinstance(value, dict)})
+    train = dict(real['datasets']['train'], dataroot_gt=opt['datasets']['train']['dataroot_gt'], meta_info=None,
+                 batch_size_per_gpu=2, num_worker_per_gpu=0, gt_size=64)
+    meta = tmp_path / 'meta.txt'
+    meta.write_text(''.join(f'{name}\n' for name in sorted(os.listdir(train['dataroot_gt']))))
+    train['meta_info'] = str(meta)
+    opt['datasets'] = {'train': train}
+    change(opt)
+    return write_options(tmp_path / 'real.yml', opt)
+
+
+@pytest.mark.parametrize('change, key', [
+    (lambda opt: opt.update(network_d={'type': 'UNetDiscriminatorSN', 'num_in_ch': 3}), 'network_d.type'),
+    (lambda opt: opt['datasets']['train'].update(meta_info=None), 'datasets.train.meta_info'),
+    (lambda opt: opt['datasets']['train'].update(meta_info='absent.txt'), 'datasets.train.meta_info'),
+], ids=['unet_under_sfd_real_model', 'no_meta_info', 'absent_meta_info'])
+def test_train_finds_no_problem_that_check_missed(change, key, tmp_path, basicsr_main):
+    opt_file = _real_world_tiny(tmp_path, change)
+    check = basicsr_main(['check', '-opt', opt_file], cwd=tmp_path)
+    train = basicsr_main(['train', '-opt', opt_file], cwd=tmp_path)
+    assert check.returncode == train.returncode == 2 and 'Traceback' not in check.stderr + train.stderr
+    problems = [line for line in check.stderr.splitlines() if not line.startswith('basicsr check: weights')]
+    assert key in check.stderr
+    assert [line.replace('basicsr train', 'basicsr check') for line in train.stderr.splitlines()] == problems
+    assert not (tmp_path / 'experiments').exists()
+
+
+def test_the_unbroken_real_world_options_pass_the_check(tmp_path, basicsr_main):
+    result = basicsr_main(['check', '-opt', _real_world_tiny(tmp_path, lambda opt: None)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]

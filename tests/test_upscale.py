@@ -502,3 +502,19 @@ def test_export_refuses_an_experiment_whose_scale_spandrel_reads_otherwise(tmp_p
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
     assert 'spandrel reads the exported file as x4, not x2.' in result.stderr
     assert not (tmp_path / 'x.safetensors').exists()
+
+
+def test_an_output_folder_another_command_is_writing_is_refused_naming_it(models, tmp_path, basicsr_main):
+    from sfd_basicsr.utils.locks import OUTPUT_LOCK, take_lock
+    cv2.imwrite(str(tmp_path / 'a.png'), np.zeros((16, 16, 3), np.uint8))
+    out = tmp_path / 'out'
+    held = take_lock(str(out / OUTPUT_LOCK), 'x')
+    try:
+        result = basicsr_main(['upscale', '-i', str(tmp_path / 'a.png'), '-o', str(out), '-m',
+                               str(models['experiment'])], cwd=tmp_path)
+    finally:
+        held.close()
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert f"basicsr upscale: output folder '{out}' is being written by another run (pid {os.getpid()}, " \
+        in result.stderr
+    assert os.listdir(out) == []
