@@ -5,12 +5,13 @@ from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..compat.registry import register
 from .exact_resume import ExactResume
+from .validation_images import ValidationImages
 
 SED_ARCHS = ('SeDPatchDiscriminator', 'SeDUNetDiscriminator')
 
 
 @register(MODEL_REGISTRY)
-class SeDModel(ExactResume, SRGANModel):
+class SeDModel(ValidationImages, ExactResume, SRGANModel):
     """BasicSR's ``SRGANModel`` with a SeD discriminator conditioned on the GT's CLIP ``layer3`` semantics.
 
     Per iteration the frozen encoder runs once, on the GT batch, without gradient; the discriminator judges

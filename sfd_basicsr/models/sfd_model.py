@@ -13,6 +13,7 @@ from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
 from ..compat.registry import register
 from .exact_resume import ExactResume
+from .validation_images import SFDValidationImages
 
 
 def encoder_mismatch(encoders):
@@ -28,7 +29,7 @@ def encoder_mismatch(encoders):
 
 
 @register(MODEL_REGISTRY)
-class SFDModel(ExactResume, SRGANModel):
+class SFDModel(SFDValidationImages, ExactResume, SRGANModel):
     """SRGAN-style training of ``network_g`` against Feat-D (``network_d``) and TG-D (``network_d_tg``).
 
     Options beyond BasicSR's ``SRGANModel``:
