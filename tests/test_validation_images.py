@@ -75,10 +75,12 @@ def test_the_first_validation_images_reach_tensorboard_under_the_same_tags_at_ev
         assert [e.step for e in reader.Images(f'{tag}/gt')] == [3]  # the GT does not change
         saved = cv2.imread(str(tmp_path / 'visualization' / name / f'{name}_7.png'))[..., ::-1]  # BasicSR's writer
         expected = cv2.resize(saved, (64, 64), interpolation=cv2.INTER_AREA)
-        assert np.abs(decoded(reader.Images(f'{tag}/sr')[-1]).astype(int) - expected).max() <= 1
+        logged = decoded(reader.Images(f'{tag}/sr')[-1])
+        assert logged.shape == expected.shape and np.abs(logged.astype(int) - expected).max() <= 1
         gt = cv2.imread(str(tmp_path / 'val' / 'hr' / f'{name}.png'))[..., ::-1]
-        assert np.abs(decoded(reader.Images(f'{tag}/gt')[0]).astype(int)
-                      - cv2.resize(gt, (64, 64), interpolation=cv2.INTER_AREA)).max() <= 1
+        logged = decoded(reader.Images(f'{tag}/gt')[0])
+        expected = cv2.resize(gt, (64, 64), interpolation=cv2.INTER_AREA)
+        assert logged.shape == expected.shape and np.abs(logged.astype(int) - expected).max() <= 1
         # the networks' own forward on the generator's output for the LR file (unclamped, as training feeds it)
         model.net_d.eval()
         model.net_d_tg.eval()

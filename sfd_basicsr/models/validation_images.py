@@ -38,7 +38,8 @@ def realness_overlay(image, realness, max_side):
     """The output with Feat-D's realness (``(1, 1, h, w)`` in [0, 1]) over it in JET colours, as ``sfd-iqa score``
     draws quality maps: red reads as real, blue as fake."""
     rgb = picture(image, max_side)
-    heat = cv2.resize(realness[0, 0].float().cpu().numpy(), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    heat = cv2.resize(realness[0, 0].float().cpu().numpy(), (rgb.shape[1], rgb.shape[0]),
+                      interpolation=cv2.INTER_LINEAR)
     colours = cv2.cvtColor(cv2.applyColorMap((heat.clip(0, 1) * 255).round().astype(np.uint8), cv2.COLORMAP_JET),
                            cv2.COLOR_BGR2RGB)
     return cv2.addWeighted(rgb, 0.5, colours, 0.5, 0)
