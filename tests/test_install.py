@@ -50,3 +50,20 @@ def test_a_foreign_object_under_our_name_is_still_refused():
     other.__qualname__ = 'Other'
     with pytest.raises(KeyError, match='already registered'):
         register(registry)(other)
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_comparison_pages_template(tmp_path):
+    import os
+    import zipfile
+    import shutil
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    source = tmp_path / 'source'  # a copy: a build/ folder left in the checkout would hold files of older builds
+    shutil.copytree(root, source, ignore=shutil.ignore_patterns('.git', 'build', 'dist', '*.egg-info', '__pycache__',
+                                                                '.venv', '.pytest_cache', 'experiments', 'results'))
+    built = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w',
+                            str(tmp_path / 'wheel'), str(source)], capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    wheel = next((tmp_path / 'wheel').glob('sfd_basicsr-*.whl'))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {f'sfd_basicsr/inference/templates/compare.{ext}' for ext in ('html', 'css', 'js')} <= set(names)
