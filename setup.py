@@ -47,8 +47,11 @@ setup(
     py_modules=['sfd_basicsr_pyiqa_hook'],
     cmdclass={'build_py': BuildWithStartupHook},
     include_package_data=True,
+    package_data={'sfd_basicsr.inference': ['templates/*.html', 'templates/*.css', 'templates/*.js']},  # compare page
     python_requires='>=3.10',
     install_requires=read_requirements(),
+    # the comparison page's browser tests drive Debian's chromium (apt-get install chromium chromium-driver)
+    extras_require={'test': ['selenium==4.51.0']},
     entry_points={
         'console_scripts': ['basicsr = sfd_basicsr.commands.basicsr_command:main',
                             'sfd-iqa = sfd_basicsr.commands.sfd_iqa_command:main'],

@@ -137,3 +137,15 @@ def models(tmp_path_factory):
     return {'reference': ema, 'experiment': experiment, 'basicsr_checkpoint': root / 'net_g_5.pth',
             'checkpoint_in_experiment': experiment / 'models' / 'net_g_5.pth',
             'esrgan_release': root / 'RRDB_SFD_x4.pth', 'root': root}
+
+
+@pytest.fixture(scope='module')
+def compare_results(tmp_path_factory):
+    """For ``basicsr compare``: GT/LR pairs, two runs named as BasicSR names outputs, random SFD-IQA weights."""
+    from helpers.compare import write_results
+    from helpers.iqa import random_sfd_iqa_weights
+    root = tmp_path_factory.mktemp('compare')
+    gt, lr, runs = write_results(str(root))
+    (root / 'weights').mkdir()
+    *_, weights = random_sfd_iqa_weights(root / 'weights')
+    return {'root': root, 'gt': gt, 'lr': lr, 'runs': runs, 'weights': str(weights)}

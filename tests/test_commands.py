@@ -6,12 +6,13 @@ import sys
 
 import pytest
 
-BASICSR = ('train', 'test', 'check', 'demo', 'upscale', 'export', 'evaluate')
+BASICSR = ('train', 'test', 'check', 'demo', 'upscale', 'export', 'evaluate', 'compare')
 SFD_IQA = ('score', 'export', 'correlate')
 # the options each command must offer, under the one name they have in every command
 SHARED = {
     ('basicsr', 'upscale'): ['-m', '--device', '-q'], ('basicsr', 'export'): ['-m'],
     ('basicsr', 'evaluate'): ['-m', '--weights', '--device', '-q'],
+    ('basicsr', 'compare'): ['-o', '--weights', '--device', '-q'],
     ('sfd-iqa', 'score'): ['--weights', '--device', '-q'], ('sfd-iqa', 'export'): ['-m'],
     ('sfd-iqa', 'correlate'): ['--weights', '--device', '-q'],
     ('basicsr', 'train'): ['-opt', '--launcher', '--auto_resume', '--debug', '--force_yml'],

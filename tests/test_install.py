@@ -21,6 +21,7 @@ def test_import_sfd_basicsr_then_basicsr_in_a_fresh_interpreter():
     assert out.stdout.strip().endswith('True')
 
 
+FILE_EXTENSIONS = {'csv', 'md', 'html', 'png', 'pdf', 'yml', 'pth', 'txt', 'json', 'js', 'css'}
 DOCS = [os.path.join(ROOT, 'README.md')] + sorted(glob.glob(os.path.join(ROOT, 'docs', '*.md')))
 
 
@@ -41,6 +42,8 @@ def test_every_import_and_dotted_name_the_docs_show_works():
             shown |= {(doc, module, name.strip()) for name in names.split(',') if name.strip()}
         layers = r'compat|utils|clip|iqa|inference|training|metrics|models|archs|commands'
         for dotted in re.findall(r'`(sfd_basicsr(?:\.\w+)+)`', text) + re.findall(rf'`((?:{layers})(?:\.\w+)+)`', text):
+            if dotted.rsplit('.', 1)[-1] in FILE_EXTENSIONS:
+                continue  # a file name (`metrics.csv`), not a module
             full = dotted if dotted.startswith('sfd_basicsr') else f'sfd_basicsr.{dotted}'
             module, _, name = full.rpartition('.')
             shown.add((doc, module, name))
@@ -71,3 +74,19 @@ def test_the_registered_names_the_readme_lists():
         for name in names:
             assert f'`{name}`' in readme and name in registry, name
     assert isinstance(sfd_basicsr.__version__, str)
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_comparison_pages_template(tmp_path):
+    import shutil
+    import zipfile
+    root = ROOT
+    source = tmp_path / 'source'  # a copy: a build/ folder left in the checkout would hold files of older builds
+    shutil.copytree(root, source, ignore=shutil.ignore_patterns('.git', 'build', 'dist', '*.egg-info', '__pycache__',
+                                                                '.venv', '.pytest_cache', 'experiments', 'results'))
+    built = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w',
+                            str(tmp_path / 'wheel'), str(source)], capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    wheel = next((tmp_path / 'wheel').glob('sfd_basicsr-*.whl'))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {f'sfd_basicsr/inference/templates/compare.{ext}' for ext in ('html', 'css', 'js')} <= set(names)

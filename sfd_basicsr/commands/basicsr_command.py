@@ -6,10 +6,10 @@ train|test``.
 import argparse
 import sys
 
-from . import check, demo, evaluate, export, prepare, test, train, upscale
+from . import check, compare, demo, evaluate, export, prepare, test, train, upscale
 from .common import run_command, take_local_rank
 
-COMMANDS = (train, test, check, demo, prepare, upscale, export, evaluate)
+COMMANDS = (train, test, check, demo, prepare, upscale, export, evaluate, compare)
 
 
 def build_parser():

@@ -7,12 +7,13 @@ from ..compat.registry import register
 from .exact_resume import ExactResume
 from .fast_training import FastTraining, fast_training_step
 from .split_validation import SplitValidation
+from .validation_images import ValidationImages
 
 SED_ARCHS = ('SeDPatchDiscriminator', 'SeDUNetDiscriminator')
 
 
 @register(MODEL_REGISTRY)
-class SeDModel(FastTraining, SplitValidation, ExactResume, SRGANModel):
+class SeDModel(FastTraining, SplitValidation, ValidationImages, ExactResume, SRGANModel):
     """BasicSR's ``SRGANModel`` with a SeD discriminator conditioned on the GT's CLIP ``layer3`` semantics.
 
     Per iteration the frozen encoder runs once, on the GT batch, without gradient; the discriminator judges

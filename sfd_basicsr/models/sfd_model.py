@@ -15,6 +15,7 @@ from ..utils.errors import InputError
 from .exact_resume import ExactResume
 from .fast_training import FastTraining, fast_training_step
 from .split_validation import SplitValidation
+from .validation_images import SFDValidationImages
 
 
 def encoder_mismatch(encoders):
@@ -30,7 +31,7 @@ def encoder_mismatch(encoders):
 
 
 @register(MODEL_REGISTRY)
-class SFDModel(FastTraining, SplitValidation, ExactResume, SRModel):
+class SFDModel(FastTraining, SplitValidation, SFDValidationImages, ExactResume, SRModel):
     """SRGAN-style training of ``network_g`` against Feat-D (``network_d``) and TG-D (``network_d_tg``).
 
     It derives from BasicSR's ``SRModel`` (EMA, pixel and perceptual losses, validation, saving) and writes its own

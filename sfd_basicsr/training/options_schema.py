@@ -224,6 +224,9 @@ class Val(Section):
     suffix: Optional[str] = None
     pbar: bool = False
     metrics: Optional[dict[str, Metric]] = None
+    # sfd_basicsr's models (models/validation_images.py): validation images to TensorBoard; 0 turns it off
+    log_images: NonNegativeInt = 2
+    log_image_size: Annotated[int, Field(ge=16, le=2048)] = 256
 
 
 class Wandb(Section):
