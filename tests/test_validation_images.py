@@ -161,3 +161,18 @@ def test_basicsr_train_writes_the_images_into_its_tensorboard_log(tmp_path):
     sr = reader.Images('val/skimage_val/chelsea/sr')
     # at val_freq, and BasicSR's validation after the last iteration (its loop ends at total_iter + 1)
     assert [e.step for e in sr] == [2, 3] and max(sr[0].width, sr[0].height) == 48
+
+
+def test_sed_model_logs_its_output_and_the_gt_only(tmp_path):
+    from helpers.models import CLIP, stock_options
+    opt = stock_options('SeDModel', {'type': 'SeDPatchDiscriminator', 'num_feat': 8, 'fused_channels': 8,
+                                     'clip_model': CLIP, 'pretrained': None})
+    opt.update(name='sed_images', val={'val_freq': 1, 'save_img': False, 'log_images': 1})
+    loader, model = val_loader(tmp_path), build_model(opt)
+    writer = SummaryWriter(str(tmp_path / 'tb'))
+    model.validation(loader, 1, writer, save_img=False)
+    writer.close()
+    name = first_images(loader, 1)[0]
+    reader = events(tmp_path / 'tb')
+    assert sorted(reader.Tags()['images']) == [f'val/tiny_val/{name}/gt', f'val/tiny_val/{name}/sr']
+    assert reader.Tags()['scalars'] == []
