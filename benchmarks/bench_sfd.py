@@ -2,6 +2,12 @@
 
     python benchmarks/bench_sfd.py                       # small preset, CPU, < 10 min on 2 cores
     python benchmarks/bench_sfd.py --device cuda --preset full [--bf16]
+    python benchmarks/bench_sfd.py --device cuda --preset full --precisions   # float32, bf16, fp16, bf16 + compile
+
+``--precisions``: the U-Net baseline and full SFD, each in float32, bf16, fp16 and bf16 + compile (with
+channels-last and fused Adam), through the models' own options (``use_amp``, ``amp_bf16``, ``use_compile``, ...;
+the U-Net baseline is BasicSR's ``SRGANModel`` step with the same ``FastTraining`` machinery), each against float32
+and against SFD's floor in the same precision.
 
 Training: seconds per ``optimize_parameters`` for one generator and patch size with (a) BasicSR's
 ``UNetDiscriminatorSN`` (SRGANModel, vanilla GAN), (b) Feat-D only, (c) TG-D only, (d) full SFD, and
@@ -14,6 +20,7 @@ Each configuration runs in its own process, so peak memory is its own. CLIP is r
 (same cost as OpenAI's weights); the perceptual loss is left out everywhere (VGG weights need a download).
 """
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -30,6 +37,14 @@ PRESETS = {
              'iqa_sizes': [(384, 512), (768, 1024), (3000, 4000)], 'iqa_runs': 10},
 }
 TRAIN_CASES = ['unet', 'featd', 'tgd', 'sfd', 'sedu', 'sedp_hr', 'sedu_hr', 'floor', 'sed_floor']
+PRECISIONS = {  # name: the models' speed options (docs/training.md, "Mixed precision, channels-last and compile")
+    'float32': {},
+    'bf16': {'use_amp': True, 'amp_bf16': True},
+    'fp16': {'use_amp': True},
+    'bf16 + compile': {'use_amp': True, 'amp_bf16': True, 'use_compile': True, 'use_channels_last': True,
+                       'fused': True},
+}
+PRECISION_CASES = ['unet', 'sfd', 'floor']
 ENCODER = {'clip_model': 'RN50-quickgelu', 'pretrained': None}
 
 
@@ -85,14 +100,42 @@ def autocast(args, device):
     return torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
 
 
+def fast_srgan_model(opt):
+    """BasicSR's ``SRGANModel`` with the speed options our models read: the U-Net baseline under the same AMP."""
+    from basicsr.models.srgan_model import SRGANModel
+
+    from sfd_basicsr.models.fast_training import FastTraining, fast_training_step
+
+    class FastSRGANModel(FastTraining, SRGANModel):
+        optimize_parameters = fast_training_step(SRGANModel.optimize_parameters)
+
+    return FastSRGANModel(opt)
+
+
+def with_precision(opt, precision):
+    speed = dict(PRECISIONS[precision])
+    if speed.pop('fused', False):
+        for key in ('optim_g', 'optim_d'):
+            opt['train'][key]['fused'] = True
+    opt.update(speed)
+    return opt
+
+
 def run_train_case(case, args, device):
     import torch
     import torch.nn.functional as F
     from basicsr.models import build_model
     preset = PRESETS[args.preset]
+    case, _, precision = case.partition('@')
     opt = train_options({'floor': 'sfd', 'sed_floor': 'sedu_hr'}.get(case, case), preset)
     opt['num_gpu'] = 1 if device.type == 'cuda' else 0
-    model = build_model(opt)
+    if precision:
+        opt = with_precision(opt, precision)
+    model = fast_srgan_model(opt) if precision and opt['model_type'] == 'SRGANModel' else build_model(opt)
+    precision_of = getattr(model, 'mixed_precision', None)
+
+    def autocast_of_case():  # the model's own autocast with --precisions, else --bf16's
+        return precision_of.autocast() if precision_of is not None else autocast(args, device)
     size = preset['gt_size']
     batch = {'lq': torch.rand(preset['batch'], 3, size // 4, size // 4),
              'gt': torch.rand(preset['batch'], 3, size, size)}
@@ -102,12 +145,14 @@ def run_train_case(case, args, device):
 
         def step():
             model.optimizer_g.zero_grad()
-            with autocast(args, device):
+            with autocast_of_case():
                 output = model.net_g(model.lq)
                 features = encoder(output, layers=layers, embedding=True)
-                loss = F.l1_loss(output, model.gt) + sum(f.float().mean() for f in features.values())
+                loss = F.l1_loss(output.float(), model.gt) + sum(f.float().mean() for f in features.values())
                 with torch.no_grad():
                     encoder(model.gt, layers=layers, embedding=True)
+            if precision_of is not None:  # fp16: scaled as the model's own losses are
+                loss = precision_of.scaled_for_backward(loss)
             loss.backward()
             model.optimizer_g.step()
     elif case == 'sed_floor':
@@ -126,7 +171,7 @@ def run_train_case(case, args, device):
         counter = iter(range(1, 10**9))
 
         def step():
-            with autocast(args, device):
+            with autocast(args, device) if precision_of is None else contextlib.nullcontext():
                 model.optimize_parameters(next(counter))
 
     if device.type == 'cuda':
@@ -174,13 +219,15 @@ def single(args):
 
     import sfd_basicsr  # noqa: F401
     device = torch.device(args.device)
-    result = (run_train_case if args.single in TRAIN_CASES else run_iqa_case)(args.single, args, device)
+    is_train = args.single.partition('@')[0] in TRAIN_CASES
+    result = (run_train_case if is_train else run_iqa_case)(args.single, args, device)
     print('RESULT ' + json.dumps(result))
 
 
 def measure(case, args):
     command = [sys.executable, os.path.abspath(__file__), '--single', case, '--device', args.device, '--preset',
-               args.preset, '--warmup', str(args.warmup), '--weights', args.weights] + (['--bf16'] if args.bf16 else [])
+               args.preset, '--warmup', str(args.warmup), '--weights', args.weights]
+    command += (['--bf16'] if args.bf16 else []) + (['--runs', str(args.runs)] if args.runs else [])
     return run_for_result(command, case)
 
 
@@ -205,18 +252,33 @@ def main():
     parser.add_argument('--preset', choices=sorted(PRESETS), default='small')
     parser.add_argument('--bf16', action='store_true', help='bf16 autocast around the timed work')
     parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--runs', type=int, default=None, help="timed steps per case (default: the preset's)")
     parser.add_argument('--weights', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--single', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--no-write', action='store_true', help='print only, leave docs/benchmarks.md alone')
     parser.add_argument('--skip-iqa', action='store_true', help='training steps only')
+    parser.add_argument('--precisions', action='store_true', help='float32 / bf16 / fp16 / bf16 + compile rows of '
+                        'the U-Net baseline and full SFD (their own section)')
     args = parser.parse_args()
+    if args.runs:
+        PRESETS[args.preset]['runs'] = args.runs
     if args.single:
         return single(args)
     import tempfile
-    if args.weights is None:
-        args.weights = os.path.join(tempfile.mkdtemp(), 'sfd_iqa.pth')
+    if args.weights is None and args.precisions:
+        args.weights = ''  # training steps only: no SFD-IQA weights
+    elif args.weights is None:  # a folder of its own: the export reads the options of the run around the checkpoints
+        args.weights = os.path.join(tempfile.mkdtemp(), 'run', 'models', 'sfd_iqa.pth')
+        os.makedirs(os.path.dirname(args.weights))
         make_weights(args.weights)
     started = time.time()
+    if args.precisions:
+        results = {(case, p): measure(f'{case}@{p}', args) for p in PRECISIONS for case in PRECISION_CASES}
+        text = render_precisions(args, results, time.time() - started)
+        print(text)
+        if not args.no_write:
+            write_section(f'sfd-{args.device.split(":")[0]}-{args.preset}-precisions', text)
+        return
     print('training steps:', flush=True)
     train = {case: measure(case, args) for case in TRAIN_CASES}
     print('SFD-IQA:', flush=True)
@@ -263,6 +325,37 @@ def render(args, train, iqa, elapsed):
         s, e, n = iqa[('sfd_iqa', h, w)], iqa[('encoder', h, w)], iqa[('niqe', h, w)]
         lines.append(f'| {h}x{w} | {1 / s["seconds"]:.2f} | {1 / e["seconds"]:.2f} | {s["seconds"] / e["seconds"]:.2f} '
                      f'| {1 / n["seconds"]:.2f} | {s["peak_mb"]:.0f} | {e["peak_mb"]:.0f} |')
+    return '\n'.join(lines) + '\n'
+
+
+def render_precisions(args, results, elapsed):
+    preset = PRESETS[args.preset]
+    g = preset['g']
+    on_gpu = args.device.startswith('cuda')
+    memory = 'peak allocated GPU memory' if on_gpu else 'peak process RSS'
+    lines = [f'## {args.device.split(":")[0].upper()}, preset `{args.preset}`, precisions', '',
+             f'`python benchmarks/bench_sfd.py --device {args.device} --preset {args.preset} --precisions'
+             f'{f" --runs {args.runs}" if args.runs else ""}'
+             f'{f" --warmup {args.warmup}" if args.warmup != 2 else ""}` on '
+             f'{machine(args.device)}; {elapsed / 60:.1f} min.', '',
+             f'Training step: RRDBNet {g["num_feat"]}/{g["num_block"]}/{g["num_grow_ch"]} x4, GT patch '
+             f'{preset["gt_size"]}, batch {preset["batch"]}, median of {preset["runs"]} steps after {args.warmup} '
+             'warm-up (compiling happens in the warm-up). "bf16 + compile" also sets `use_channels_last` and fused '
+             'Adam. The floor is SFD\'s (G fwd/bwd + 1 encoder fwd/bwd on SR + 1 fwd on GT) in the same precision.',
+             '', f'| configuration | precision | s / step | vs its float32 | vs SFD floor, same precision | {memory} '
+             '(MB) | vs its float32 memory |', '|---|---|---|---|---|---|---|']
+    names = {'unet': '(a) UNetDiscriminatorSN', 'sfd': '(d) full SFD', 'floor': 'SFD floor'}
+    for case in PRECISION_CASES:
+        base = results[(case, 'float32')]
+        for precision in PRECISIONS:
+            r, floor = results[(case, precision)], results[('floor', precision)]
+            lines.append(f'| {names[case]} | {precision} | {r["seconds"]:.4f} | {r["seconds"] / base["seconds"]:.2f} | '
+                         f'{r["seconds"] / floor["seconds"]:.2f} | {r["peak_mb"]:.0f} | '
+                         f'{r["peak_mb"] / base["peak_mb"]:.2f} |')
+    if not on_gpu:
+        lines += ['', 'On this CPU (no bfloat16 or float16 instructions) these rows show that every precision trains '
+                  '(the tests check the losses against float32), not what it gains: reduced precision is emulated and '
+                  'slower here, and process RSS is not what a GPU allocates.']
     return '\n'.join(lines) + '\n'
 
 

@@ -42,6 +42,34 @@ def test_channels_last_networks_train_like_the_default_layout():
     assert set(model.net_g.state_dict()) == set(reference.net_g.state_dict())
 
 
+def test_a_training_step_reads_no_loss_back_to_the_host_until_the_log_is_read(monkeypatch):
+    from collections import OrderedDict
+
+    from basicsr.models.base_model import BaseModel
+    import traceback
+    model = built()
+    reads = []
+
+    def recorded(name, real):
+        def read(self, *args, **kwargs):
+            caller = traceback.extract_stack(limit=2)[0].filename
+            if 'basicsr' in caller:  # BasicSR's and ours (torch's Adam reads its CPU step counters: no GPU sync)
+                reads.append(name)
+            return real(self, *args, **kwargs)
+        return read
+
+    for name in ('item', 'tolist', '__float__'):
+        monkeypatch.setattr(torch.Tensor, name, recorded(name, getattr(torch.Tensor, name)))
+    model.optimize_parameters(1)
+    assert reads == [], 'each .item() is a host sync (a stalled GPU step)'
+    log = model.get_current_log()
+    assert reads == ['tolist'], 'one read for the whole log'
+    monkeypatch.undo()
+    losses = OrderedDict(a=torch.tensor([1.0, 2.0]), b=torch.tensor(0.25, requires_grad=True))
+    assert model.reduce_loss_dict(losses) == pytest.approx(BaseModel.reduce_loss_dict(model, losses))
+    assert all(isinstance(value, float) for value in log.values()) and 'l_g_total' in log
+
+
 def test_the_gradient_scalers_are_part_of_the_training_state(tmp_path):
     model = built(use_amp=True)
     model.optimize_parameters(1)  # at torch's initial scale (65536) some step overflows: its scale falls
@@ -51,6 +79,7 @@ def test_the_gradient_scalers_are_part_of_the_training_state(tmp_path):
     path = tmp_path / '1.state'
     torch.save(model.training_state(0, 1), path)
     state = read_checkpoint(str(path), 'path.resume_state')  # the safe reader training resumes with
+    assert set(state.get('grad_scalers', {})) == {'optimizer_g', 'optimizer_d'}
     assert state['grad_scalers']['optimizer_g']['scaler'] == model.optimizer_g.scaler.state_dict()
     resumed = built(use_amp=True)
     for net in ('net_g', 'net_d', 'net_d_tg'):  # what BasicSR loads from the network files

@@ -6,8 +6,10 @@ compile"): ``use_amp`` and ``amp_bf16`` (``mixed_precision``), ``use_channels_la
 ``optimize_parameters`` with ``fast_training_step``.
 """
 import functools
+from collections import OrderedDict
 
 import torch
+import torch.distributed as dist
 from basicsr.utils import get_root_logger
 
 from ..utils.atomic import OutputWriteError
@@ -49,7 +51,8 @@ def _non_finite(state_dict):
 
 class FastTraining:
     """Mixin for BasicSR models: the options ``use_amp``, ``amp_bf16``, ``use_channels_last``, ``use_compile``,
-    ``compile_mode``, the scalers' state in the training state, and no checkpoint of non-finite weights."""
+    ``compile_mode``, the scalers' state in the training state, logged losses read by the host only when the log
+    is, and no checkpoint of non-finite weights."""
 
     def __init__(self, opt):
         super().__init__(opt)
@@ -69,6 +72,22 @@ class FastTraining:
         if self.opt.get('use_compile', False) and self.is_train and type(net).__name__ not in NOT_COMPILED:
             net.compile(mode=self.opt.get('compile_mode', 'default'))
         return super().model_to_device(net)
+
+    def reduce_loss_dict(self, loss_dict):
+        """BasicSR's average over processes, without its ``.item()`` per loss and step (a host sync each, which
+        stalls a GPU step): the values stay on the device, read once when the log is (``get_current_log``)."""
+        with torch.no_grad():
+            values = torch.stack([value.detach().float().mean() for value in loss_dict.values()])
+            if self.opt['dist']:
+                dist.reduce(values, dst=0)
+                if self.opt['rank'] == 0:
+                    values /= self.opt['world_size']
+        return OrderedDict(zip(loss_dict, values.unbind()))
+
+    def get_current_log(self):
+        tensors = [key for key, value in self.log_dict.items() if torch.is_tensor(value)]
+        read = dict(zip(tensors, torch.stack([self.log_dict[k] for k in tensors]).tolist())) if tensors else {}
+        return OrderedDict((key, read.get(key, value)) for key, value in self.log_dict.items())
 
     def _scaled_optimizers(self):
         return {name: getattr(self, name) for name in SCALED_OPTIMIZERS if hasattr(getattr(self, name, None), 'scaler')}
