@@ -12,3 +12,8 @@ def test_the_fewest_near_equal_parts_on_the_alignment():
 def test_each_tile_is_seen_with_its_context_clipped_to_the_image():
     boxes = list(tiles_with_context(10, 20, 10, 3))
     assert boxes == [((0, 10, 0, 10), (0, 10, 0, 13)), ((0, 10, 10, 20), (0, 10, 7, 20))]
+
+
+def test_context_is_added_on_every_side_a_neighbour_has():
+    boxes = list(tiles_with_context(20, 10, 10, 3))  # two rows of one column
+    assert boxes == [((0, 10, 0, 10), (0, 13, 0, 10)), ((10, 20, 0, 10), (7, 20, 0, 10))]
