@@ -58,25 +58,15 @@ def add_parser(commands):
 
 def run(args):
     from ..inference.compare_crops import parse_crop
-    from ..inference.compare_match import CompareInputError, parse_run
+    from ..inference.compare_match import parse_run
     from ..inference.compare_page import build_compare_page
-    from ..iqa.weights import WeightsError
-    from ..utils.atomic import OutputWriteError
     if len(args.runs) < 2:
         print('basicsr compare: give two or more result folders (NAME=DIR NAME=DIR ...).', file=sys.stderr)
         return 2
-    try:
-        runs = [parse_run(text) for text in args.runs]
-        crops = [parse_crop(text) for text in args.crop]
-        report = build_compare_page(args.output, runs, args.gt, args.lr, args.metrics, args.weights, args.device,
-                                    args.scale, crops, args.crops, args.figure, args.figure_metric,
-                                    progress=not args.quiet)
-    except (CompareInputError, WeightsError, FileNotFoundError, ValueError) as error:
-        print(f'basicsr compare: {error}', file=sys.stderr)
-        return 2
-    except OutputWriteError as error:
-        print(f'basicsr compare: stopped: {error}', file=sys.stderr)
-        return 1
+    runs = [parse_run(text) for text in args.runs]  # a refusal or a failed write: one line (commands.common)
+    crops = [parse_crop(text) for text in args.crop]
+    report = build_compare_page(args.output, runs, args.gt, args.lr, args.metrics, args.weights, args.device,
+                                args.scale, crops, args.crops, args.figure, args.figure_metric, progress=not args.quiet)
     for note in report.notes:
         print(f'basicsr compare: {note}', file=sys.stderr)
     written = ' and '.join([report.index] + report.figure)

@@ -4,6 +4,8 @@ import re
 import cv2
 import numpy as np
 
+from ..utils.errors import InputError
+
 CROP = re.compile(r'^(?P<image>.+)=(?P<x>\d+),(?P<y>\d+),(?P<w>\d+),(?P<h>\d+)$')
 
 
@@ -16,7 +18,7 @@ def parse_crop(text):
     """``IMAGE=X,Y,W,H`` (pixels of the output image) -> ``(image, (x, y, w, h))``."""
     match = CROP.match(text)
     if not match or int(match['w']) == 0 or int(match['h']) == 0:
-        raise ValueError(f"--crop '{text}': expected IMAGE=X,Y,W,H, whole pixels of the output, e.g. "
+        raise InputError(f"--crop '{text}': expected IMAGE=X,Y,W,H, whole pixels of the output, e.g. "
                          'baby=120,40,64,64.')
     return match['image'], tuple(int(match[k]) for k in 'xywh')
 

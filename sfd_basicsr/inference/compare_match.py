@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from ..utils.errors import InputError
 from ..utils.image_io import IMAGE_EXTENSIONS, scan_images
 
 SEPARATORS = '_-.'
@@ -20,7 +21,7 @@ ITERATION_FILE = re.compile(r'^(?P<name>.+)_(?P<iter>\d+)$')
 RESERVED = {'LR', 'GT', 'Bicubic'}  # the other panes' labels (the LR is shown as Bicubic)
 
 
-class CompareInputError(ValueError):
+class CompareInputError(InputError):
     """A run, GT or LR argument that cannot be compared (a missing folder, no images, a bad name)."""
 
 
