@@ -91,9 +91,18 @@ def test_an_image_too_large_to_upscale_whole_runs_in_tiles_and_one_too_large_for
     words = ['upscale', '-i', str(tmp_path / 'a.png'), '-o', str(tmp_path / 'out'), '-m', str(models['experiment'])]
     whole, tiled = memory_needed(4, 300, 200, 3, 1), memory_needed(4, 300, 200, 3, 1, 128, 16)
     monkeypatch.setattr(files, 'available_memory', lambda: (whole + tiled) // 2)
+    from sfd_basicsr.inference.upscaler import Upscaler
+    tiles_run, upscale_array = [], Upscaler.upscale_array
+
+    def recorded(self, array, outscale=None, tile=None):
+        tiles_run.append(tile)
+        return upscale_array(self, array, outscale, tile)
+
+    monkeypatch.setattr(Upscaler, 'upscale_array', recorded)
     result = basicsr_main(words, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert 'a.png (200x300) does not fit in memory whole: upscaling it in tiles of 128 px' in result.stderr
+    assert tiles_run == [128]  # the tiles said are the tiles run
     assert cv2.imread(str(tmp_path / 'out' / 'a.png')).shape == (1200, 800, 3)
     monkeypatch.setattr(files, 'available_memory', lambda: 300 * 200 * 16 * 3)  # the output alone, exactly
     result = basicsr_main(words, cwd=tmp_path)

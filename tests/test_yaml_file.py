@@ -11,6 +11,17 @@ from sfd_basicsr.utils import yaml_file
 from sfd_basicsr.utils.errors import InputError
 
 
+# first in the file: a bound that is broken shows here as a failed assertion, before the real bomb would hang
+def test_the_bound_counts_expanded_values_and_reads_what_stays_under_it(tmp_path, monkeypatch):
+    path = tmp_path / 'small.yml'
+    path.write_text(alias_bomb(levels=2, width=3))  # 3 + 9 + 27 leaves and their lists, and the other keys
+    value = yaml_file.read_yaml(str(path))['train']['total_iter']
+    assert value == [[['x'] * 3] * 3] * 3
+    monkeypatch.setattr(yaml_file, 'MAX_VALUES', 30)
+    with pytest.raises(InputError, match='expand to more than 30 values'):
+        yaml_file.read_yaml(str(path))
+
+
 @pytest.mark.parametrize('command', ['check', 'train'])
 def test_an_alias_bomb_in_a_typed_key_is_refused_in_one_line(command, tmp_path, basicsr_main):
     path = tmp_path / 'bomb.yml'
@@ -20,16 +31,6 @@ def test_an_alias_bomb_in_a_typed_key_is_refused_in_one_line(command, tmp_path, 
     assert result.returncode == 2 and 'Traceback' not in result.stderr
     assert result.stderr == (f"basicsr {command}: invalid options: options file '{path}': its YAML aliases expand to "
                              f'more than {yaml_file.MAX_VALUES} values (an alias bomb?); not read.\n')
-
-
-def test_the_bound_counts_expanded_values_and_reads_what_stays_under_it(tmp_path, monkeypatch):
-    path = tmp_path / 'small.yml'
-    path.write_text(alias_bomb(levels=2, width=3))  # 3 + 9 + 27 leaves and their lists, and the other keys
-    value = yaml_file.read_yaml(str(path))['train']['total_iter']
-    assert value == [[['x'] * 3] * 3] * 3
-    monkeypatch.setattr(yaml_file, 'MAX_VALUES', 30)
-    with pytest.raises(InputError, match='expand to more than 30 values'):
-        yaml_file.read_yaml(str(path))
 
 
 def test_a_recursive_alias_a_tag_and_an_oversized_file_are_refused_by_name(tmp_path, monkeypatch):
