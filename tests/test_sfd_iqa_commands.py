@@ -296,7 +296,8 @@ def test_basicsr_metric_inside_a_basicsr_test_run(trained):
 @pytest.mark.slow
 def test_basicsr_metric_equals_the_network_on_the_same_image(trained):
     _, exported, images = trained
-    from sfd_basicsr.iqa import SFDIQA, calculate_sfd_iqa
+    from sfd_basicsr.iqa import SFDIQA
+    from sfd_basicsr.metrics import calculate_sfd_iqa
     from sfd_basicsr.utils.image_io import read_image
     bgr = cv2.imread(str(images / 'chelsea.png'))
     expected = SFDIQA(str(exported))(read_image(str(images / 'chelsea.png'))).item()

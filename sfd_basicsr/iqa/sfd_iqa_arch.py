@@ -68,9 +68,9 @@ class SFDIQA(nn.Module):
         encoder = {'clip_model': weights['clip_model'], 'pretrained': clip_pretrained}
         try:
             self.featd = FeatD(**encoder, **weights['featd']['config'])
+            self.tgd = TGDiscriminator(**encoder, **weights['tgd']['config'])  # builds the CLIP: its weights load here
         except (FileNotFoundError, EncoderWeightsError) as error:
             raise WeightsError(clip_weights_advice(weights['clip_model'], clip_pretrained, error)) from None
-        self.tgd = TGDiscriminator(**encoder, **weights['tgd']['config'])
         for part, net in (('featd', self.featd), ('tgd', self.tgd)):
             try:
                 net.load_state_dict(weights[part]['params'])
