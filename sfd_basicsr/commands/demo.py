@@ -6,7 +6,7 @@ from .common import pipeline_exit_code, positive_whole_number
 
 def add_parser(commands):
     parser = commands.add_parser('demo', help='a short SFD training run on images that ship with scikit-image',
-                                 description='A few minutes on 2 CPU cores: bicubic x4 pairs of skimage.data photos, '
+                                 description='About half a minute on 2 idle CPU cores: bicubic x4 pairs of skimage.data photos, '
                                  'an options file and an SFD experiment under --out, trained, validated and saved.')
     parser.add_argument('--iters', type=positive_whole_number, default=100, help='training iterations (default 100)')
     parser.add_argument('--out', default='sfd_demo', help='folder for data, options and experiments (default sfd_demo)')
