@@ -149,3 +149,8 @@ def test_a_compiled_bf16_run_saves_models_that_upscale_spandrel_and_stock_basics
     upscaled = basicsr_main(['upscale', '-i', lr, '-o', tmp_path / 'sr', '-m', experiment, '-q'], cwd=tmp_path)
     assert upscaled.returncode == 0, upscaled.stderr
     assert cv2.imread(str(tmp_path / 'sr' / 'a.png')).shape == (48, 64, 3)
+    exported = basicsr_main(['export', '-m', experiment, '-o', tmp_path / 'g.safetensors'], cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr  # export checks spandrel rebuilds the same network
+    with torch.no_grad():
+        torch.testing.assert_close(ModelLoader().load_from_file(str(tmp_path / 'g.safetensors')).model.eval()(image),
+                                   stock(image), rtol=1e-5, atol=1e-6)

@@ -12,7 +12,7 @@ SED_D = {'type': 'SeDPatchDiscriminator', 'num_feat': 8, 'fused_channels': 8, 'c
 
 
 def options(model_type, **speed):
-    opt = sfd_options() if model_type == 'SFDModel' else stock_options(model_type, SED_D)
+    opt = stock_options(model_type, SED_D) if model_type == 'SeDModel' else dict(sfd_options(), model_type=model_type)
     opt.update(speed)
     return opt
 
@@ -20,7 +20,12 @@ def options(model_type, **speed):
 def built(model_type, **speed):
     torch.manual_seed(0)
     model = build_model(options(model_type, **speed))
-    model.feed_data(batch())
+    if model_type == 'SFDRealModel':  # the pair its degradations would make, and the USM-sharpened GT it trains on
+        data = batch()
+        model.lq, model.gt = data['lq'], data['gt']
+        model.gt_usm = model.usm_sharpener(model.gt)
+    else:
+        model.feed_data(batch())
     return model
 
 
@@ -74,7 +79,7 @@ def test_bf16_autocasts_generator_encoder_text_tower_and_discriminators_and_keep
         assert log[key] == pytest.approx(value, rel=2e-2, abs=2e-3), key
 
 
-@pytest.mark.parametrize('model_type', ['SFDModel', 'SeDModel'])
+@pytest.mark.parametrize('model_type', ['SFDModel', 'SFDRealModel', 'SeDModel'])
 def test_fp16_scales_each_optimisers_gradients_in_backward_and_unscales_them_before_its_step(model_type):
     reference = built(model_type)
     expected = gradients_at_each_step(reference)
