@@ -62,9 +62,7 @@ def _sample_bytes(reader):
     if reader.tile:
         args = reader.tile[0][3]
         raw = str(args[0] if isinstance(args, tuple) else args)
-    if ';16' in raw or reader.mode in _BYTES_PER_SAMPLE and _BYTES_PER_SAMPLE[reader.mode] == 2:
-        return 2
-    return _BYTES_PER_SAMPLE.get(reader.mode, 1)
+    return 2 if ';16' in raw else _BYTES_PER_SAMPLE.get(reader.mode, 1)
 
 
 def available_memory():
