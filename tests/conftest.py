@@ -29,7 +29,7 @@ def _environment_restored():
 
 @pytest.fixture(scope='session')
 def encoder():
-    from sfd_basicsr.clip.encoder import get_clip_encoder
+    from sfd_basicsr.backbones.encoder import get_clip_encoder
     return get_clip_encoder(CLIP, None, 'cpu')
 
 

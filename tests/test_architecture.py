@@ -12,7 +12,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DOC = os.path.join(os.path.dirname(PACKAGE), 'docs', 'architecture.md')
 LAYERS = [  # lowest first: a module imports its own folder and the folders of the layers below, nothing else
     {'utils'},
-    {'compat', 'clip'},
+    {'compat', 'backbones'},
     {'archs', 'losses', 'data'},
     {'models', 'iqa'},
     {'metrics'},
@@ -22,7 +22,7 @@ LAYERS = [  # lowest first: a module imports its own folder and the folders of t
     {''},
 ]
 TRAINING_SIDE, SERVING_SIDE = {'models', 'training'}, {'inference', 'iqa', 'metrics'}
-NO_BASICSR = {'utils', 'clip'}
+NO_BASICSR = {'utils', 'backbones'}
 DEPTH = {folder: depth for depth, folders in enumerate(LAYERS) for folder in folders}
 
 
@@ -107,14 +107,14 @@ def test_an_upward_import_planted_in_a_copy_of_the_package_is_found(tmp_path):
     atomic.write_text(atomic.read_text() + '\nfrom ..training import pipeline  # planted\n')
     sideways = copy / 'training' / 'demo.py'
     sideways.write_text(sideways.read_text() + '\nfrom ..inference import upscaler  # planted\n')
-    clip = copy / 'clip' / 'options.py'
+    clip = copy / 'backbones' / 'options.py'
     clip.write_text(clip.read_text() + '\nimport basicsr  # planted\n')
     (copy / 'stray').mkdir()
     (copy / 'stray' / 'thing.py').write_text('')
     problems = '\n'.join(layer_problems(str(copy)))
     assert 'utils/atomic.py (utils) imports training.pipeline (training): not a layer below' in problems
     assert 'training/demo.py imports inference.upscaler: the training and serving sides meet' in problems
-    assert 'clip/options.py (clip) imports BasicSR' in problems
+    assert 'backbones/options.py (backbones) imports BasicSR' in problems
     assert "folder 'stray' is no layer" in problems
 
 

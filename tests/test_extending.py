@@ -84,7 +84,7 @@ def test_the_guide_names_the_files_the_recipes_touch():
     text = open(GUIDE).read()
     for name in ('archs/<name>_arch.py', 'losses/<name>_loss.py', 'models/<name>_model.py', 'MODELS',
                  'metrics/<name>_metric.py', 'metrics/__init__.py', 'commands/<name>.py', 'basicsr_command.py',
-                 'clip/layout.py', 'PreparedMetric', 'trained_networks'):
+                 'backbones/layout.py', 'PreparedMetric', 'trained_networks'):
         assert name in text, name
 
 

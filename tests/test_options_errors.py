@@ -158,7 +158,7 @@ def test_missing_options_file_is_named(tmp_path, basicsr_main):
 
 
 def test_clip_weights_that_cannot_be_downloaded_name_the_options_holding_them(tiny_options, monkeypatch):
-    from sfd_basicsr.clip.weights import EncoderWeightsError, create_clip
+    from sfd_basicsr.backbones.weights import EncoderWeightsError, create_clip
     from sfd_basicsr.training.pipeline import explain_setup_error
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     with pytest.raises(EncoderWeightsError) as error:

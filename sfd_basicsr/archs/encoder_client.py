@@ -2,8 +2,8 @@
 import torch
 from torch import nn
 
-from ..clip.encoder import get_clip_encoder
-from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from ..backbones.encoder import get_clip_encoder
+from ..backbones.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
 from ..utils.errors import InputError
 
 BACKBONE_NAME_BYTES = 64

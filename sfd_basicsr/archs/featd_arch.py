@@ -7,8 +7,8 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from ..clip.layout import encoder_layout
-from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from ..backbones.layout import encoder_layout
+from ..backbones.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
 from ..compat.registry import register
 from ..utils.errors import InputError
 from ..utils.image_io import check_min_side

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
-from ..clip.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from ..backbones.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
 from ..compat.registry import register
 from ..utils.errors import InputError
 from .encoder_client import EncoderClient

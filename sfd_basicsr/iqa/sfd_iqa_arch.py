@@ -16,7 +16,7 @@ from torch import nn
 
 from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
-from ..clip.weights import EncoderWeightsError
+from ..backbones.weights import EncoderWeightsError
 from ..utils.errors import InputError
 from ..utils.image_io import check_min_side
 from ..utils.tiles import tiles_with_context

@@ -107,7 +107,7 @@ def _check_network(opt, key):
                                        f"scale is {opt['scale']}; set both to the same factor.")
     full = _with_defaults(cls, net_opt)
     if 'clip_model' in full:
-        from ..clip.options import check_encoder_options
+        from ..backbones.options import check_encoder_options
         try:
             check_encoder_options(full['clip_model'], full.get('pretrained'), full.get('layers'))
         except ValueError as error:

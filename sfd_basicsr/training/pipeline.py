@@ -37,7 +37,7 @@ from basicsr.utils.misc import check_resume
 from basicsr.utils.options import copy_opt_file as basicsr_copy_opt_file
 from basicsr.utils.options import parse_options
 
-from ..clip.weights import EncoderWeightsError
+from ..backbones.weights import EncoderWeightsError
 from ..compat.basicsr_patches import (basicsr_distributed_on_any_device, module_names_swapped,
                                       validation_metrics_that_cannot_end_training)
 from ..models.data_stream import counting_prefetcher

@@ -14,7 +14,7 @@ BASICSR_VGG_FILE = os.path.join('experiments', 'pretrained_models', 'vgg19-dcbb9
 
 def _clip_downloads(opt):
     """``{(clip_model, tag): [option keys]}`` of open_clip weight tags the networks name and no cache holds."""
-    from ..clip.weights import cached_pretrained_file, is_weights_path
+    from ..backbones.weights import cached_pretrained_file, is_weights_path
     wanted = {}
     for key, net in opt.items():
         if not (isinstance(key, str) and key.startswith('network_') and isinstance(net, dict) and 'clip_model' in net):
@@ -68,7 +68,7 @@ def _fetched_by_train():
 
 def weights_report(opt):
     """One line per weight file the options need (CLIP, VGG): found where, or downloaded from where by ``train``."""
-    from ..clip.weights import cached_pretrained_file, is_weights_path
+    from ..backbones.weights import cached_pretrained_file, is_weights_path
     lines = []
     for key, net in opt.items():
         if not (isinstance(key, str) and key.startswith('network_') and isinstance(net, dict) and 'clip_model' in net):

@@ -1,10 +1,10 @@
-"""``clip/layout.py``: what an image tower offers, read from open_clip's config, equals what open_clip's built model
+"""``backbones/layout.py``: what an image tower offers, read from open_clip's config, equals what open_clip's built model
 gives; the discriminators size themselves from it without building a CLIP."""
 import open_clip
 import pytest
 import torch
 
-from sfd_basicsr.clip.layout import encoder_layout
+from sfd_basicsr.backbones.layout import encoder_layout
 
 
 def _open_clip_feature_maps(model_name):
@@ -50,7 +50,7 @@ def test_default_layers_min_size_and_refusals():
 
 def test_featd_and_sed_are_built_without_building_a_clip(monkeypatch):
     from sfd_basicsr.archs import encoder_client, featd_arch, sed_arch
-    from sfd_basicsr.clip import encoder
+    from sfd_basicsr.backbones import encoder
 
     def no_clip(*args, **kwargs):
         raise AssertionError('a CLIP was built')

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from helpers.models import CLIP, tiny_featd, tiny_tgd
-from sfd_basicsr.clip.encoder import FrozenCLIPEncoder, get_clip_encoder
-from sfd_basicsr.clip.weights import EncoderWeightsError
+from sfd_basicsr.backbones.encoder import FrozenCLIPEncoder, get_clip_encoder
+from sfd_basicsr.backbones.weights import EncoderWeightsError
 
 
 def test_one_instance_per_name_weights_and_device(encoder):

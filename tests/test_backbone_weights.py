@@ -1,10 +1,10 @@
-"""``clip/weights.py``: a local copy of published CLIP weights is checked against the SHA-256 in its URL."""
+"""``backbones/weights.py``: a local copy of published CLIP weights is checked against the SHA-256 in its URL."""
 import hashlib
 
 import open_clip
 import pytest
 
-from sfd_basicsr.clip import weights
+from sfd_basicsr.backbones import weights
 from sfd_basicsr.utils.errors import InputError
 
 OPENAI_RN50_SHA256 = 'afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762'  # in OpenAI's RN50 URL
@@ -36,7 +36,7 @@ def test_the_published_bytes_pass_and_a_file_of_another_name_is_not_checked(tmp_
 
 
 def test_the_options_check_names_the_option_holding_a_damaged_copy(tmp_path):
-    from sfd_basicsr.clip.options import check_encoder_options
+    from sfd_basicsr.backbones.options import check_encoder_options
     fake = tmp_path / 'RN50.pt'
     fake.write_bytes(b'cut')
     with pytest.raises(InputError, match=r"^pretrained: CLIP weights file '.*RN50.pt' is not the RN50-quickgelu "):
