@@ -29,8 +29,8 @@ def _environment_restored():
 
 @pytest.fixture(scope='session')
 def encoder():
-    from sfd_basicsr.backbones.encoder import get_clip_encoder
-    return get_clip_encoder(CLIP, None, 'cpu')
+    from sfd_basicsr.backbones.encoder import get_encoder
+    return get_encoder(CLIP, None, 'cpu')
 
 
 @pytest.fixture(params=CLIPS)

@@ -3,13 +3,14 @@ import pytest
 import torch
 
 from helpers.models import CLIP, tiny_featd, tiny_tgd
-from sfd_basicsr.backbones.encoder import FrozenCLIPEncoder, get_clip_encoder
+from sfd_basicsr.backbones.clip_encoder import FrozenCLIPEncoder
+from sfd_basicsr.backbones.encoder import get_encoder
 from sfd_basicsr.backbones.weights import EncoderWeightsError
 
 
 def test_one_instance_per_name_weights_and_device(encoder):
-    assert get_clip_encoder(CLIP, None, 'cpu') is encoder
-    assert get_clip_encoder(CLIP, None, torch.device('cpu')) is encoder
+    assert get_encoder(CLIP, None, 'cpu') is encoder
+    assert get_encoder(CLIP, None, torch.device('cpu')) is encoder
     featd, tgd = tiny_featd(), tiny_tgd()
     assert featd.encoder() is encoder and tgd.encoder() is encoder
 
@@ -25,7 +26,7 @@ def test_one_pass_gives_middle_maps_and_embedding_at_any_size(encoder):
 
 
 def test_vit_token_grids_at_any_size(clip_model):
-    encoder = get_clip_encoder(clip_model, None, 'cpu')
+    encoder = get_encoder(clip_model, None, 'cpu')
     if not encoder.is_vit:
         pytest.skip('ViT-specific')
     assert encoder.default_layers == ('block6', 'block9')
@@ -35,7 +36,7 @@ def test_vit_token_grids_at_any_size(clip_model):
 
 
 def test_at_native_size_the_embedding_equals_open_clip(clip_model):
-    encoder = get_clip_encoder(clip_model, None, 'cpu')
+    encoder = get_encoder(clip_model, None, 'cpu')
     image = torch.rand(1, 3, 224, 224)
     ours = encoder(image, layers=(), embedding=True)['embedding']
     theirs = encoder.clip.encode_image((image - encoder.mean) / encoder.std)
@@ -76,8 +77,8 @@ def test_weights_from_a_local_file_match_the_in_memory_model(tmp_path, clip_mode
     reference = FrozenCLIPEncoder(clip_model, None)
     path = tmp_path / 'clip_random.pth'
     torch.save(reference.clip.state_dict(), path)
-    loaded = get_clip_encoder(clip_model, str(path), 'cpu')
-    assert loaded is not reference and get_clip_encoder(clip_model, str(path), 'cpu') is loaded
+    loaded = get_encoder(clip_model, str(path), 'cpu')
+    assert loaded is not reference and get_encoder(clip_model, str(path), 'cpu') is loaded
     image = torch.rand(1, 3, 64, 96)
     expected = reference(image, layers=reference.default_layers[:1], embedding=True)
     actual = loaded(image, layers=reference.default_layers[:1], embedding=True)
@@ -127,7 +128,7 @@ def test_prompt_text_features_equal_open_clip_encode_text_and_are_unit_norm(clip
     import open_clip
 
     from sfd_basicsr.archs.tgd_arch import LearnablePromptPairs
-    encoder = get_clip_encoder(clip_model, None, 'cpu')
+    encoder = get_encoder(clip_model, None, 'cpu')
     pair = ['Good photo.', 'Bad photo.']
     # as many context vectors as the texts have tokens: the prompts start exactly as the texts
     prompts = LearnablePromptPairs(encoder, [pair], n_ctx=3)
@@ -143,6 +144,6 @@ def test_the_input_normalisation_is_open_clips_preprocessing_for_the_model(clip_
     from torchvision.transforms import Normalize
     _, _, preprocess = open_clip.create_model_and_transforms(clip_model, pretrained=None)
     normalize = next(t for t in preprocess.transforms if isinstance(t, Normalize))
-    encoder = get_clip_encoder(clip_model, None, 'cpu')
+    encoder = get_encoder(clip_model, None, 'cpu')
     torch.testing.assert_close(encoder.mean.flatten(), torch.tensor(normalize.mean, dtype=torch.float32))
     torch.testing.assert_close(encoder.std.flatten(), torch.tensor(normalize.std, dtype=torch.float32))

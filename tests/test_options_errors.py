@@ -158,11 +158,11 @@ def test_missing_options_file_is_named(tmp_path, basicsr_main):
 
 
 def test_clip_weights_that_cannot_be_downloaded_name_the_options_holding_them(tiny_options, monkeypatch):
-    from sfd_basicsr.backbones.weights import EncoderWeightsError, create_clip
+    from sfd_basicsr.backbones.weights import EncoderWeightsError, create_backbone
     from sfd_basicsr.training.pipeline import explain_setup_error
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     with pytest.raises(EncoderWeightsError) as error:
-        create_clip('RN50-quickgelu', 'openai')
+        create_backbone('RN50-quickgelu', 'openai')
     explained = str(explain_setup_error(error.value, tiny_options[1]))
     assert explained.startswith('network_d.pretrained / network_d_tg.pretrained: ')
     assert 'local file path' in explained

@@ -1,9 +1,11 @@
-"""The base of the discriminators that read the shared CLIP encoder, and the backbone name their checkpoints carry."""
+"""The base of the discriminators that read the shared frozen encoder, and the backbone name their checkpoints carry."""
 import torch
 from torch import nn
 
-from ..backbones.encoder import get_clip_encoder
-from ..backbones.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from ..backbones.encoder import get_encoder
+from ..backbones.layout import encoder_layout
+from ..backbones.names import DEFAULT_PRETRAINED, backbone_name
+from ..backbones.weights import resolve_pretrained
 from ..utils.errors import InputError
 
 BACKBONE_NAME_BYTES = 64
@@ -12,7 +14,7 @@ BACKBONE_NAME_BYTES = 64
 def encode_backbone_name(model_name):
     raw = model_name.encode('utf-8')
     if len(raw) > BACKBONE_NAME_BYTES:
-        raise InputError(f"CLIP model name '{model_name}' is longer than {BACKBONE_NAME_BYTES} bytes.")
+        raise InputError(f"Backbone name '{model_name}' is longer than {BACKBONE_NAME_BYTES} bytes.")
     return torch.tensor(list(raw) + [0] * (BACKBONE_NAME_BYTES - len(raw)), dtype=torch.uint8)
 
 
@@ -28,14 +30,15 @@ class EncoderClient(nn.Module):
     one made for another backbone fails with that name rather than with a shape mismatch.
     """
 
-    def __init__(self, clip_model=DEFAULT_CLIP_MODEL, pretrained=DEFAULT_PRETRAINED):
+    def __init__(self, clip_model=None, pretrained=DEFAULT_PRETRAINED, backbone=None):
         super().__init__()
-        self.clip_model = clip_model
-        self.pretrained = pretrained
-        self.register_buffer('backbone', encode_backbone_name(clip_model))
+        self.clip_model = backbone_name(backbone, clip_model)  # the canonical name of the backbone, any library
+        self.layout = encoder_layout(self.clip_model)  # from the library's config: no encoder built here
+        self.pretrained = resolve_pretrained(self.clip_model, pretrained)
+        self.register_buffer('backbone', encode_backbone_name(self.clip_model))
 
     def encoder(self, device=None):
-        return get_clip_encoder(self.clip_model, self.pretrained, device or self.backbone.device)
+        return get_encoder(self.clip_model, self.pretrained, device or self.backbone.device)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         saved = state_dict.get(prefix + 'backbone')
@@ -44,6 +47,6 @@ class EncoderClient(nn.Module):
                              f'tensor where {BACKBONE_NAME_BYTES} bytes of text were saved): not one this network '
                              'saved.')
         if saved is not None and decode_backbone_name(saved) != self.clip_model:
-            raise InputError(f'{type(self).__name__} checkpoint was trained on CLIP {decode_backbone_name(saved)}, '
-                             f"but this network is configured with clip_model '{self.clip_model}'.")
+            raise InputError(f'{type(self).__name__} checkpoint was trained on the backbone {decode_backbone_name(saved)}, '
+                             f"but this network is configured with backbone '{self.clip_model}'.")
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -1,4 +1,4 @@
-"""Feat-D: a pixel-wise discriminator on the middle features of a frozen CLIP image encoder.
+"""Feat-D: a pixel-wise discriminator on the middle features of a frozen encoder (CLIP's image tower by default).
 
 Choices not from the paper: docs/method.md, "Our decisions".
 """
@@ -7,8 +7,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from ..backbones.layout import encoder_layout
-from ..backbones.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from ..backbones.names import DEFAULT_PRETRAINED
 from ..compat.registry import register
 from ..utils.errors import InputError
 from ..utils.image_io import check_min_side
@@ -21,7 +20,7 @@ def _leaky(x):
 
 @register(ARCH_REGISTRY)
 class FeatD(EncoderClient):
-    """Discriminates CLIP middle features of SR against HQ images, one logit per feature position.
+    """Discriminates the encoder's middle features of SR against HQ images, one logit per feature position.
 
     The chosen encoder layers are projected to ``num_feat`` channels, resized to the finest of them and
     summed; a spectral-normalised U-Net (``UNetDiscriminatorSN``'s shape, started from features instead
@@ -29,24 +28,28 @@ class FeatD(EncoderClient):
     stride (8 for the default RN50 ``layer2``, the patch size for ViTs).
 
     Args:
-        clip_model (str): open_clip model name of the frozen encoder.
-        pretrained (str | None): open_clip weight tag, local weights file, or None for random weights.
-        layers (list[str] | None): encoder layers to discriminate; None: RN ``layer2``, ``layer3``, ViT the
-            blocks at 1/2 and 3/4 depth (``block6``, ``block9`` of ViT-B).
+        clip_model (str | None): open_clip model name of the frozen encoder (default ``RN50-quickgelu``).
+        pretrained (str | None): weight tag of the backbone's library, local weights file, None for random weights,
+            or ``'default'``: the library's default weights (OpenAI's for CLIP where published).
+        backbone (str | None): the encoder in any library, ``'timm:<model>'`` or ``'open_clip:<model>'`` (for
+            example ``timm:vit_small_patch14_dinov2``, ``open_clip:convnext_base_w``); instead of ``clip_model``.
+        layers (list[str] | None): encoder layers to discriminate; None: RN ``layer2``, ``layer3``, ViTs the
+            blocks at 1/2 and 3/4 depth (``block6``, ``block9`` of ViT-B), other CNNs the stride-8 and 16 stages.
         num_feat (int): base width of the U-Net.
         num_down (int): stride-2 stages of the U-Net.
         skip_connection (bool): U-Net skip connections.
     """
 
     def __init__(self,
-                 clip_model=DEFAULT_CLIP_MODEL,
+                 clip_model=None,
                  pretrained=DEFAULT_PRETRAINED,
                  layers=None,
                  num_feat=64,
                  num_down=2,
-                 skip_connection=True):
-        super().__init__(clip_model, pretrained)
-        encoder = encoder_layout(clip_model)  # channels and strides from the config: no CLIP built here
+                 skip_connection=True,
+                 backbone=None):
+        super().__init__(clip_model, pretrained, backbone)
+        encoder = self.layout
         layers = encoder.default_layers if layers is None else layers
         if not layers:
             raise InputError("FeatD option 'layers' must name at least one encoder layer.")

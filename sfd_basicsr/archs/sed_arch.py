@@ -10,6 +10,7 @@ semantics are used (what a stock BasicSR model can give: the self-conditioned va
 conditions both real and fake on the HR image's semantics, which ``SeDModel`` gives through
 ``conditioned_on`` so that BasicSR's own ``SRGANModel`` training step runs unchanged.
 """
+import math
 from contextlib import contextmanager
 
 import torch
@@ -18,14 +19,13 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from ..backbones.layout import encoder_layout
-from ..backbones.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from ..backbones.names import DEFAULT_PRETRAINED
 from ..compat.registry import register
 from ..utils.errors import InputError
 from ..utils.image_io import check_min_side
 from .encoder_client import EncoderClient
 
-SEMANTIC_LAYER = 'layer3'
+SEMANTIC_GROUPS = 32  # SeD's GroupNorm; fewer where a backbone's width is no multiple of 32 (EfficientNet's 112)
 
 
 class SemanticFusion(nn.Module):
@@ -33,7 +33,7 @@ class SemanticFusion(nn.Module):
 
     def __init__(self, semantic_channels, image_channels, fused_channels, inner=64):
         super().__init__()
-        self.norm = nn.GroupNorm(32, semantic_channels, eps=1e-6)
+        self.norm = nn.GroupNorm(math.gcd(SEMANTIC_GROUPS, semantic_channels), semantic_channels, eps=1e-6)
         self.proj_semantic = nn.Conv2d(semantic_channels, inner, 1)
         self.proj_image = nn.Conv2d(image_channels, inner, 1)
         self.norms = nn.ModuleList(nn.LayerNorm(inner) for _ in range(3))
@@ -61,8 +61,15 @@ class SemanticFusion(nn.Module):
 class _SeDBase(EncoderClient):
     condition = None  # semantics set by ``conditioned_on``, used by calls that pass none
 
+    def __init__(self, clip_model, pretrained, backbone, semantic_layer):
+        super().__init__(clip_model, pretrained, backbone)
+        # SeD reads RN50's layer3; another backbone its deepest default Feat-D layer (stride 16 on CNNs)
+        self.semantic_layer = self.layout.default_layers[-1] if semantic_layer is None else semantic_layer
+        self.layout.check_layers((self.semantic_layer, ))
+
     def semantic(self, img):
-        return self.encoder(img.device)(img, layers=(SEMANTIC_LAYER, ), embedding=False)[SEMANTIC_LAYER]
+        layer = self.semantic_layer
+        return self.encoder(img.device)(img, layers=(layer, ), embedding=False)[layer]
 
     @contextmanager
     def conditioned_on(self, semantic):
@@ -74,9 +81,7 @@ class _SeDBase(EncoderClient):
             self.condition = None
 
     def _semantic_channels(self):
-        encoder = encoder_layout(self.clip_model)  # from the config: no CLIP built here
-        encoder.check_layers((SEMANTIC_LAYER, ))
-        return encoder.layer_channels[SEMANTIC_LAYER]
+        return self.layout.layer_channels[self.semantic_layer]
 
     def _fuse(self, index, features, semantic, conv):
         fused = self.fusions[index](semantic, features)
@@ -99,12 +104,14 @@ class SeDPatchDiscriminator(_SeDBase):
     Args:
         num_in_ch (int): image channels. num_feat (int): base width.
         fused_channels (int): channels of the fused semantics at each depth.
-        clip_model, pretrained: the shared encoder (an RN model: SeD reads ``layer3``).
+        clip_model, pretrained, backbone: the shared encoder (``FeatD``'s options).
+        semantic_layer (str | None): the encoder layer SeD is conditioned on; None: ``layer3`` of CLIP's ResNets (as
+            SeD), the deepest default Feat-D layer of other backbones.
     """
 
-    def __init__(self, num_in_ch=3, num_feat=64, fused_channels=64, clip_model=DEFAULT_CLIP_MODEL,
-                 pretrained=DEFAULT_PRETRAINED):
-        super().__init__(clip_model, pretrained)
+    def __init__(self, num_in_ch=3, num_feat=64, fused_channels=64, clip_model=None, pretrained=DEFAULT_PRETRAINED,
+                 backbone=None, semantic_layer=None):
+        super().__init__(clip_model, pretrained, backbone, semantic_layer)
         semantic_channels = self._semantic_channels()
         widths = [num_feat * 2, num_feat * 4, num_feat * 8]
         self.min_size = 32
@@ -134,9 +141,9 @@ class SeDUNetDiscriminator(_SeDBase):
     Args: as ``SeDPatchDiscriminator`` plus ``skip_connection`` (U-Net skips). Output: ``(B, 1, H, W)``.
     """
 
-    def __init__(self, num_in_ch=3, num_feat=64, fused_channels=64, skip_connection=True,
-                 clip_model=DEFAULT_CLIP_MODEL, pretrained=DEFAULT_PRETRAINED):
-        super().__init__(clip_model, pretrained)
+    def __init__(self, num_in_ch=3, num_feat=64, fused_channels=64, skip_connection=True, clip_model=None,
+                 pretrained=DEFAULT_PRETRAINED, backbone=None, semantic_layer=None):
+        super().__init__(clip_model, pretrained, backbone, semantic_layer)
         semantic_channels = self._semantic_channels()
         self.skip_connection = skip_connection
         self.min_size = 16

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
-from ..backbones.weights import DEFAULT_CLIP_MODEL, DEFAULT_PRETRAINED
+from ..backbones.names import DEFAULT_PRETRAINED
 from ..compat.registry import register
 from ..utils.errors import InputError
 from .encoder_client import EncoderClient
@@ -65,15 +65,17 @@ class TGDiscriminator(EncoderClient):
     pair and ``s`` CLIP's logit scale, so each logit is the log-odds of the softmax over its pair.
 
     Args:
-        clip_model (str): open_clip model name of the frozen encoder.
-        pretrained (str | None): open_clip weight tag, local weights file, or None for random weights.
+        clip_model, pretrained, backbone: the frozen encoder, as ``FeatD``'s; it needs a text tower (open_clip).
         prompt_pairs (list[list[str]]): init texts, ``[[positive, negative], ...]``.
         n_ctx (int): learnable context vectors per prompt.
     """
 
-    def __init__(self, clip_model=DEFAULT_CLIP_MODEL, pretrained=DEFAULT_PRETRAINED,
-                 prompt_pairs=DEFAULT_PROMPT_PAIRS, n_ctx=16):
-        super().__init__(clip_model, pretrained)
+    needs_text_tower = True  # read by the options check
+
+    def __init__(self, clip_model=None, pretrained=DEFAULT_PRETRAINED, prompt_pairs=DEFAULT_PROMPT_PAIRS, n_ctx=16,
+                 backbone=None):
+        super().__init__(clip_model, pretrained, backbone)
+        self.layout.check_text('TGDiscriminator')
         encoder = self.encoder('cpu')
         self.min_size = encoder.min_size(embedding=True)
         self.prompts = LearnablePromptPairs(encoder, prompt_pairs, n_ctx)

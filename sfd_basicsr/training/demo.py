@@ -47,7 +47,8 @@ def demo_options(data_dir, iters, pretrained, name='sfd_demo', warm_start=True):
 
 def run_demo(out, iters):
     """Write the demo's data and options under ``out``, train, and return the summary to print."""
-    from ..backbones.weights import DEFAULT_CLIP_MODEL, cached_pretrained_file
+    from ..backbones.names import DEFAULT_CLIP_MODEL
+    from ..backbones.weights import cached_pretrained_file
     from ..compat.argv import basicsr_command_line
     from ..utils.atomic import atomic_write_text
     from .pipeline import train

@@ -19,7 +19,6 @@ SCALE_ARGUMENTS = ('scale', 'upscale', 'upscale_factor')
 DATA_PATH_KEYS = ('dataroot_gt', 'dataroot_lq', 'meta_info_file', 'meta_info')
 EXPANDED_BY_BASICSR = ('dataroot_gt', 'dataroot_lq')  # basicsr.utils.options.parse_options, and path.*
 GAN_TYPES = ('vanilla', 'lsgan', 'wgan', 'wgan_softplus', 'hinge')  # BasicSR's GANLoss
-ENCODER_KEYS = ('clip_model', 'pretrained')
 
 
 class OptionsError(UserError, ValueError):
@@ -109,16 +108,27 @@ def _check_network(opt, key):
     if 'clip_model' in full:
         from ..backbones.options import check_encoder_options
         try:
-            check_encoder_options(full['clip_model'], full.get('pretrained'), full.get('layers'))
+            check_encoder_options(_backbone(full), full.get('pretrained'), full.get('layers'),
+                                  needs_text=cls.__name__ if getattr(cls, 'needs_text_tower', False) else None)
         except ValueError as error:
             raise OptionsError(f'{key}.{error}') from None
     return full
 
 
+def _backbone(net):
+    from ..backbones.names import backbone_name
+    return backbone_name(net.get('backbone'), net.get('clip_model'))
+
+
 def _check_shared_encoder(networks):
+    from ..backbones.weights import resolve_pretrained
     from ..models.sfd_model import encoder_mismatch
-    problem = encoder_mismatch({key: tuple(net.get(k) for k in ENCODER_KEYS) for key, net in networks.items()
-                                if key in ('network_d', 'network_d_tg') and 'clip_model' in net})
+    encoders = {}
+    for key, net in networks.items():
+        if key in ('network_d', 'network_d_tg') and 'clip_model' in net:
+            name = _backbone(net)
+            encoders[key] = (name, resolve_pretrained(name, net.get('pretrained')))
+    problem = encoder_mismatch(encoders)
     if problem:
         raise OptionsError(problem)
 

@@ -34,16 +34,17 @@ def discriminators(model_type, encoder=None, featd=None, tgd=None, network_d=Non
     """``network_d`` (and ``network_d_tg``) of ``model_type`` with their GAN losses, as ``(networks, losses)``.
 
     SFD models get Feat-D and TG-D on ``encoder`` (``featd`` / ``tgd``: more constructor options; a weight of None
-    leaves that loss out); any other model gets ``network_d`` (default: BasicSR's ``UNetDiscriminatorSN``) with
+    leaves that network and its loss out, as for a backbone without a text tower); any other model gets ``network_d`` (default: BasicSR's ``UNetDiscriminatorSN``) with
     ``gan_opt``.
     """
     encoder = dict(DEFAULT_ENCODER if encoder is None else encoder)
     if model_type in ('SFDModel', 'SFDRealModel'):
-        networks = {'network_d': {'type': 'FeatD', **encoder, **(featd or {})},
-                    'network_d_tg': {'type': 'TGDiscriminator', **encoder, **(tgd or {})}}
-        losses = {f'{key}_opt': {'type': loss, 'gan_type': 'vanilla', 'loss_weight': weight}
-                  for key, loss, weight in (('featd', 'FeatDGANLoss', featd_weight), ('tgd', 'TGDGANLoss', tgd_weight))
-                  if weight is not None}
+        parts = (('network_d', 'FeatD', featd, 'featd', 'FeatDGANLoss', featd_weight),
+                 ('network_d_tg', 'TGDiscriminator', tgd, 'tgd', 'TGDGANLoss', tgd_weight))
+        networks = {key: {'type': arch, **encoder, **(extra or {})}
+                    for key, arch, extra, _, _, weight in parts if weight is not None}
+        losses = {f'{loss_key}_opt': {'type': loss, 'gan_type': 'vanilla', 'loss_weight': weight}
+                  for _, _, _, loss_key, loss, weight in parts if weight is not None}
         return networks, losses
     network_d = network_d or {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3, 'num_feat': 64, 'skip_connection': True}
     return {'network_d': network_d}, {'gan_opt': {'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': gan_weight}}

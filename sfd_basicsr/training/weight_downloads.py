@@ -12,18 +12,44 @@ from .options_check import OptionsError
 BASICSR_VGG_FILE = os.path.join('experiments', 'pretrained_models', 'vgg19-dcbb9e9d.pth')  # basicsr.archs.vgg_arch
 
 
-def _clip_downloads(opt):
-    """``{(clip_model, tag): [option keys]}`` of open_clip weight tags the networks name and no cache holds."""
-    from ..backbones.weights import cached_pretrained_file, is_weights_path
-    wanted = {}
+def _encoder_weights(opt):
+    """``[(option key, backbone, pretrained)]`` of the networks that read a frozen encoder, defaults resolved."""
+    from ..backbones.names import DEFAULT_PRETRAINED, backbone_name
+    from ..backbones.weights import resolve_pretrained
+    found = []
     for key, net in opt.items():
-        if not (isinstance(key, str) and key.startswith('network_') and isinstance(net, dict) and 'clip_model' in net):
-            continue
-        tag = net.get('pretrained', 'openai')
-        if tag is not None and not is_weights_path(str(tag)) and \
-                cached_pretrained_file(net['clip_model'], str(tag)) is None:
-            wanted.setdefault((net['clip_model'], str(tag)), []).append(f'{key}.pretrained')
+        if isinstance(key, str) and key.startswith('network_') and isinstance(net, dict) and \
+                ('clip_model' in net or 'backbone' in net or _reads_encoder(net.get('type'))):
+            name = backbone_name(net.get('backbone'), net.get('clip_model'))
+            found.append((key, name, resolve_pretrained(name, net.get('pretrained', DEFAULT_PRETRAINED))))
+    return found
+
+
+def _reads_encoder(arch_type):
+    """Whether the registered arch ``arch_type`` reads the shared encoder (FeatD, TG-D, SeD, ... with defaults)."""
+    import inspect
+
+    from basicsr.utils.registry import ARCH_REGISTRY
+    try:
+        return 'clip_model' in inspect.signature(ARCH_REGISTRY.get(arch_type)).parameters
+    except Exception:  # noqa: BLE001  (an unknown type is the options check's to report)
+        return False
+
+
+def _clip_downloads(opt):
+    """``{(backbone, tag): [option keys]}`` of encoder weight tags the networks name and no cache holds."""
+    from ..backbones.names import is_weights_path
+    from ..backbones.weights import cached_pretrained_file
+    wanted = {}
+    for key, name, tag in _encoder_weights(opt):
+        if tag is not None and not is_weights_path(str(tag)) and cached_pretrained_file(name, str(tag)) is None:
+            wanted.setdefault((name, str(tag)), []).append(f'{key}.pretrained')
     return wanted
+
+
+def _library_word(name):
+    from ..backbones.names import OPEN_CLIP, split_backbone
+    return 'CLIP' if split_backbone(name)[0] == OPEN_CLIP else 'timm'
 
 
 def _hub_file(url):
@@ -68,19 +94,17 @@ def _fetched_by_train():
 
 def weights_report(opt):
     """One line per weight file the options need (CLIP, VGG): found where, or downloaded from where by ``train``."""
-    from ..backbones.weights import cached_pretrained_file, is_weights_path
+    from ..backbones.names import is_weights_path
+    from ..backbones.weights import cached_pretrained_file
     lines = []
-    for key, net in opt.items():
-        if not (isinstance(key, str) and key.startswith('network_') and isinstance(net, dict) and 'clip_model' in net):
-            continue
-        tag = net.get('pretrained', 'openai')
+    for key, name, tag in _encoder_weights(opt):
         if tag is None:
-            lines.append(f'{key}.pretrained: none (a random CLIP {net["clip_model"]}: for tests only)')
+            lines.append(f'{key}.pretrained: none (a random {name}: for tests only)')
         elif is_weights_path(str(tag)):
             lines.append(f'{key}.pretrained: the local file {os.path.abspath(os.path.expanduser(str(tag)))}')
         else:
-            found = cached_pretrained_file(net['clip_model'], str(tag))
-            lines.append(f"{key}.pretrained: CLIP {net['clip_model']} '{tag}' " + (
+            found = cached_pretrained_file(name, str(tag))
+            lines.append(f"{key}.pretrained: {_library_word(name)} {name} '{tag}' " + (
                 f'found at {found}' if found else 'not on this machine' + _fetched_by_train()))
     for name, loss in (opt.get('train') or {}).items():
         if isinstance(loss, dict) and 'Perceptual' in str(loss.get('type')):
@@ -94,15 +118,15 @@ def weights_report(opt):
 
 def fetch_weights(opt):
     """Download every weight file the options need and no cache holds; ``OptionsError`` listing those that failed."""
-    import open_clip
+    from ..backbones.weights import download_pretrained, pretrained_url
     problems = []
     for (model_name, tag), keys in _clip_downloads(opt).items():
         try:
-            open_clip.download_pretrained(open_clip.get_pretrained_cfg(model_name, tag))
+            download_pretrained(model_name, tag)
         except Exception as error:  # noqa: BLE001  (offline, proxy, disk: each names the option and the way round)
-            url = open_clip.get_pretrained_url(model_name, tag) or f"open_clip's '{tag}' weights"
-            problems.append(f"{' / '.join(keys)}: could not download the '{tag}' weights of CLIP {model_name} "
-                            f'({_reason(error)}); fetch {url} on another machine and set pretrained to the local '
+            problems.append(f"{' / '.join(keys)}: could not download the '{tag}' weights of "
+                            f'{_library_word(model_name)} {model_name} ({_reason(error)}); fetch '
+                            f'{pretrained_url(model_name, tag)} on another machine and set pretrained to the local '
                             'file path.')
     for url, keys in _vgg_downloads(opt).items():
         target = _hub_file(url)

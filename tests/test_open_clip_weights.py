@@ -1,10 +1,10 @@
-"""``backbones/weights.py``: a local copy of published CLIP weights is checked against the SHA-256 in its URL."""
+"""``backbones/open_clip_weights.py``: a local copy of published CLIP weights is checked against the SHA-256 in its URL."""
 import hashlib
 
 import open_clip
 import pytest
 
-from sfd_basicsr.backbones import weights
+from sfd_basicsr.backbones import open_clip_weights as weights
 from sfd_basicsr.utils.errors import InputError
 
 OPENAI_RN50_SHA256 = 'afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762'  # in OpenAI's RN50 URL
@@ -15,7 +15,7 @@ def test_a_file_named_like_openais_rn50_with_other_bytes_is_refused_with_both_ha
     fake.write_bytes(b'not the weights')
     assert OPENAI_RN50_SHA256 in open_clip.get_pretrained_url('RN50-quickgelu', 'openai')
     with pytest.raises(InputError) as error:
-        weights.verify_published_file('RN50-quickgelu', str(fake))
+        weights.verify_file('RN50-quickgelu', str(fake))
     message = str(error.value)
     assert f"is not the RN50-quickgelu 'openai' file published as RN50.pt: its SHA-256 is " \
            f"{hashlib.sha256(b'not the weights').hexdigest()}, the published one {OPENAI_RN50_SHA256}" in message
@@ -28,11 +28,11 @@ def test_the_published_bytes_pass_and_a_file_of_another_name_is_not_checked(tmp_
     monkeypatch.setattr(open_clip, 'list_pretrained_tags_by_model', lambda name: ['toy'])
     monkeypatch.setattr(open_clip, 'get_pretrained_cfg', lambda name, tag: {'url': f'https://x/{digest}/toy.pt'})
     assert weights.published_sha256('RN50-quickgelu', str(good)) == ('toy', digest)
-    weights.verify_published_file('RN50-quickgelu', str(good))
+    weights.verify_file('RN50-quickgelu', str(good))
     other = tmp_path / 'mine.pt'
     other.write_bytes(b'anything')
     assert weights.published_sha256('RN50-quickgelu', str(other)) is None
-    weights.verify_published_file('RN50-quickgelu', str(other))
+    weights.verify_file('RN50-quickgelu', str(other))
 
 
 def test_the_options_check_names_the_option_holding_a_damaged_copy(tmp_path):

@@ -1,0 +1,21 @@
+"""A frozen timm model (DINOv2 and other ViTs, ConvNeXt, EfficientNet, ...) as the shared encoder.
+
+Its middle layers come from timm's own ``forward_intermediates`` (the feature levels ``layout`` names); it has no
+text tower, so no embedding: Feat-D and SeD read it, TG-D cannot.
+"""
+from .encoder import FrozenEncoder
+
+
+class FrozenTimmEncoder(FrozenEncoder):
+
+    def __init__(self, model_name, pretrained):
+        super().__init__(model_name, pretrained)
+        self.timm = self.network
+
+    def features(self, x, layers, embedding):
+        if not layers:
+            return {}
+        indices = [self.stages.index(name) for name in layers]
+        maps = self.timm.forward_intermediates(x, indices=indices, output_fmt='NCHW', intermediates_only=True)
+        by_index = dict(zip(sorted(set(indices)), maps))
+        return {name: by_index[index] for name, index in zip(layers, indices)}
