@@ -1,7 +1,8 @@
-"""``backbones/layout.py``: what an image tower offers, read from open_clip's config, equals what open_clip's built model
-gives; the discriminators size themselves from it without building a CLIP."""
+"""``backbones/layout.py``: what a backbone offers, read from its library's config, equals what the library's built
+model gives; the discriminators size themselves from it without building an encoder."""
 import open_clip
 import pytest
+import timm
 import torch
 
 from sfd_basicsr.backbones.layout import encoder_layout
@@ -40,12 +41,12 @@ def test_default_layers_min_size_and_refusals():
     rn, vit = encoder_layout('RN50-quickgelu'), encoder_layout('ViT-B-16')
     assert (rn.default_layers, vit.default_layers) == (('layer2', 'layer3'), ('block6', 'block9'))
     assert rn.min_size(('layer2',), embedding=False) == 8 and rn.min_size() == 32 and vit.min_size() == 16
-    with pytest.raises(ValueError, match=r"Unknown encoder layer\(s\) \['layer7'\] for CLIP RN50-quickgelu"):
+    with pytest.raises(ValueError, match=r"Unknown encoder layer\(s\) \['layer7'\] for RN50-quickgelu"):
         rn.check_layers(['layer7'])
     with pytest.raises(ValueError, match="unknown CLIP model 'RN51'"):
         encoder_layout('RN51')
-    with pytest.raises(ValueError, match="'convnext_base' has a timm image tower"):
-        encoder_layout('convnext_base')
+    with pytest.raises(ValueError, match="ViT-B-16-SigLIP's image tower is a timm ViT, which open_clip builds for one "):
+        encoder_layout('ViT-B-16-SigLIP')
 
 
 def test_featd_and_sed_are_built_without_building_a_clip(monkeypatch):
@@ -61,3 +62,62 @@ def test_featd_and_sed_are_built_without_building_a_clip(monkeypatch):
     assert featd.project['layer2'].weight.shape[1] == 640  # RN50x4: width 80 x 4 x 2
     sed = sed_arch.SeDUNetDiscriminator(clip_model='RN50x4', pretrained=None)
     assert sed is not None
+
+
+TIMM_FAMILIES = {'vit_small_patch14_dinov2': 'block', 'convnext_atto': 'stage', 'efficientnet_b0': 'stage'}
+
+
+def _timm_feature_maps(model, size=224):
+    """``[(channels, stride)]`` of every feature level, measured on timm's own feature extractor (random weights)."""
+    levels = len(timm.create_model(model, pretrained=False).feature_info)
+    built = timm.create_model(model, pretrained=False, features_only=True, out_indices=tuple(range(levels)),
+                              **({'img_size': size} if model.startswith('vit') else {})).eval()
+    with torch.no_grad():
+        return [(out.shape[1], size // out.shape[-1]) for out in built(torch.rand(1, 3, size, size))]
+
+
+@pytest.mark.parametrize('model', list(TIMM_FAMILIES))
+def test_a_timm_layout_is_what_timms_feature_extractor_gives_named_by_family(model):
+    layout = encoder_layout(f'timm:{model}')
+    levels = _timm_feature_maps(model)
+    prefix = TIMM_FAMILIES[model]
+    assert layout.stages == tuple(f'{prefix}{k}' for k in range(1, len(levels) + 1))
+    assert [(layout.layer_channels[name], layout.layer_strides[name]) for name in layout.stages] == levels
+    assert (layout.embed_dim, layout.has_text) == (0, False)
+
+
+def test_default_layers_of_other_families_follow_clips():
+    """ViTs: the blocks at 1/2 and 3/4 depth (as CLIP's ViTs); CNNs: the stride-8 and stride-16 stages (RN50's
+    layer2 and layer3), found by stride however many levels a family has."""
+    dino, convnext, efficientnet = (encoder_layout(f'timm:{model}') for model in TIMM_FAMILIES)
+    assert dino.default_layers == ('block6', 'block9') and dino.min_size(('block6', )) == 14
+    assert convnext.default_layers == ('stage2', 'stage3')
+    assert [efficientnet.layer_strides[name] for name in efficientnet.default_layers] == [8, 16]
+    assert efficientnet.default_layers == ('stage3', 'stage4')  # its five levels start at stride 2
+
+
+def test_clip_convnext_layout_is_what_open_clips_model_gives():
+    layout = encoder_layout('convnext_tiny')
+    visual = open_clip.create_model('convnext_tiny', pretrained=None).visual.eval()
+    found = []
+    for stage in visual.trunk.stages:
+        stage.register_forward_hook(lambda m, i, out: found.append((out.shape[1], 128 // out.shape[-1])))
+    with torch.no_grad():
+        embedding = visual(torch.rand(1, 3, 128, 128))
+    assert [(layout.layer_channels[name], layout.layer_strides[name]) for name in layout.stages] == found
+    assert layout.stages == ('stage1', 'stage2', 'stage3', 'stage4') and layout.embed_dim == embedding.shape[-1]
+    assert layout.has_text and layout.default_layers == ('stage2', 'stage3')
+
+
+def test_backbone_names_pick_their_library_and_refuse_what_is_not_one():
+    assert encoder_layout('open_clip:RN50-quickgelu') == encoder_layout('RN50-quickgelu')
+    with pytest.raises(ValueError, match="backbone: unknown timm model 'vit_nonesuch'"):
+        encoder_layout('timm:vit_nonesuch')
+    with pytest.raises(ValueError, match="'pretrained', not in the model name: backbone: timm:convnext_atto, "
+                                         "pretrained: d2_in1k"):
+        encoder_layout('timm:convnext_atto.d2_in1k')
+    with pytest.raises(ValueError, match="'dino:vits14' is not '<library>:<model>'"):
+        encoder_layout('dino:vits14')
+    with pytest.raises(ValueError, match='TGDiscriminator compares image and text features, and timm:convnext_atto '
+                                         'has no text tower'):
+        encoder_layout('timm:convnext_atto').check_text('TGDiscriminator')

@@ -63,6 +63,21 @@ def unknown_clip_model(opt):
     opt['network_d']['clip_model'] = 'RN51'
 
 
+def timm_backbone_for_tgd(opt):
+    for key in ('network_d', 'network_d_tg'):
+        opt[key].pop('clip_model')
+        opt[key]['backbone'] = 'timm:convnext_atto'
+
+
+def backbone_and_clip_model_disagree(opt):
+    opt['network_d']['backbone'] = 'timm:convnext_atto'
+
+
+def unknown_timm_model(opt):
+    opt['network_d'].pop('clip_model')
+    opt['network_d']['backbone'] = 'timm:convnext_nonesuch'
+
+
 def port_a_gan_opt(opt):  # what a Real-ESRGAN / SRGAN options file brings
     opt['train']['gan_opt'] = {'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1}
 
@@ -107,6 +122,11 @@ BREAKERS = [
     (unknown_gan_type, "train.tgd_opt.gan_type: 'relativistic'"),
     (different_encoders, 'network_d_tg.clip_model/pretrained'),
     (unknown_clip_model, "network_d.clip_model: unknown CLIP model 'RN51'"),
+    (timm_backbone_for_tgd, 'network_d_tg.backbone: TGDiscriminator compares image and text features, and '
+                            'timm:convnext_atto has no text tower'),
+    (backbone_and_clip_model_disagree, "network_d.backbone 'timm:convnext_atto' and clip_model 'RN50-quickgelu' name "
+                                       'different encoders'),
+    (unknown_timm_model, "network_d.backbone: unknown timm model 'convnext_nonesuch'"),
     (port_a_gan_opt, 'train.gan_opt: SFDModel never reads it; SFDModel reads train.featd_opt and train.tgd_opt'),
     (drop_featd_loss, 'network_d: set, but train.featd_opt is absent, so SFDModel would build it and never train'),
     (zero_iterations, 'train.total_iter: must be a positive whole number; got 0.'),

@@ -51,3 +51,22 @@ def test_too_small_input_is_a_clear_error():
                          'pretrained': None})
     with pytest.raises(ValueError, match='at least 32 px'):
         net(torch.rand(1, 3, 16, 64))
+
+
+@pytest.mark.parametrize('backbone, layer, channels', [('timm:efficientnet_b0', 'stage4', 112),
+                                                       ('timm:vit_small_patch14_dinov2', 'block9', 384)])
+def test_on_another_backbone_sed_reads_its_deepest_default_layer(backbone, layer, channels):
+    """Any width works: SeD's GroupNorm takes the largest group count dividing it (16 for EfficientNet's 112)."""
+    from sfd_basicsr.backbones.layout import encoder_layout
+    net = build_network({'type': 'SeDUNetDiscriminator', 'num_feat': 8, 'fused_channels': 8, 'backbone': backbone,
+                         'pretrained': None})
+    layout = encoder_layout(backbone)
+    assert net.semantic_layer == layout.default_layers[-1] == layer
+    assert net.fusions[0].norm.num_channels == layout.layer_channels[layer] == channels
+    assert channels % net.fusions[0].norm.num_groups == 0 and net.fusions[0].norm.num_groups in (16, 32)
+    image = torch.rand(1, 3, 56, 56)
+    assert net(image).shape == (1, 1, 56, 56)
+    assert net.semantic(image).shape[1] == channels
+    with pytest.raises(ValueError, match=r"Unknown encoder layer\(s\) \['layer3'\]"):
+        build_network({'type': 'SeDUNetDiscriminator', 'backbone': backbone, 'pretrained': None,
+                       'semantic_layer': 'layer3'})

@@ -139,3 +139,30 @@ def test_a_validation_metric_that_fails_on_an_image_never_ends_training(tmp_path
     assert 'Validation metric calculate_niqe unavailable for an image' in log
     assert '# niqe: nan' in log and '# psnr: nan' not in log and '# psnr:' in log
     assert (experiment / 'models' / 'net_g_latest.pth').is_file()
+
+
+BACKBONES = {  # Feat-D alone where the backbone has no text tower; CLIP-ConvNeXt with TG-D too
+    'timm:vit_small_patch14_dinov2': ['net_d'], 'timm:convnext_atto': ['net_d'], 'timm:efficientnet_b0': ['net_d'],
+    'open_clip:convnext_tiny': ['net_d', 'net_d_tg'],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('backbone', list(BACKBONES))
+def test_basicsr_train_on_other_backbones(tmp_path, backbone):
+    opt = tiny_train_options(tmp_path, name='backbone', iters=2, warm_start=False, with_val=False)
+    for key in ('network_d', 'network_d_tg'):
+        opt[key].pop('clip_model')
+        opt[key]['backbone'] = backbone
+    if 'net_d_tg' not in BACKBONES[backbone]:
+        del opt['network_d_tg'], opt['train']['tgd_opt']
+    result = run_basicsr(['train', '-opt', write_options(tmp_path / 'backbone.yml', opt)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    experiment = tmp_path / 'experiments' / 'backbone'
+    losses = logged_losses(read_log(experiment, 'train_backbone'))
+    assert sorted(losses) == [1, 2] and all(np.isfinite(value) for value in losses[2].values())
+    assert ('l_g_tgd' in losses[2]) == ('net_d_tg' in BACKBONES[backbone])
+    assert sorted(path.name for path in (experiment / 'models').glob('net_d*_2.pth')) == \
+        [f'{name}_2.pth' for name in BACKBONES[backbone]]
+    saved = torch.load(experiment / 'models' / 'net_d_2.pth')['params']
+    assert bytes(v for v in saved['backbone'].tolist() if v).decode() == backbone.replace('open_clip:', '')

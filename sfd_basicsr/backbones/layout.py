@@ -14,7 +14,7 @@ import open_clip
 import torch
 
 from ..utils.errors import InputError
-from .names import OPEN_CLIP, split_backbone
+from .names import OPEN_CLIP, backbone_name, split_backbone
 
 RESNET_STAGES = ('layer1', 'layer2', 'layer3', 'layer4')
 RESNET_STRIDES = {'layer1': 4, 'layer2': 8, 'layer3': 16, 'layer4': 32}
@@ -103,6 +103,7 @@ def _open_clip_layout(name, model):
 def encoder_layout(name):
     """The ``EncoderLayout`` of backbone ``name`` (``RN50-quickgelu``, ``open_clip:convnext_base_w``,
     ``timm:vit_small_patch14_dinov2``)."""
+    name = backbone_name(name)
     library, model = split_backbone(name)
     if library == OPEN_CLIP:
         return _open_clip_layout(name, model)

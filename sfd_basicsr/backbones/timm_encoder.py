@@ -15,6 +15,9 @@ class FrozenTimmEncoder(FrozenEncoder):
     def features(self, x, layers, embedding):
         if not layers:
             return {}
+        if self.layout.is_vit:  # timm's patch embedding refuses a remainder; open_clip's ViTs drop it, and so do we
+            patch = self.layer_strides[layers[0]]
+            x = x[..., :x.shape[-2] // patch * patch, :x.shape[-1] // patch * patch]
         indices = [self.stages.index(name) for name in layers]
         maps = self.timm.forward_intermediates(x, indices=indices, output_fmt='NCHW', intermediates_only=True)
         by_index = dict(zip(sorted(set(indices)), maps))

@@ -34,14 +34,17 @@ def tags(model):
 
 def default_tag(model):
     config = get_pretrained_cfg(model)
-    if config is None or not config.tag:
+    if config is None or not config.tag or config.tag not in tags(model):  # timm tags weightless configs 'untrained'
         raise InputError(f"pretrained: timm publishes no weights for '{model}'; set pretrained to a local file, or to null for "
                          'random weights.')
     return config.tag
 
 
 def _config(model, tag):
-    config = get_pretrained_cfg(f'{model}.{tag}' if tag else model)
+    try:
+        config = get_pretrained_cfg(f'{model}.{tag}' if tag else model)
+    except RuntimeError:  # timm's answer to a tag it does not know
+        config = None
     if config is None:
         raise InputError(f"'{tag}' is neither a file nor a timm weight tag of {model} (tags: {tags(model)}).")
     return config
