@@ -111,3 +111,14 @@ def test_each_machines_local_rank_0_fetches_its_weights(tmp_path, monkeypatch, e
     monkeypatch.setattr(sys, 'argv', ['basicsr train', '-opt', opt_file])
     pipeline.parse_and_check_options(str(tmp_path), fetch=True)
     assert len(fetched) == fetches
+
+
+def test_the_report_names_other_backbones_weights_and_resolves_default(tmp_path, monkeypatch):
+    from sfd_basicsr.training.weight_downloads import weights_report
+    monkeypatch.delenv('HF_HUB_OFFLINE', raising=False)
+    monkeypatch.setattr('huggingface_hub.constants.HF_HUB_CACHE', str(tmp_path))  # an empty cache
+    opt = {'network_d': {'type': 'FeatD', 'backbone': 'timm:convnext_atto'},
+           'network_d_tg': {'type': 'TGDiscriminator', 'backbone': 'open_clip:convnext_base_w', 'pretrained': None}}
+    assert weights_report(opt) == [
+        "network_d.pretrained: timm:convnext_atto 'd2_in1k' not on this machine: train downloads it first",
+        'network_d_tg.pretrained: none (a random CLIP convnext_base_w: for tests only)']

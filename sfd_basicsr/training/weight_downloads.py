@@ -47,9 +47,10 @@ def _clip_downloads(opt):
     return wanted
 
 
-def _library_word(name):
+def _described(name):
+    """``CLIP RN50-quickgelu``, ``timm:vit_small_patch14_dinov2``: the backbone as a report line names it."""
     from ..backbones.names import OPEN_CLIP, split_backbone
-    return 'CLIP' if split_backbone(name)[0] == OPEN_CLIP else 'timm'
+    return f'CLIP {name}' if split_backbone(name)[0] == OPEN_CLIP else name
 
 
 def _hub_file(url):
@@ -99,12 +100,12 @@ def weights_report(opt):
     lines = []
     for key, name, tag in _encoder_weights(opt):
         if tag is None:
-            lines.append(f'{key}.pretrained: none (a random {name}: for tests only)')
+            lines.append(f'{key}.pretrained: none (a random {_described(name)}: for tests only)')
         elif is_weights_path(str(tag)):
             lines.append(f'{key}.pretrained: the local file {os.path.abspath(os.path.expanduser(str(tag)))}')
         else:
             found = cached_pretrained_file(name, str(tag))
-            lines.append(f"{key}.pretrained: {_library_word(name)} {name} '{tag}' " + (
+            lines.append(f"{key}.pretrained: {_described(name)} '{tag}' " + (
                 f'found at {found}' if found else 'not on this machine' + _fetched_by_train()))
     for name, loss in (opt.get('train') or {}).items():
         if isinstance(loss, dict) and 'Perceptual' in str(loss.get('type')):
@@ -125,7 +126,7 @@ def fetch_weights(opt):
             download_pretrained(model_name, tag)
         except Exception as error:  # noqa: BLE001  (offline, proxy, disk: each names the option and the way round)
             problems.append(f"{' / '.join(keys)}: could not download the '{tag}' weights of "
-                            f'{_library_word(model_name)} {model_name} ({_reason(error)}); fetch '
+                            f'{_described(model_name)} ({_reason(error)}); fetch '
                             f'{pretrained_url(model_name, tag)} on another machine and set pretrained to the local '
                             'file path.')
     for url, keys in _vgg_downloads(opt).items():
