@@ -76,3 +76,20 @@ def test_every_value_a_user_must_set_is_marked(name):
     optional = re.compile(r':\s*(~|null)?\s*(#.*)?$')  # left empty on purpose
     unmarked = [line for line in lines if must_set.match(line) and not optional.search(line) and 'SET' not in line]
     assert not unmarked, unmarked
+
+
+@pytest.mark.parametrize('name, backbone, has_tgd', [('train_sfd_dinov2_esrgan_x4.yml', 'timm:vit_small_patch14_dinov2',
+                                                      False),
+                                                     ('train_sfd_clip_convnext_esrgan_x4.yml',
+                                                      'open_clip:convnext_base_w', True)])
+def test_a_backbone_file_differs_from_the_esrgan_recipe_only_in_its_discriminators(name, backbone, has_tgd):
+    base, other = load('train_sfd_esrgan_x4.yml'), load(name)
+    discriminators = {'network_d', 'network_d_tg'}
+    assert {k: v for k, v in other.items() if k not in discriminators | {'name', 'train'}} == \
+        {k: v for k, v in base.items() if k not in discriminators | {'name', 'train'}}
+    differing = {key for key in set(base['train']) | set(other['train'])
+                 if base['train'].get(key) != other['train'].get(key)}
+    assert differing <= ({'diffaugment'} if has_tgd else {'diffaugment', 'tgd_opt'})
+    assert other['network_d']['backbone'] == backbone and ('network_d_tg' in other) == has_tgd
+    if has_tgd:
+        assert other['network_d_tg']['backbone'] == backbone
