@@ -3,6 +3,7 @@
     python benchmarks/bench_sfd.py                       # small preset, CPU, < 10 min on 2 cores
     python benchmarks/bench_sfd.py --device cuda --preset full [--bf16]
     python benchmarks/bench_sfd.py --device cuda --preset full --precisions   # float32, bf16, fp16, bf16 + compile
+    python benchmarks/bench_sfd.py --backbones           # Feat-D on each backbone against its own floor
 
 ``--precisions``: the U-Net baseline and full SFD, each in float32, bf16, fp16 and bf16 + compile (with
 channels-last and fused Adam), through the models' own options (``use_amp``, ``amp_bf16``, ``use_compile``, ...;
@@ -16,6 +17,9 @@ fake under the GT's semantics), and the floors: SFD's, the generator's forward/b
 forward+backward on SR and one forward on GT; SeD's, the generator's forward/backward plus one encoder forward
 on GT (SeD never encodes SR). SFD-IQA: images per second against the encoder's forward alone on the same input, with
 BasicSR's NIQE as a reference point (pyiqa's ``niqe`` downloads its parameters; BasicSR ships them).
+``--backbones``: Feat-D alone on each backbone family (CLIP RN50 and CLIP-ConvNeXt, DINOv2 ViT-S/14, timm ConvNeXt and
+EfficientNet), each against its own floor: the generator's forward/backward plus one backbone forward+backward on SR
+and one forward on GT, the layers Feat-D reads and nothing more.
 Each configuration runs in its own process, so peak memory is its own. CLIP is random-initialised
 (same cost as OpenAI's weights); the perceptual loss is left out everywhere (VGG weights need a download).
 """
@@ -46,11 +50,19 @@ PRECISIONS = {  # name: the models' speed options (docs/training.md, "Mixed prec
 }
 PRECISION_CASES = ['unet', 'sfd', 'floor']
 ENCODER = {'clip_model': 'RN50-quickgelu', 'pretrained': None}
+BACKBONES = ['RN50-quickgelu', 'open_clip:convnext_base_w', 'timm:vit_small_patch14_dinov2', 'timm:convnext_tiny',
+             'timm:efficientnet_b0']
+BACKBONE_CASES = ['featd', 'floor']
 
 
-def train_options(case, preset):
+def train_options(case, preset, backbone=None):
     from sfd_basicsr.training.recipe import gan_options, rrdbnet
     g = rrdbnet(**preset['g'])
+    if backbone:  # Feat-D alone: most backbones have no text tower for TG-D
+        opt = gan_options('SFDModel', g, encoder={'backbone': backbone, 'pretrained': None}, tgd_weight=None)
+        opt['train'].pop('ema_decay')
+        opt['train']['scheduler']['milestones'] = [10**6]
+        return opt
     if case in ('unet', 'sedu', 'sedp_hr', 'sedu_hr'):
         network_d = ({'type': 'UNetDiscriminatorSN', 'num_in_ch': 3} if case == 'unet' else
                      {'type': 'SeDPatchDiscriminator' if case == 'sedp_hr' else 'SeDUNetDiscriminator', **ENCODER})
@@ -127,7 +139,8 @@ def run_train_case(case, args, device):
     from basicsr.models import build_model
     preset = PRESETS[args.preset]
     case, _, precision = case.partition('@')
-    opt = train_options({'floor': 'sfd', 'sed_floor': 'sedu_hr'}.get(case, case), preset)
+    case, _, backbone = case.partition('#')
+    opt = train_options({'floor': 'sfd', 'sed_floor': 'sedu_hr'}.get(case, case), preset, backbone)
     opt['num_gpu'] = 1 if device.type == 'cuda' else 0
     if precision:
         opt = with_precision(opt, precision)
@@ -141,16 +154,16 @@ def run_train_case(case, args, device):
              'gt': torch.rand(preset['batch'], 3, size, size)}
     model.feed_data(batch)
     if case == 'floor':
-        encoder, layers = model.encoder, model.featd_layers
+        encoder, layers, embedding = model.encoder, model.featd_layers, model.net_d_tg is not None
 
         def step():
             model.optimizer_g.zero_grad()
             with autocast_of_case():
                 output = model.net_g(model.lq)
-                features = encoder(output, layers=layers, embedding=True)
+                features = encoder(output, layers=layers, embedding=embedding)
                 loss = F.l1_loss(output.float(), model.gt) + sum(f.float().mean() for f in features.values())
                 with torch.no_grad():
-                    encoder(model.gt, layers=layers, embedding=True)
+                    encoder(model.gt, layers=layers, embedding=embedding)
             if precision_of is not None:  # fp16: scaled as the model's own losses are
                 loss = precision_of.scaled_for_backward(loss)
             loss.backward()
@@ -219,7 +232,7 @@ def single(args):
 
     import sfd_basicsr  # noqa: F401
     device = torch.device(args.device)
-    is_train = args.single.partition('@')[0] in TRAIN_CASES
+    is_train = args.single.partition('@')[0].partition('#')[0] in TRAIN_CASES
     result = (run_train_case if is_train else run_iqa_case)(args.single, args, device)
     print('RESULT ' + json.dumps(result))
 
@@ -257,6 +270,8 @@ def main():
     parser.add_argument('--single', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--no-write', action='store_true', help='print only, leave docs/benchmarks.md alone')
     parser.add_argument('--skip-iqa', action='store_true', help='training steps only')
+    parser.add_argument('--backbones', action='store_true', help='Feat-D on each backbone against its own floor '
+                        '(its own section)')
     parser.add_argument('--precisions', action='store_true', help='float32 / bf16 / fp16 / bf16 + compile rows of '
                         'the U-Net baseline and full SFD (their own section)')
     args = parser.parse_args()
@@ -265,7 +280,7 @@ def main():
     if args.single:
         return single(args)
     import tempfile
-    if args.weights is None and args.precisions:
+    if args.weights is None and (args.precisions or args.backbones):
         args.weights = ''  # training steps only: no SFD-IQA weights
     elif args.weights is None:  # a folder of its own: the export reads the options of the run around the checkpoints
         args.weights = os.path.join(tempfile.mkdtemp(), 'run', 'models', 'sfd_iqa.pth')
@@ -278,6 +293,13 @@ def main():
         print(text)
         if not args.no_write:
             write_section(f'sfd-{args.device.split(":")[0]}-{args.preset}-precisions', text)
+        return
+    if args.backbones:
+        results = {(case, b): measure(f'{case}#{b}', args) for b in BACKBONES for case in BACKBONE_CASES}
+        text = render_backbones(args, results, time.time() - started)
+        print(text)
+        if not args.no_write:
+            write_section(f'sfd-{args.device.split(":")[0]}-{args.preset}-backbones', text)
         return
     print('training steps:', flush=True)
     train = {case: measure(case, args) for case in TRAIN_CASES}
@@ -325,6 +347,28 @@ def render(args, train, iqa, elapsed):
         s, e, n = iqa[('sfd_iqa', h, w)], iqa[('encoder', h, w)], iqa[('niqe', h, w)]
         lines.append(f'| {h}x{w} | {1 / s["seconds"]:.2f} | {1 / e["seconds"]:.2f} | {s["seconds"] / e["seconds"]:.2f} '
                      f'| {1 / n["seconds"]:.2f} | {s["peak_mb"]:.0f} | {e["peak_mb"]:.0f} |')
+    return '\n'.join(lines) + '\n'
+
+
+def render_backbones(args, results, elapsed):
+    preset = PRESETS[args.preset]
+    g = preset['g']
+    memory = 'peak allocated GPU memory' if args.device.startswith('cuda') else 'peak process RSS'
+    lines = [f'## {args.device.split(":")[0].upper()}, preset `{args.preset}`, backbones', '',
+             f'`python benchmarks/bench_sfd.py --device {args.device} --preset {args.preset} --backbones'
+             f'{f" --runs {args.runs}" if args.runs else ""}` on {machine(args.device)}; {elapsed / 60:.1f} min.', '',
+             f'Feat-D alone (default layers, random weights: the cost of trained ones), RRDBNet '
+             f'{g["num_feat"]}/{g["num_block"]}/{g["num_grow_ch"]} x4, GT patch {preset["gt_size"]}, batch '
+             f'{preset["batch"]}, median of {preset["runs"]} steps after {args.warmup} warm-up. Floor: G fwd/bwd + 1 '
+             'backbone fwd/bwd on SR + 1 fwd on GT, the same layers. Goal: at most 1.15x.', '',
+             f'| backbone | Feat-D layers | s / step | floor s / step | vs its floor | {memory} (MB) |',
+             '|---|---|---|---|---|---|']
+    from sfd_basicsr.backbones.layout import encoder_layout
+    for backbone in BACKBONES:
+        r, floor = results[('featd', backbone)], results[('floor', backbone)]
+        layers = ', '.join(encoder_layout(backbone).default_layers)
+        lines.append(f'| `{backbone}` | {layers} | {r["seconds"]:.4f} | {floor["seconds"]:.4f} | '
+                     f'{r["seconds"] / floor["seconds"]:.2f} | {r["peak_mb"]:.0f} |')
     return '\n'.join(lines) + '\n'
 
 
