@@ -87,3 +87,20 @@ def test_weights_that_do_not_fit_their_own_config_are_named_damaged(checkpoints,
     torch.save(exported, tmp_path / 'name.pth')
     with pytest.raises(WeightsError, match='FeatD checkpoint has a damaged backbone name'):
         SFDIQA(str(tmp_path / 'name.pth'))
+
+
+def test_a_featd_alone_exports_without_tgd_at_fusion_weight_1_and_the_librarys_default_weights(tmp_path):
+    featd_path, _, exported = random_sfd_iqa_weights(tmp_path, clip_model='timm:convnext_atto', with_tgd=False)
+    weights = load_weights(exported)
+    assert (weights['tgd'], weights['fusion_weight'], weights['clip_model']) == (None, 1.0, 'timm:convnext_atto')
+    import timm
+    default_tag = timm.list_pretrained('convnext_atto.*')[0].split('.', 1)[1]  # timm lists its default first
+    assert weights_from_checkpoints(featd_path)['clip_pretrained'] == default_tag
+    with pytest.raises(WeightsError, match=r"No TG-D in .* \(its backbone has no text tower, or the run trained "
+                                           r"Feat-D alone\): the score is Feat-D's alone, so fusion_weight must be 1; "
+                                           r'got 0.5'):
+        weights_from_checkpoints(featd_path, None, 0.5)
+    tampered = tmp_path / 'tampered.pth'
+    torch.save({**torch.load(exported), 'fusion_weight': 0.5}, tampered)
+    with pytest.raises(WeightsError, match="lacks the 'tgd' network of SFD-IQA"):
+        load_weights(tampered)

@@ -214,6 +214,22 @@ def test_vit_backed_sfd_iqa_scores_and_tiles(tmp_path):
     assert abs(score.item() - untiled.item()) < 0.03
 
 
+def test_a_featd_on_a_backbone_without_text_scores_its_realness_alone(tmp_path):
+    *_, exported = random_sfd_iqa_weights(tmp_path, clip_model='timm:convnext_atto', with_tgd=False)
+    net = SFDIQA(str(exported))
+    assert net.tgd is None and net.fusion_weight == 1 and net.min_size == net.featd.min_size
+    image = astronaut((160, 128))
+    from sfd_basicsr.archs.featd_arch import FeatD
+    featd = FeatD(backbone='timm:convnext_atto', pretrained=None, num_feat=16)
+    featd.load_state_dict(torch.load(tmp_path / 'net_d_7.pth')['params'])
+    featd.eval()
+    with torch.no_grad():
+        expected = torch.sigmoid(featd(image)).mean()
+    torch.testing.assert_close(net(image)[0], expected)
+    with pytest.raises(WeightsError, match='No TG-D in these SFD-IQA weights .* so fusion_weight must be 1; got 0.5'):
+        SFDIQA(str(exported), fusion_weight=0.5)
+
+
 def test_quality_map_pictures_of_huge_images_are_capped():
     from sfd_basicsr.iqa.quality_map import quality_map_picture
     image = torch.rand(1, 3, 3000, 4500)

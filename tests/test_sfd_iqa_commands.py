@@ -375,3 +375,27 @@ def test_an_export_that_cannot_be_written_exits_non_zero(tmp_path, sfd_iqa_main,
     assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1].startswith('sfd-iqa export: stopped: cannot write ')
     assert not (tmp_path / 'w.pth').exists()
+
+
+def test_export_and_score_a_run_that_trained_featd_alone_on_a_timm_backbone(tmp_path, sfd_iqa_main):
+    """A backbone without a text tower trains no TG-D: the export holds Feat-D alone, the score is its realness."""
+    import pyiqa
+    models = tmp_path / 'experiments' / 'dino' / 'models'
+    models.mkdir(parents=True)
+    random_sfd_iqa_weights(models, clip_model='timm:convnext_atto', with_tgd=False)
+    (models / 'sfd_iqa.pth').unlink()
+    output = tmp_path / 'featd_only.pth'
+    result = sfd_iqa_main(['export', '-m', str(models.parent), '-o', str(output), '--clip-pretrained', 'none'],
+                          cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'backbone timm:convnext_atto' in result.stdout and 'fusion weight 1.0' in result.stdout
+    refused = sfd_iqa_main(['export', '-m', str(models.parent), '-o', str(tmp_path / 'x.pth'), '--fusion-weight',
+                            '0.5'], cwd=tmp_path)
+    assert refused.returncode == 2 and 'so fusion_weight must be 1; got 0.5' in refused.stderr
+    assert not (tmp_path / 'x.pth').exists()
+    image = tmp_path / 'coffee.png'
+    cv2.imwrite(str(image), cv2.resize(cv2.cvtColor(skimage.data.coffee(), cv2.COLOR_RGB2BGR), (160, 128)))
+    scored = sfd_iqa_main(['score', '-t', str(image), '--weights', str(output), '-q'], cwd=tmp_path)
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    metric = pyiqa.create_metric('sfd_iqa', device='cpu', pretrained_model_path=str(output))
+    assert float(scored.stdout.splitlines()[0].split('\t')[1]) == pytest.approx(metric(str(image)).item(), abs=1e-5)

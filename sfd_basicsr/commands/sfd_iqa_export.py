@@ -12,8 +12,8 @@ def add_parser(commands):
     add_model(parser, help='experiments/<name> folder of an SFD training run', required=False)
     parser.add_argument('experiment', nargs='?', default=None, help='the same as -m (the form before -m existed)')
     parser.add_argument('-o', '--output', required=True, help='the SFD-IQA weights file to write')
-    parser.add_argument('--fusion-weight', type=float, default=DEFAULT_FUSION_WEIGHT,
-                        help=f'w (default {DEFAULT_FUSION_WEIGHT})')
+    parser.add_argument('--fusion-weight', type=float, default=None,
+                        help=f'w (default {DEFAULT_FUSION_WEIGHT}; 1, the only value, for a run without TG-D)')
     parser.add_argument('--clip-pretrained', default=None,
                         help='CLIP weights scorers should load (default: those of the training options)')
     parser.set_defaults(run=run, parser=parser)
@@ -31,6 +31,6 @@ def run(args):
         print(f"sfd-iqa export: the checkpoints in '{experiment}' do not record their iteration; check that "
               'the run trained before relying on this export.', file=sys.stderr)
     print(f"Exported SFD-IQA weights from iteration {'unknown' if trained is None else trained} "
-          f"(CLIP {weights['clip_model']}, weights '{weights['clip_pretrained']}', "
+          f"(backbone {weights['clip_model']}, weights '{weights['clip_pretrained']}', "
           f"fusion weight {weights['fusion_weight']}) to {args.output}")
     return 0

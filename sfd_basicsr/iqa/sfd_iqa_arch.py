@@ -3,7 +3,7 @@
 Choices not from the paper: docs/method.md, "Our decisions".
 
 ``q = w * mean(sigmoid(Feat-D map)) + (1 - w) * mean_pairs(sigmoid(TG-D logit))``, in [0, 1], higher is
-better. Images are scored at full resolution; one side over ``tile_size`` splits the image into
+better; weights from a backbone without a text tower have no TG-D and ``w = 1``. Images are scored at full resolution; one side over ``tile_size`` splits the image into
 near-equal tiles no larger than that, so memory stays bounded. Each tile is encoded with ``tile_margin``
 pixels of its neighbours around it and only its own part of the Feat-D map is kept, so tile borders add
 no padding artefacts; the parts are averaged by area.
@@ -20,7 +20,7 @@ from ..backbones.weights import EncoderWeightsError
 from ..utils.errors import InputError
 from ..utils.image_io import check_min_side
 from ..utils.tiles import tiles_with_context
-from .weights import WeightsError, check_fusion_weight, load_weights, resolve_weights_path, weights_from_checkpoints
+from .weights import WeightsError, fusion_weight_for, load_weights, resolve_weights_path, weights_from_checkpoints
 
 DEFAULT_TILE_SIZE = 1024
 DEFAULT_TILE_MARGIN = 64
@@ -43,8 +43,8 @@ class SFDIQA(nn.Module):
         pretrained_model_path (str | None): exported SFD-IQA file; None looks at ``$SFD_IQA_WEIGHTS``, then
             pyiqa's weight folder (``~/.cache/torch/hub/pyiqa/sfd_iqa.pth``).
         featd_checkpoint, tgd_checkpoint (str | None): instead of an exported file, the ``net_d_*.pth`` and
-            ``net_d_tg_*.pth`` files of an SFD training run.
-        fusion_weight (float | None): ``w``; None takes the file's (0.5 by default).
+            ``net_d_tg_*.pth`` files of an SFD training run (a Feat-D alone: ``tgd_checkpoint`` None).
+        fusion_weight (float | None): ``w``; None takes the file's (0.5 by default, 1 without TG-D).
         clip_pretrained (str | None): CLIP weights (open_clip tag or file, or ``'none'`` for random);
             None takes the ones recorded in the file.
         tile_size (int): largest tile side scored in one pass (without its margin).
@@ -58,8 +58,9 @@ class SFDIQA(nn.Module):
         super().__init__()
         self.bf16 = bool(bf16)
         if featd_checkpoint or tgd_checkpoint:
-            if not (featd_checkpoint and tgd_checkpoint):
-                raise InputError('SFD-IQA from training checkpoints needs both featd_checkpoint and tgd_checkpoint.')
+            if not featd_checkpoint:
+                raise InputError('SFD-IQA from training checkpoints needs featd_checkpoint (and tgd_checkpoint where '
+                                 'the run trained TG-D).')
             weights = weights_from_checkpoints(featd_checkpoint, tgd_checkpoint)
         else:
             weights = load_weights(resolve_weights_path(pretrained_model_path))
@@ -68,10 +69,13 @@ class SFDIQA(nn.Module):
         encoder = {'clip_model': weights['clip_model'], 'pretrained': clip_pretrained}
         try:
             self.featd = FeatD(**encoder, **weights['featd']['config'])
-            self.tgd = TGDiscriminator(**encoder, **weights['tgd']['config'])  # builds the CLIP: its weights load here
+            self.tgd = TGDiscriminator(**encoder, **weights['tgd']['config']) if weights['tgd'] else None
+            self.featd.encoder('cpu')  # built here, so its weights load inside this guard
         except (FileNotFoundError, EncoderWeightsError) as error:
             raise WeightsError(clip_weights_advice(weights['clip_model'], clip_pretrained, error)) from None
         for part, net in (('featd', self.featd), ('tgd', self.tgd)):
+            if net is None:
+                continue
             try:
                 net.load_state_dict(weights[part]['params'])
             except (RuntimeError, InputError) as error:  # shapes or names the config does not describe
@@ -79,8 +83,9 @@ class SFDIQA(nn.Module):
                 raise WeightsError(f"the SFD-IQA weights' {part} parameters do not fit the {type(net).__name__} "
                                    f'their own config builds ({first}); the file is damaged or was edited: '
                                    'export it again with sfd-iqa export.') from None
-        self.fusion_weight = check_fusion_weight(weights['fusion_weight'] if fusion_weight is None else fusion_weight)
-        self.min_size = max(self.featd.min_size, self.tgd.min_size)
+        self.fusion_weight = fusion_weight_for(weights['fusion_weight'] if fusion_weight is None else fusion_weight,
+                                               self.tgd is not None, 'these SFD-IQA weights')
+        self.min_size = max(self.featd.min_size, self.tgd.min_size if self.tgd else 0)
         if tile_size < 2 * self.min_size:
             raise InputError(f'tile_size must be at least {2 * self.min_size}; got {tile_size}.')
         self.tile_size = tile_size
@@ -102,10 +107,12 @@ class SFDIQA(nn.Module):
         stride = self.featd.stride
         (y0, y1, x0, x1), (top, bottom, left, right) = kept, seen
         context = x[..., top:bottom, left:right]
-        features = self.featd.encoder(x.device)(context, layers=self.featd.layers, embedding=True)
+        features = self.featd.encoder(x.device)(context, layers=self.featd.layers, embedding=self.tgd is not None)
         realness_map = torch.sigmoid(self.featd(features=features))
         r0, c0 = (y0 - top) // stride, (x0 - left) // stride
         r1, c1 = r0 + math.ceil((y1 - y0) / stride), c0 + math.ceil((x1 - x0) / stride)
+        if self.tgd is None:  # w = 1: nothing to fuse
+            return realness_map[..., r0:r1, c0:c1], realness_map.new_zeros(realness_map.shape[0])
         prompt_realness = torch.sigmoid(self.tgd(embedding=features['embedding'])).mean(dim=1)
         return realness_map[..., r0:r1, c0:c1], prompt_realness
 

@@ -7,13 +7,17 @@ An exported file is one ``torch.save`` dict::
      'featd': {'config': {FeatD constructor options}, 'params': FeatD state_dict},
      'tgd': {'config': {TGDiscriminator constructor options}, 'params': TGDiscriminator state_dict}}
 
-It holds no CLIP weights: ``clip_pretrained`` says which ones the scorer loads.
+It holds no encoder weights: ``clip_pretrained`` says which ones the scorer loads (``clip_model`` names any backbone,
+``timm:vit_small_patch14_dinov2`` too). A run on a backbone without a text tower trained no TG-D: its file has
+``'tgd': None`` and ``fusion_weight`` 1 (Feat-D's realness alone).
 """
 import os
 
 import torch
 
 from ..archs.encoder_client import decode_backbone_name
+from ..backbones.names import DEFAULT_PRETRAINED
+from ..backbones.weights import resolve_pretrained
 from ..utils.atomic import atomic_torch_save, check_writable_folder
 from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
 from ..utils.errors import InputError, InputNotFound
@@ -22,7 +26,8 @@ from ..utils.experiment import iteration_in_name, latest_checkpoint, training_op
 FORMAT = 'sfd_iqa'
 FORMAT_VERSION = 1
 DEFAULT_FUSION_WEIGHT = 0.5
-DEFAULT_CLIP_PRETRAINED = 'openai'
+FEATD_ONLY_FUSION_WEIGHT = 1.0  # no TG-D to fuse with
+DEFAULT_CLIP_PRETRAINED = DEFAULT_PRETRAINED  # the library's default weights: OpenAI's for CLIP's RN50
 FROM_TRAINING_RUN = object()  # "the CLIP weights the run's options name"; None already means a random encoder
 WEIGHTS_ENV = 'SFD_IQA_WEIGHTS'
 DEFAULT_FILE_NAME = 'sfd_iqa.pth'
@@ -97,12 +102,25 @@ def _network_params(path, required_key, kind):
     return params, trained_iter
 
 
-def weights_from_checkpoints(featd_path, tgd_path, fusion_weight=DEFAULT_FUSION_WEIGHT,
+def fusion_weight_for(fusion_weight, has_tgd, where):
+    """``w`` checked: the default (None) is 0.5 with TG-D, 1 without; without TG-D nothing else is possible."""
+    if fusion_weight is None:
+        return DEFAULT_FUSION_WEIGHT if has_tgd else FEATD_ONLY_FUSION_WEIGHT
+    fusion_weight = check_fusion_weight(fusion_weight)
+    if not has_tgd and fusion_weight != FEATD_ONLY_FUSION_WEIGHT:
+        raise WeightsError(f'No TG-D in {where} (its backbone has no text tower, or the run trained Feat-D alone): '
+                           f"the score is Feat-D's alone, so fusion_weight must be 1; got {fusion_weight}.")
+    return fusion_weight
+
+
+def weights_from_checkpoints(featd_path, tgd_path=None, fusion_weight=None,
                              clip_pretrained=FROM_TRAINING_RUN, featd_options=None, tgd_options=None):
-    """The exported-format dict built from BasicSR's ``net_d_*.pth`` and ``net_d_tg_*.pth`` files.
+    """The exported-format dict built from BasicSR's ``net_d_*.pth`` and ``net_d_tg_*.pth`` files (no TG-D file:
+    Feat-D alone, ``fusion_weight`` 1).
 
     ``clip_pretrained`` defaults to the CLIP weights of the training options found beside the checkpoints
-    (``<experiment>/models/../*.yml``), else ``'openai'``; None is a random encoder (tests). The dict's
+    (``<experiment>/models/../*.yml``), else the library's default weights (OpenAI's for CLIP's RN50); None is a
+    random encoder (tests). The dict's
     ``trained_iter`` is the iteration the discriminators were saved at (None when the checkpoint does not say).
     """
     experiment_opt = training_options(os.path.dirname(os.path.dirname(os.path.abspath(featd_path))), 'network_d')
@@ -113,29 +131,36 @@ def weights_from_checkpoints(featd_path, tgd_path, fusion_weight=DEFAULT_FUSION_
     featd, trained_iter = _network_params(featd_path, 'backbone', 'Feat-D')
     if not any(key.startswith('project.') for key in featd):
         raise WeightsError(f"'{featd_path}' is not a Feat-D checkpoint (no 'project.*' weights).")
-    tgd, _ = _network_params(tgd_path, 'prompts.ctx', 'TG-D')
     clip_model = decode_backbone_name(featd['backbone'])
-    if decode_backbone_name(tgd['backbone']) != clip_model:
-        raise WeightsError(f"'{featd_path}' was trained on CLIP {clip_model} but '{tgd_path}' on "
-                           f"{decode_backbone_name(tgd['backbone'])}.")
+    clip_pretrained = resolve_pretrained(clip_model, clip_pretrained)
     featd_config = {**featd_config_from_params(featd), **_architecture_options(featd_options, FEATD_OPTIONS)}
-    tgd_config = {**tgd_config_from_params(tgd), **_architecture_options(tgd_options, TGD_OPTIONS)}
-    check_fusion_weight(fusion_weight)
+    fusion_weight = fusion_weight_for(fusion_weight, tgd_path is not None, f"'{os.path.dirname(featd_path)}'")
+    tgd_part = None
+    if tgd_path is not None:
+        tgd, _ = _network_params(tgd_path, 'prompts.ctx', 'TG-D')
+        if decode_backbone_name(tgd['backbone']) != clip_model:
+            raise WeightsError(f"'{featd_path}' was trained on CLIP {clip_model} but '{tgd_path}' on "
+                               f"{decode_backbone_name(tgd['backbone'])}.")
+        tgd_part = {'config': {**tgd_config_from_params(tgd), **_architecture_options(tgd_options, TGD_OPTIONS)},
+                    'params': tgd}
     return {'format': FORMAT, 'version': FORMAT_VERSION, 'clip_model': clip_model, 'clip_pretrained': clip_pretrained,
             'fusion_weight': float(fusion_weight), 'trained_iter': trained_iter,
-            'featd': {'config': featd_config, 'params': featd}, 'tgd': {'config': tgd_config, 'params': tgd}}
+            'featd': {'config': featd_config, 'params': featd}, 'tgd': tgd_part}
 
 
 def _architecture_options(network_opt, keys):
     return {key: network_opt[key] for key in keys if network_opt and key in network_opt}
 
 
-def export_experiment(experiment, output, fusion_weight=DEFAULT_FUSION_WEIGHT, clip_pretrained=FROM_TRAINING_RUN):
-    """Export the latest Feat-D and TG-D of an SFD experiment folder into one SFD-IQA file."""
+def export_experiment(experiment, output, fusion_weight=None, clip_pretrained=FROM_TRAINING_RUN):
+    """Export the latest Feat-D and TG-D (where the run trained one) of an SFD experiment folder into one SFD-IQA
+    file."""
     models_dir = os.path.join(experiment, 'models')
     if not os.path.isdir(models_dir):
         raise InputNotFound(f"'{experiment}' is not an SFD experiment folder (no models/ inside).")
-    featd, tgd = latest_checkpoint(models_dir, 'net_d'), latest_checkpoint(models_dir, 'net_d_tg')
+    featd = latest_checkpoint(models_dir, 'net_d')
+    has_tgd = any(name.startswith('net_d_tg_') and name.endswith('.pth') for name in os.listdir(models_dir))
+    tgd = latest_checkpoint(models_dir, 'net_d_tg') if has_tgd else None
     weights = weights_from_checkpoints(featd, tgd, fusion_weight, clip_pretrained)
     if weights['trained_iter'] == 0:
         raise WeightsError(f"'{experiment}' holds untrained discriminators (saved at iteration 0): its training ran "
@@ -160,7 +185,8 @@ def load_weights(path):
     if version != FORMAT_VERSION:
         raise WeightsError(f"'{path}' has SFD-IQA format version {version}; this sfd_basicsr reads version "
                            f'{FORMAT_VERSION}. Re-export it with this version, or install the matching sfd_basicsr.')
-    for part in ('featd', 'tgd'):
+    featd_only = weights.get('tgd', {}) is None and weights.get('fusion_weight') == FEATD_ONLY_FUSION_WEIGHT
+    for part in ('featd', ) if featd_only else ('featd', 'tgd'):
         if not isinstance(weights.get(part), dict) or not {'config', 'params'} <= set(weights[part]):
             raise WeightsError(f"'{path}' lacks the '{part}' network of SFD-IQA.")
     return weights
