@@ -147,3 +147,18 @@ def test_the_input_normalisation_is_open_clips_preprocessing_for_the_model(clip_
     encoder = get_encoder(clip_model, None, 'cpu')
     torch.testing.assert_close(encoder.mean.flatten(), torch.tensor(normalize.mean, dtype=torch.float32))
     torch.testing.assert_close(encoder.std.flatten(), torch.tensor(normalize.std, dtype=torch.float32))
+
+
+def test_every_spelling_of_one_backbone_and_its_weights_shares_one_encoder(monkeypatch):
+    from sfd_basicsr.backbones import encoder as encoder_module
+    built = []
+    monkeypatch.setattr(encoder_module, '_ENCODERS', type(encoder_module._ENCODERS)())
+    monkeypatch.setattr(encoder_module, 'build_encoder', lambda name, pretrained: built.append((name, pretrained)) or
+                        torch.nn.Identity())
+    first = get_encoder('timm:convnext_atto', 'default', 'cpu')
+    assert get_encoder('timm:convnext_atto', 'd2_in1k', torch.device('cpu')) is first  # timm's default tag
+    assert get_encoder('open_clip:RN50-quickgelu', None, 'cpu') is get_encoder('RN50-quickgelu', None, 'cpu')
+    assert get_encoder('RN50-quickgelu', 'default', 'cpu') is get_encoder('RN50-quickgelu', 'openai', 'cpu')
+    assert get_encoder('timm:convnext_atto', None, 'cpu') is not first
+    assert built == [('timm:convnext_atto', 'default'), ('RN50-quickgelu', None), ('RN50-quickgelu', 'default'),
+                     ('timm:convnext_atto', None)]
