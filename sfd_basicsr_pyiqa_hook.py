@@ -9,7 +9,10 @@ is imported only when the metric is built. The same ``register_arch`` is the ``p
 The ``pyiqa`` command (``pyiqa.pyiqa_cmd``) scores a folder in a loop of its own that stops at the first
 error with a traceback; for ``sfd_iqa`` the hook turns that into one line naming the file and pointing to
 ``sfd-iqa score``, which skips such files and scores the rest; weights that are missing or cannot be read
-end it in the one line that says how to give them.
+end it in the one line that says how to give them; a folder in which it finds no image (where it would print a
+mean of nan and exit 0) ends it in the line ``sfd-iqa score`` says for it.
+
+Every patch here takes effect for ``sfd_iqa`` only: other metrics and their command runs are pyiqa's own.
 """
 import sys
 
@@ -35,6 +38,30 @@ def register_arch():
 def register(configs_module):
     configs_module.DEFAULT_CONFIGS.setdefault(METRIC_NAME, {**METRIC_CONFIG, 'metric_opts': {'type': ARCH_NAME}})
     register_arch()
+
+
+def _refuse(message, exit_code):
+    """The ``pyiqa`` command ended in one line for ``sfd_iqa``, without a traceback."""
+    sys.stderr.write(f'pyiqa {METRIC_NAME}: {message}\n')
+    raise SystemExit(exit_code) from None
+
+
+def refuse_folders_without_images(command_module):
+    """The command's folder listing refuses a folder without images (pyiqa's own loop would average no scores)."""
+    scandir_images = command_module.scandir_images
+    if getattr(scandir_images, 'refuses_no_images', False):
+        return
+
+    def scan(folder, *args, **kwargs):
+        images = scandir_images(folder, *args, **kwargs)
+        if not images:
+            from sfd_basicsr.utils.image_io import NoImages
+            error = NoImages(folder)
+            _refuse(error.describe(), error.exit_code)
+        return images
+
+    scan.refuses_no_images = True
+    command_module.scandir_images = scan
 
 
 class _FileNamingMetric:
@@ -65,10 +92,11 @@ def wrap_command(command_module):
         if metric_name != METRIC_NAME:
             return create_metric(metric_name, *args, **kwargs)
         try:
-            return _FileNamingMetric(create_metric(metric_name, *args, **kwargs))
+            metric = _FileNamingMetric(create_metric(metric_name, *args, **kwargs))
         except (OSError, ValueError) as error:  # missing or unreadable weights: their one-line advice, no traceback
-            sys.stderr.write(f'pyiqa {METRIC_NAME}: {error}\n')
-            raise SystemExit(2) from None
+            _refuse(error, 2)
+        refuse_folders_without_images(command_module)  # the command lists the folder after building its metrics
+        return metric
 
     create.names_files = True
     command_module.create_metric = create

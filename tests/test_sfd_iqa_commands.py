@@ -117,8 +117,33 @@ def test_score_of_a_folder_without_images_is_refused_before_any_network(tmp_path
     result = sfd_iqa_main(['score', '-t', str(tmp_path / 'empty'), '--weights', str(tmp_path / 'absent.pth')],
                           cwd=tmp_path)
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
-    assert f"sfd-iqa score: -t '{tmp_path / 'empty'}': no image files to score." in result.stderr
+    assert f"sfd-iqa score: no images in the folder '{tmp_path / 'empty'}': expected image files (" in result.stderr
     assert 'notes.txt' in result.stderr  # the entry passed over is named
+
+
+@pytest.fixture(scope='module')
+def random_weights(tmp_path_factory):
+    return random_sfd_iqa_weights(tmp_path_factory.mktemp('random_weights'))[2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('folder', ['emptydir.png', 'empty', 'notes'])
+def test_pyiqa_command_refuses_a_folder_without_images_as_sfd_iqa_score_does(random_weights, tmp_path, folder,
+                                                                            sfd_iqa_main):
+    target = tmp_path / folder
+    target.mkdir()
+    if folder == 'notes':
+        (target / 'notes.txt').write_text('no image here')
+    by_pyiqa = run([os.path.join(BIN, 'pyiqa'), 'sfd_iqa', '-t', str(target)], cwd=tmp_path,
+                   SFD_IQA_WEIGHTS=str(random_weights))
+    by_score = sfd_iqa_main(['score', '-t', str(target), '--weights', str(random_weights)], cwd=tmp_path)
+    said = {}
+    for result, command in ((by_pyiqa, 'pyiqa sfd_iqa'), (by_score, 'sfd-iqa score')):
+        assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+        said[command] = result.stderr.strip().splitlines()[-1]
+        assert said[command].startswith(f"{command}: no images in the folder '{target}': expected image files (.png, ")
+    assert 'nan' not in by_pyiqa.stdout
+    assert said['pyiqa sfd_iqa'].split(': ', 1)[1] == said['sfd-iqa score'].split(': ', 1)[1]
 
 
 @pytest.mark.slow

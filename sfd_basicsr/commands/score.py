@@ -43,7 +43,7 @@ def _score(args, rank, world):
     from ..iqa.scoring import score_files
     from ..iqa.sfd_iqa_arch import SFDIQA
     from ..utils.distributed import default_device, gather, shard
-    from ..utils.image_io import scan_images
+    from ..utils.image_io import NoImages, scan_images
     outputs = ([(args.maps, '--maps')] if args.maps else []) + (
         [(os.path.dirname(os.path.abspath(args.csv)), '--csv')] if args.csv else [])
     # outputs that cannot be written stop the run before any network is built
@@ -53,8 +53,7 @@ def _score(args, rank, world):
     for path, why in passed_over if rank == 0 else ():
         print(f'sfd-iqa: passed over {path}: {why}', file=sys.stderr)
     if not paths:
-        print(f"sfd-iqa score: -t '{args.target}': no image files to score.", file=sys.stderr)
-        return 2
+        raise NoImages(args.target)
     device = default_device(args.device)
     net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
                  tile_size=args.tile_size, bf16=args.bf16).to(device)
