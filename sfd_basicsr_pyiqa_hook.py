@@ -12,8 +12,13 @@ error with a traceback; for ``sfd_iqa`` the hook turns that into one line naming
 end it in the one line that says how to give them; a folder in which it finds no image (where it would print a
 mean of nan and exit 0) ends it in the line ``sfd-iqa score`` says for it.
 
+pyiqa reads a file it is given with PIL (``convert('RGB')``), which clips 16-bit grey to white and cuts 16-bit
+colour to 8 bits; an ``sfd_iqa`` metric reads a file path as ``sfd-iqa score`` does
+(``sfd_basicsr.utils.image_io.read_image``), so one file gets one score whichever way it is scored.
+
 Every patch here takes effect for ``sfd_iqa`` only: other metrics and their command runs are pyiqa's own.
 """
+import os
 import sys
 
 METRIC_NAME = 'sfd_iqa'
@@ -27,6 +32,7 @@ METRIC_CONFIG = {
 }
 CONFIGS_MODULE = 'pyiqa.default_model_configs'
 COMMAND_MODULE = 'pyiqa.pyiqa_cmd'
+INFERENCE_MODULE = 'pyiqa.models.inference_model'
 
 
 def register_arch():
@@ -38,6 +44,23 @@ def register_arch():
 def register(configs_module):
     configs_module.DEFAULT_CONFIGS.setdefault(METRIC_NAME, {**METRIC_CONFIG, 'metric_opts': {'type': ARCH_NAME}})
     register_arch()
+
+
+def read_files_as_sfd_iqa_score(inference_module):
+    """An ``sfd_iqa`` metric given a file path reads it with sfd_basicsr's reader, not with PIL."""
+    model = inference_module.InferenceModel
+    to_batched_tensor = model._to_batched_tensor
+    if getattr(to_batched_tensor, 'reads_as_sfd_iqa_score', False):
+        return
+
+    def read(self, img):
+        if getattr(self, 'metric_name', None) == METRIC_NAME and isinstance(img, (str, os.PathLike)):
+            from sfd_basicsr.utils.image_io import read_image
+            return read_image(os.fspath(img))
+        return to_batched_tensor(self, img)
+
+    read.reads_as_sfd_iqa_score = True
+    model._to_batched_tensor = read
 
 
 def _refuse(message, exit_code):
@@ -102,7 +125,7 @@ def wrap_command(command_module):
     command_module.create_metric = create
 
 
-AFTER_EXEC = {CONFIGS_MODULE: register, COMMAND_MODULE: wrap_command}
+AFTER_EXEC = {CONFIGS_MODULE: register, COMMAND_MODULE: wrap_command, INFERENCE_MODULE: read_files_as_sfd_iqa_score}
 
 
 class _PatchAfterExec:

@@ -1,6 +1,6 @@
 """``sfd-iqa score``: SFD-IQA scores (and quality maps) of images; under torchrun, the files split between processes.
 
-``pyiqa sfd_iqa -t images/`` gives the same scores; this command also reads 16-bit files at full precision, keeps
+``pyiqa sfd_iqa -t images/`` gives the same scores (it reads the files as this command does); this command also keeps
 going past unreadable files, and draws quality maps.
 """
 import os
