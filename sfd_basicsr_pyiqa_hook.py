@@ -9,8 +9,16 @@ is imported only when the metric is built. The same ``register_arch`` is the ``p
 The ``pyiqa`` command (``pyiqa.pyiqa_cmd``) scores a folder in a loop of its own that stops at the first
 error with a traceback; for ``sfd_iqa`` the hook turns that into one line naming the file and pointing to
 ``sfd-iqa score``, which skips such files and scores the rest; weights that are missing or cannot be read
-end it in the one line that says how to give them.
+end it in the one line that says how to give them; a folder in which it finds no image (where it would print a
+mean of nan and exit 0) ends it in the line ``sfd-iqa score`` says for it.
+
+pyiqa reads a file it is given with PIL (``convert('RGB')``), which clips 16-bit grey to white and cuts 16-bit
+colour to 8 bits; an ``sfd_iqa`` metric reads a file path as ``sfd-iqa score`` does
+(``sfd_basicsr.utils.image_io.read_image``), so one file gets one score whichever way it is scored.
+
+Every patch here takes effect for ``sfd_iqa`` only: other metrics and their command runs are pyiqa's own.
 """
+import os
 import sys
 
 METRIC_NAME = 'sfd_iqa'
@@ -24,6 +32,7 @@ METRIC_CONFIG = {
 }
 CONFIGS_MODULE = 'pyiqa.default_model_configs'
 COMMAND_MODULE = 'pyiqa.pyiqa_cmd'
+INFERENCE_MODULE = 'pyiqa.models.inference_model'
 
 
 def register_arch():
@@ -35,6 +44,47 @@ def register_arch():
 def register(configs_module):
     configs_module.DEFAULT_CONFIGS.setdefault(METRIC_NAME, {**METRIC_CONFIG, 'metric_opts': {'type': ARCH_NAME}})
     register_arch()
+
+
+def read_files_as_sfd_iqa_score(inference_module):
+    """An ``sfd_iqa`` metric given a file path reads it with sfd_basicsr's reader, not with PIL."""
+    model = inference_module.InferenceModel
+    to_batched_tensor = model._to_batched_tensor
+    if getattr(to_batched_tensor, 'reads_as_sfd_iqa_score', False):
+        return
+
+    def read(self, img):
+        if getattr(self, 'metric_name', None) == METRIC_NAME and isinstance(img, (str, os.PathLike)):
+            from sfd_basicsr.utils.image_io import read_image
+            return read_image(os.fspath(img))
+        return to_batched_tensor(self, img)
+
+    read.reads_as_sfd_iqa_score = True
+    model._to_batched_tensor = read
+
+
+def _refuse(message, exit_code):
+    """The ``pyiqa`` command ended in one line for ``sfd_iqa``, without a traceback."""
+    sys.stderr.write(f'pyiqa {METRIC_NAME}: {message}\n')
+    raise SystemExit(exit_code) from None
+
+
+def refuse_folders_without_images(command_module):
+    """The command's folder listing refuses a folder without images (pyiqa's own loop would average no scores)."""
+    scandir_images = command_module.scandir_images
+    if getattr(scandir_images, 'refuses_no_images', False):
+        return
+
+    def scan(folder, *args, **kwargs):
+        images = scandir_images(folder, *args, **kwargs)
+        if not images:
+            from sfd_basicsr.utils.image_io import NoImages
+            error = NoImages(folder)
+            _refuse(error.describe(), error.exit_code)
+        return images
+
+    scan.refuses_no_images = True
+    command_module.scandir_images = scan
 
 
 class _FileNamingMetric:
@@ -65,16 +115,17 @@ def wrap_command(command_module):
         if metric_name != METRIC_NAME:
             return create_metric(metric_name, *args, **kwargs)
         try:
-            return _FileNamingMetric(create_metric(metric_name, *args, **kwargs))
+            metric = _FileNamingMetric(create_metric(metric_name, *args, **kwargs))
         except (OSError, ValueError) as error:  # missing or unreadable weights: their one-line advice, no traceback
-            sys.stderr.write(f'pyiqa {METRIC_NAME}: {error}\n')
-            raise SystemExit(2) from None
+            _refuse(error, 2)
+        refuse_folders_without_images(command_module)  # the command lists the folder after building its metrics
+        return metric
 
     create.names_files = True
     command_module.create_metric = create
 
 
-AFTER_EXEC = {CONFIGS_MODULE: register, COMMAND_MODULE: wrap_command}
+AFTER_EXEC = {CONFIGS_MODULE: register, COMMAND_MODULE: wrap_command, INFERENCE_MODULE: read_files_as_sfd_iqa_score}
 
 
 class _PatchAfterExec:

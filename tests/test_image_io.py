@@ -7,7 +7,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from sfd_basicsr.utils.image_io import ImageReadError, read_unchanged, scan_images
+from sfd_basicsr.utils.image_io import ImageReadError, NoImages, read_unchanged, scan_images
 
 
 def photo(size=(96, 128)):
@@ -88,6 +88,13 @@ def test_a_folder_listing_names_every_entry_it_passes_over(tmp_path):
     assert reasons['sub.png'].startswith('a folder') and reasons['link.png'] == 'a broken link'
     assert reasons['c.gif'].startswith('a GIF') and reasons['meta_info.txt'].startswith('not an image extension')
     assert scan_images(str(tmp_path / 'b.png')) == ([str(tmp_path / 'b.png')], [])
+
+
+def test_a_folder_without_images_is_refused_naming_it_and_what_was_expected(tmp_path):
+    error = NoImages(str(tmp_path / 'emptydir.png'))
+    assert isinstance(error, FileNotFoundError) and error.exit_code == 2
+    assert str(error) == (f"no images in the folder '{tmp_path / 'emptydir.png'}': expected image files (.png, .jpg, "
+                          '.jpeg, .bmp, .tif, .tiff, .webp, .ppm, .pgm).')
 
 
 def test_a_commands_lock_file_is_not_listed_among_the_entries_passed_over(tmp_path):

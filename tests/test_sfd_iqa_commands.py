@@ -11,7 +11,7 @@ import pytest
 import skimage.data
 import torch
 
-from helpers.iqa import random_sfd_iqa_weights
+from helpers.iqa import as_tensor, png_files_of_known_pixels, random_sfd_iqa_weights
 from helpers.training import command_path, run_basicsr, tiny_train_options, torchrun, write_options
 
 BIN = os.path.dirname(sys.executable)
@@ -117,8 +117,55 @@ def test_score_of_a_folder_without_images_is_refused_before_any_network(tmp_path
     result = sfd_iqa_main(['score', '-t', str(tmp_path / 'empty'), '--weights', str(tmp_path / 'absent.pth')],
                           cwd=tmp_path)
     assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
-    assert f"sfd-iqa score: -t '{tmp_path / 'empty'}': no image files to score." in result.stderr
+    assert f"sfd-iqa score: no images in the folder '{tmp_path / 'empty'}': expected image files (" in result.stderr
     assert 'notes.txt' in result.stderr  # the entry passed over is named
+
+
+@pytest.fixture(scope='module')
+def random_weights(tmp_path_factory):
+    return random_sfd_iqa_weights(tmp_path_factory.mktemp('random_weights'))[2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('folder', ['emptydir.png', 'empty', 'notes'])
+def test_pyiqa_command_refuses_a_folder_without_images_as_sfd_iqa_score_does(random_weights, tmp_path, folder,
+                                                                            sfd_iqa_main):
+    target = tmp_path / folder
+    target.mkdir()
+    if folder == 'notes':
+        (target / 'notes.txt').write_text('no image here')
+    by_pyiqa = run([os.path.join(BIN, 'pyiqa'), 'sfd_iqa', '-t', str(target)], cwd=tmp_path,
+                   SFD_IQA_WEIGHTS=str(random_weights))
+    by_score = sfd_iqa_main(['score', '-t', str(target), '--weights', str(random_weights)], cwd=tmp_path)
+    said = {}
+    for result, command in ((by_pyiqa, 'pyiqa sfd_iqa'), (by_score, 'sfd-iqa score')):
+        assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+        said[command] = result.stderr.strip().splitlines()[-1]
+        assert said[command].startswith(f"{command}: no images in the folder '{target}': expected image files (.png, ")
+    assert 'nan' not in by_pyiqa.stdout
+    assert said['pyiqa sfd_iqa'].split(': ', 1)[1] == said['sfd-iqa score'].split(': ', 1)[1]
+
+
+@pytest.mark.slow
+def test_png_files_of_every_kind_score_the_same_through_pyiqa_and_sfd_iqa_score(random_weights, tmp_path,
+                                                                                sfd_iqa_main):
+    from sfd_basicsr.iqa import SFDIQA
+    pixels = png_files_of_known_pixels(tmp_path)
+    result = run([os.path.join(BIN, 'pyiqa'), 'sfd_iqa', '-t', str(tmp_path), '-v'], cwd=tmp_path,
+                 SFD_IQA_WEIGHTS=str(random_weights))
+    assert result.returncode == 0, result.stderr[-3000:]
+    by_pyiqa = {os.path.basename(path): float(value)
+                for path, value in re.findall(r"'([^']+\.png)': ([\d.]+)", result.stdout)}
+    result = sfd_iqa_main(['score', '-t', str(tmp_path), '--weights', str(random_weights), '-q'], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    by_score = {os.path.basename(path): float(value) for path, value in
+                (line.split('\t') for line in result.stdout.strip().splitlines()) if path != 'mean'}
+    assert sorted(by_pyiqa) == sorted(by_score) == sorted(pixels)
+    net = SFDIQA(str(random_weights))
+    for name, known in pixels.items():
+        expected = net(as_tensor(known)).item()  # the score of the pixels written, as no reader gave them
+        assert by_pyiqa[name] == pytest.approx(expected, abs=1e-5), name
+        assert by_score[name] == pytest.approx(expected, abs=1e-5), name
 
 
 @pytest.mark.slow

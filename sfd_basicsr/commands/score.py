@@ -1,6 +1,6 @@
 """``sfd-iqa score``: SFD-IQA scores (and quality maps) of images; under torchrun, the files split between processes.
 
-``pyiqa sfd_iqa -t images/`` gives the same scores; this command also reads 16-bit files at full precision, keeps
+``pyiqa sfd_iqa -t images/`` gives the same scores (it reads the files as this command does); this command also keeps
 going past unreadable files, and draws quality maps.
 """
 import os
@@ -43,7 +43,7 @@ def _score(args, rank, world):
     from ..iqa.scoring import score_files
     from ..iqa.sfd_iqa_arch import SFDIQA
     from ..utils.distributed import default_device, gather, shard
-    from ..utils.image_io import scan_images
+    from ..utils.image_io import NoImages, scan_images
     outputs = ([(args.maps, '--maps')] if args.maps else []) + (
         [(os.path.dirname(os.path.abspath(args.csv)), '--csv')] if args.csv else [])
     # outputs that cannot be written stop the run before any network is built
@@ -53,8 +53,7 @@ def _score(args, rank, world):
     for path, why in passed_over if rank == 0 else ():
         print(f'sfd-iqa: passed over {path}: {why}', file=sys.stderr)
     if not paths:
-        print(f"sfd-iqa score: -t '{args.target}': no image files to score.", file=sys.stderr)
-        return 2
+        raise NoImages(args.target)
     device = default_device(args.device)
     net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
                  tile_size=args.tile_size, bf16=args.bf16).to(device)

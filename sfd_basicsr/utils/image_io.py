@@ -18,6 +18,14 @@ class ImageReadError(InputError):
     """A file that is not a readable image."""
 
 
+class NoImages(InputNotFound):
+    """A folder given to score that holds no image file (empty, or only other files); ``sfd-iqa score`` and
+    ``pyiqa sfd_iqa`` (``sfd_basicsr_pyiqa_hook``) refuse it in these words."""
+
+    def __init__(self, folder):
+        super().__init__(f"no images in the folder '{folder}': expected image files ({', '.join(IMAGE_EXTENSIONS)}).")
+
+
 def pixel_peak(dtype, source='image'):
     """The value of full intensity for a pixel type: 255 (8-bit), 65535 (16-bit) or 1 (float)."""
     if dtype == np.uint8:

@@ -1,5 +1,8 @@
-"""SFD-IQA weight files for tests: random-initialised Feat-D and TG-D on a random CLIP."""
+"""SFD-IQA weight files for tests: random-initialised Feat-D and TG-D on a random CLIP; PNG files of known pixels."""
+import cv2
+import numpy as np
 import torch
+from PIL import Image
 
 from helpers.models import tiny_featd, tiny_tgd
 from sfd_basicsr.iqa.weights import save_weights, weights_from_checkpoints
@@ -24,3 +27,28 @@ def random_sfd_iqa_weights(folder, fusion_weight=0.5, clip_model='RN50-quickgelu
         fusion_weight = 1.0
     save_weights(weights_from_checkpoints(featd_path, tgd_path, fusion_weight, clip_pretrained=None), exported)
     return featd_path, tgd_path, exported
+
+
+def png_files_of_known_pixels(folder, size=64):
+    """PNG files of the kinds PIL and OpenCV may read differently (16-bit grey and RGB, 8-bit grey with alpha, a
+    palette), written from random arrays: ``{name: the H x W x 3 RGB float64 array in [0, 1] the file holds}``, each
+    computed from the values written, not read back. OpenCV writes no grey-with-alpha or palette PNG: PIL writes those.
+    """
+    rng = np.random.default_rng(0)
+    grey16 = rng.integers(0, 65536, (size, size), dtype=np.uint16)
+    bgr16 = rng.integers(0, 65536, (size, size, 3), dtype=np.uint16)
+    grey_alpha = rng.integers(0, 256, (size, size, 2), dtype=np.uint8)
+    palette = rng.integers(0, 256, (16, 3), dtype=np.uint8)
+    indices = rng.integers(0, 16, (size, size), dtype=np.uint8)
+    assert cv2.imwrite(str(folder / 'grey16.png'), grey16) and cv2.imwrite(str(folder / 'rgb16.png'), bgr16)
+    Image.frombytes('LA', (size, size), grey_alpha.tobytes()).save(folder / 'grey_alpha.png')
+    paletted = Image.frombytes('P', (size, size), indices.tobytes())
+    paletted.putpalette(palette.ravel().tolist())
+    paletted.save(folder / 'palette.png')
+    return {'grey16.png': np.repeat(grey16[..., None] / 65535, 3, axis=2), 'rgb16.png': bgr16[..., ::-1] / 65535,
+            'grey_alpha.png': np.repeat(grey_alpha[..., :1] / 255, 3, axis=2), 'palette.png': palette[indices] / 255}
+
+
+def as_tensor(pixels):
+    """An H x W x 3 array as the (1, 3, H, W) float32 tensor a metric takes."""
+    return torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).permute(2, 0, 1)[None]
