@@ -104,3 +104,14 @@ def test_a_featd_alone_exports_without_tgd_at_fusion_weight_1_and_the_librarys_d
     torch.save({**torch.load(exported), 'fusion_weight': 0.5}, tampered)
     with pytest.raises(WeightsError, match="lacks the 'tgd' network of SFD-IQA"):
         load_weights(tampered)
+
+
+def test_the_runs_options_are_read_only_beside_an_experiments_models_folder(tmp_path):
+    """A checkpoint saved anywhere else has no run around it: the *.yml two folders up belong to someone else."""
+    import yaml
+    for folder_name, expected in (('models', 'RN50.pt'), ('downloads', 'openai')):
+        folder = tmp_path / folder_name / folder_name
+        folder.mkdir(parents=True)
+        featd_path, tgd_path, _ = random_sfd_iqa_weights(folder)
+        (folder.parent / 'train.yml').write_text(yaml.safe_dump({'network_d': {'pretrained': 'RN50.pt'}}))
+        assert weights_from_checkpoints(featd_path, tgd_path)['clip_pretrained'] == expected

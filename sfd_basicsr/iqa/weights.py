@@ -119,11 +119,14 @@ def weights_from_checkpoints(featd_path, tgd_path=None, fusion_weight=None,
     Feat-D alone, ``fusion_weight`` 1).
 
     ``clip_pretrained`` defaults to the CLIP weights of the training options found beside the checkpoints
-    (``<experiment>/models/../*.yml``), else the library's default weights (OpenAI's for CLIP's RN50); None is a
+    (``<experiment>/models/../*.yml``, read only when the checkpoint is in a ``models`` folder), else the library's default weights (OpenAI's for CLIP's RN50); None is a
     random encoder (tests). The dict's
     ``trained_iter`` is the iteration the discriminators were saved at (None when the checkpoint does not say).
     """
-    experiment_opt = training_options(os.path.dirname(os.path.dirname(os.path.abspath(featd_path))), 'network_d')
+    models_dir = os.path.dirname(os.path.abspath(featd_path))
+    # only an experiment's models/ folder has the run's options beside it; elsewhere the *.yml above are not ours
+    experiment_opt = training_options(os.path.dirname(models_dir), 'network_d') \
+        if os.path.basename(models_dir) == 'models' else {}
     if clip_pretrained is FROM_TRAINING_RUN:
         clip_pretrained = (experiment_opt.get('network_d') or {}).get('pretrained', DEFAULT_CLIP_PRETRAINED)
     featd_options = featd_options if featd_options is not None else experiment_opt.get('network_d')
