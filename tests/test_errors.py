@@ -69,3 +69,20 @@ def test_an_error_that_is_no_user_error_stays_a_traceback(basicsr_main, monkeypa
     monkeypatch.setattr(upscale, 'run', fail)
     result = basicsr_main(['upscale', '-i', 'in', '-o', 'out', '-m', 'm.pth'], cwd=tmp_path)
     assert result.returncode == 1 and 'Traceback' in result.stderr and 'ValueError: a bug' in result.stderr
+
+
+def test_one_line_of_a_state_dict_error_names_the_first_mismatch_and_counts_the_rest():
+    import torch
+
+    from sfd_basicsr.utils.errors import one_line
+    small, large = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 4)), \
+        torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.Linear(5, 4))
+    try:
+        large.load_state_dict(small.state_dict())
+    except RuntimeError as error:
+        torch_lines = str(error).strip().splitlines()  # torch's own: a heading, then one line per mismatched key
+        line = one_line(error)
+    assert len(torch_lines) == 4 and '\n' not in line
+    assert line == f'RuntimeError: {torch_lines[0].strip()} {torch_lines[1].strip()} (and 2 more lines)'
+    assert one_line(ValueError('x' * 500), limit=10) == 'ValueError: xxxxxxxxxx...'
+    assert one_line(KeyError('plain')) == "KeyError: 'plain'"

@@ -438,3 +438,23 @@ def test_correlate_warns_below_ten_images(count, warned, tmp_path, capsys):
     said = capsys.readouterr().err
     assert (f'sfd-iqa correlate: warning: only {count} images with MOS; correlations of so few points mean little'
             in said) is warned
+
+
+def test_evaluate_skips_a_gt_whose_given_lr_is_not_its_own(models, tmp_path, basicsr_main):
+    """A GT may exceed the x4 output of its LR by 0-3 pixels a side (modcrop); a larger or smaller one is another
+    image's LR: skipped by name, never scored against a corner of the GT."""
+    gt_dir, lq_dir = tmp_path / 'gt', tmp_path / 'lq'
+    gt_dir.mkdir(), lq_dir.mkdir()
+    rng = np.random.default_rng(3)
+    for name, gt_size, lq_size in (('modcrop', 131, 32), ('smaller_lr', 130, 30), ('larger_lr', 130, 40)):
+        cv2.imwrite(str(gt_dir / f'{name}.png'), rng.integers(0, 256, (gt_size, gt_size, 3), np.uint8))
+        cv2.imwrite(str(lq_dir / f'{name}.png'), rng.integers(0, 256, (lq_size, lq_size, 3), np.uint8))
+    out = tmp_path / 'eval'
+    result = basicsr_main(['evaluate', '-m', str(models['experiment']), '--data', f'given={gt_dir}:{lq_dir}',
+                          '--metrics', '-o', str(out), '-q'], cwd=tmp_path)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert '| given | 1 |' in (out / 'results.md').read_text()
+    for name, expected in (('smaller_lr', 'the GT (130x130) does not match the x4 output of its LR (30x30 -> 120x120): '
+                                          'a GT of 120-123 x 120-123 pixels was expected'),
+                           ('larger_lr', 'the GT (130x130) does not match the x4 output of its LR (40x40 -> 160x160)')):
+        assert any(f'{name}.png' in line and expected in line for line in result.stderr.splitlines()), name

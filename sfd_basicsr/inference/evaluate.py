@@ -49,6 +49,17 @@ def read_bgr8(path, max_pixels=DEFAULT_MAX_PIXELS):
     return np.ascontiguousarray(array.astype(np.uint8))
 
 
+def check_pair(gt, sr, lq, scale):
+    """A GT may exceed its SR by less than ``scale`` pixels a side (cut to a multiple of the scale, as BasicSR's
+    modcrop); any other difference is an LR that is not this GT's, scored against the wrong pixels."""
+    from ..utils.image_io import ImageReadError
+    if not all(0 <= g - s < scale for g, s in zip(gt.shape[:2], sr.shape[:2])):
+        raise ImageReadError(f'the GT ({gt.shape[1]}x{gt.shape[0]}) does not match the x{scale} output of its LR '
+                             f'({lq.shape[1]}x{lq.shape[0]} -> {sr.shape[1]}x{sr.shape[0]}): a GT of '
+                             f'{sr.shape[1]}-{sr.shape[1] + scale - 1} x {sr.shape[0]}-{sr.shape[0] + scale - 1} '
+                             'pixels was expected; is the LR folder the one made from this GT?')
+
+
 def smallest_side(scale):
     """The smallest GT side PSNR/SSIM can score: SSIM's 11x11 window inside a crop border of ``scale``."""
     return 2 * scale + 11
@@ -118,6 +129,7 @@ def evaluate(upscaler, test_sets, metrics, progress=True, rank=0, world=1, sfd_i
                 gt, lq = bicubic_lr(gt, scale) if lq_path is None else (gt, read_bgr8(lq_path, max_pixels))
                 tile = upscaler.tile_that_fits(gt_path, lq.shape[0], lq.shape[1], 3, 1, available_memory())
                 sr = upscaler.upscale_array(lq, tile=tile)
+                check_pair(gt, sr, lq, scale)
                 gt = gt[:sr.shape[0], :sr.shape[1]]
                 if min(gt.shape[:2]) < smallest_side(scale):
                     raise ImageReadError(f'the scored area, {gt.shape[1]}x{gt.shape[0]} (the GT cropped to the '

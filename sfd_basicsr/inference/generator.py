@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
-from ..utils.errors import InputError
+from ..utils.errors import InputError, one_line
 from ..utils.experiment import latest_checkpoint, training_options
 
 
@@ -121,7 +121,7 @@ def _spandrel_generator(load, source):
         raise GeneratorLoadError(f"'{source}' is not a generator spandrel recognises (its state dict matches none "
                                  'of its architectures); for a BasicSR experiment give its folder instead.') from None
     except Exception as error:
-        raise GeneratorLoadError(f"Cannot read '{source}': {type(error).__name__}: {error}") from None
+        raise GeneratorLoadError(f"Cannot read '{source}': {one_line(error)}") from None
     if getattr(descriptor, 'purpose', 'SR') not in ('SR', 'Restoration') or not hasattr(descriptor, 'scale'):
         raise GeneratorLoadError(f"'{source}' is a {descriptor.architecture.name} model for "
                                  f'{descriptor.purpose}, not an image-to-image generator.')

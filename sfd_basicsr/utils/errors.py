@@ -29,3 +29,14 @@ class RunStopped(UserError):
 
     def describe(self):
         return f'stopped: {self}'
+
+
+def one_line(error, limit=300):
+    """``Type: first line`` of another library's error, cut to ``limit`` characters, saying how many lines were left
+    out (PyTorch's state-dict errors list every mismatched key, one per line)."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()] or ['']
+    shown = 2 if lines[0].endswith(':') and len(lines) > 1 else 1  # a heading alone says nothing: add its first item
+    first = ' '.join(lines[:shown])
+    first = first if len(first) <= limit else first[:limit] + '...'
+    rest = f' (and {len(lines) - shown} more lines)' if len(lines) > shown else ''
+    return f'{type(error).__name__}: {first}{rest}'
