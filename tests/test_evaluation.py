@@ -446,7 +446,8 @@ def test_evaluate_skips_a_gt_whose_given_lr_is_not_its_own(models, tmp_path, bas
     gt_dir, lq_dir = tmp_path / 'gt', tmp_path / 'lq'
     gt_dir.mkdir(), lq_dir.mkdir()
     rng = np.random.default_rng(3)
-    for name, gt_size, lq_size in (('modcrop', 131, 32), ('smaller_lr', 130, 30), ('larger_lr', 130, 40)):
+    for name, gt_size, lq_size in (('modcrop', 131, 32), ('smaller_lr', 130, 30), ('larger_lr', 130, 40),
+                                   ('one_scale_over', 132, 32)):
         cv2.imwrite(str(gt_dir / f'{name}.png'), rng.integers(0, 256, (gt_size, gt_size, 3), np.uint8))
         cv2.imwrite(str(lq_dir / f'{name}.png'), rng.integers(0, 256, (lq_size, lq_size, 3), np.uint8))
     out = tmp_path / 'eval'
@@ -456,5 +457,6 @@ def test_evaluate_skips_a_gt_whose_given_lr_is_not_its_own(models, tmp_path, bas
     assert '| given | 1 |' in (out / 'results.md').read_text()
     for name, expected in (('smaller_lr', 'the GT (130x130) does not match the x4 output of its LR (30x30 -> 120x120): '
                                           'a GT of 120-123 x 120-123 pixels was expected'),
-                           ('larger_lr', 'the GT (130x130) does not match the x4 output of its LR (40x40 -> 160x160)')):
+                           ('larger_lr', 'the GT (130x130) does not match the x4 output of its LR (40x40 -> 160x160)'),
+                           ('one_scale_over', 'the GT (132x132) does not match the x4 output of its LR (32x32 -> ')):
         assert any(f'{name}.png' in line and expected in line for line in result.stderr.splitlines()), name

@@ -453,3 +453,14 @@ def test_train_finds_no_problem_that_check_missed(change, key, tmp_path, basicsr
 def test_the_unbroken_real_world_options_pass_the_check(tmp_path, basicsr_main):
     result = basicsr_main(['check', '-opt', _real_world_tiny(tmp_path, lambda opt: None)], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_one_encoder_spelled_two_ways_is_one_encoder(tiny_options, monkeypatch):
+    import copy
+    monkeypatch.setenv('HF_HUB_OFFLINE', '0')  # tags checked, not downloaded
+    opt = copy.deepcopy(tiny_options[1])
+    opt['network_d'].pop('clip_model')
+    opt['network_d']['backbone'] = 'open_clip:RN50-quickgelu'
+    opt['network_d']['pretrained'] = opt['network_d_tg']['pretrained'] = 'default'
+    opt['network_d_tg']['pretrained'] = 'openai'
+    check_options(opt)

@@ -35,6 +35,10 @@ def test_middle_maps_equal_timms_feature_extractor(tmp_path, model, layers, leve
     assert list(ours) == list(layers)
     for name, expected in zip(layers, theirs):
         torch.testing.assert_close(ours[name], expected, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():  # asked deepest first, each layer is still its own map
+        backwards = encoder(image, layers=layers[::-1], embedding=False)
+    for name in layers:
+        torch.testing.assert_close(backwards[name], ours[name])
 
 
 def test_any_input_size_gives_the_vit_token_grid_dropping_a_remainder_as_open_clips_vits_do():
