@@ -117,8 +117,11 @@ def test_the_report_names_other_backbones_weights_and_resolves_default(tmp_path,
     from sfd_basicsr.training.weight_downloads import weights_report
     monkeypatch.delenv('HF_HUB_OFFLINE', raising=False)
     monkeypatch.setattr('huggingface_hub.constants.HF_HUB_CACHE', str(tmp_path))  # an empty cache
+    monkeypatch.setenv('HOME', str(tmp_path))  # OpenAI's own cache, ~/.cache/clip, is empty too
     opt = {'network_d': {'type': 'FeatD', 'backbone': 'timm:convnext_atto'},
-           'network_d_tg': {'type': 'TGDiscriminator', 'backbone': 'open_clip:convnext_base_w', 'pretrained': None}}
+           'network_d_tg': {'type': 'TGDiscriminator', 'backbone': 'open_clip:convnext_base_w', 'pretrained': None},
+           'network_sed': {'type': 'SeDUNetDiscriminator'}}  # every encoder option left at its default
     assert weights_report(opt) == [
         "network_d.pretrained: timm:convnext_atto 'd2_in1k' not on this machine: train downloads it first",
-        'network_d_tg.pretrained: none (a random CLIP convnext_base_w: for tests only)']
+        'network_d_tg.pretrained: none (a random CLIP convnext_base_w: for tests only)',
+        "network_sed.pretrained: CLIP RN50-quickgelu 'openai' not on this machine: train downloads it first"]
