@@ -162,10 +162,12 @@ def test_an_adaptive_p_and_its_sums_are_in_the_training_state():
     model.feed_data(batch())
     for it in (1, 2, 3):
         model.optimize_parameters(it)
-    state = model.training_state(0, 3)['diffaugment']
+    saved = model.training_state(0, 3)
+    assert 'diffaugment' in saved
+    state = saved['diffaugment']
     assert (state['probability'], state['images']) == (0.5, 6) and state['logits'] == 6 * 8 * 8  # Feat-D: 1/8 of 64 px
     resumed = augmented_model(probability=0.0, adaptive_target=0.6, adaptive_interval=4)
-    resumed.resume_training(model.training_state(0, 3))
+    resumed.resume_training(saved)
     assert resumed.diffaugment.state_dict() == state
 
 
