@@ -73,6 +73,13 @@ def test_cutout_zeroes_exactly_the_hand_computed_square(centre, rows, columns):
     assert torch.equal(out, expected)
 
 
+@pytest.mark.parametrize('layout', [torch.contiguous_format, torch.channels_last])
+def test_the_output_keeps_the_inputs_memory_layout(layout):
+    images = torch.rand(2, 3, 16, 16).contiguous(memory_format=layout)
+    out = augment(images, draw_augmentation(2, 16, 16, 1.0, POLICIES, 'cpu'))
+    assert out.is_contiguous(memory_format=layout)
+
+
 def test_drawn_values_stay_in_the_reference_ranges():
     torch.manual_seed(0)
     drawn = draw_augmentation(4000, 64, 48, 1.0, POLICIES, 'cpu')
