@@ -12,7 +12,8 @@ and against SFD's floor in the same precision.
 
 ``--diffaugment``: full SFD steps with DiffAugment (p = 1, colour, translation and cutout on every sample: the most
 it costs) and without, alternating in one process so that both meet the same machine load, and the augmentation
-alone (one draw, applied to the SR batch with its backward and to the GT batch); the goal is a step at most 1.05x the step without.
+alone (one draw, applied to the SR batch with its backward and to the GT batch); the goal is a step at most 1.05x
+the step without.
 
 Training: seconds per ``optimize_parameters`` for one generator and patch size with (a) BasicSR's
 ``UNetDiscriminatorSN`` (SRGANModel, vanilla GAN), (b) Feat-D only, (c) TG-D only, (d) full SFD, and
@@ -402,7 +403,8 @@ def render_diffaugment(args, result, elapsed):
              f'| full SFD with DiffAugment | {result["seconds_augmented"]:.4f} | {ratio:.3f} |',
              f'| DiffAugment alone (one draw; SR forward and backward, GT forward) | {result["seconds_alone"]:.4f} | '
              f'{result["seconds_alone"] / result["seconds"]:.3f} |', '',
-             f'Goal: the step with DiffAugment at most 1.05x the step without: {"met" if ratio <= 1.05 else "not met"}. '
+             'Goal: the step with DiffAugment at most 1.05x the step without: '
+             f'{"met" if ratio <= 1.05 else "not met"}. '
              'On a shared machine the two step medians move by a few per cent from run to run; the augmentation '
              'alone is the steadier figure of what it adds.']
     return '\n'.join(lines) + '\n'

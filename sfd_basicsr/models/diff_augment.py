@@ -16,7 +16,6 @@ of the discriminator's real logits. ``DiffAugmentTraining`` reads ``train.diffau
 keeps that probability in the training state.
 """
 import dataclasses
-from typing import Optional
 
 import torch
 import torch.distributed as dist
@@ -36,11 +35,11 @@ class Augmentation:
     policy). ``shift`` (rows, columns): output pixel (i, j) is input pixel (i + rows, j + columns), 0 outside the
     image. ``cutout_centre`` (row, column): the zeroed square spans rows ``centre - side // 2`` onwards, clipped."""
     applied: torch.Tensor  # (B,) bool
-    brightness: Optional[torch.Tensor] = None  # (B,) added
-    saturation: Optional[torch.Tensor] = None  # (B,) factor around each pixel's channel mean
-    contrast: Optional[torch.Tensor] = None  # (B,) factor around the image's mean
-    shift: Optional[torch.Tensor] = None  # (B, 2) long
-    cutout_centre: Optional[torch.Tensor] = None  # (B, 2) long
+    brightness: torch.Tensor | None = None  # (B,) added
+    saturation: torch.Tensor | None = None  # (B,) factor around each pixel's channel mean
+    contrast: torch.Tensor | None = None  # (B,) factor around the image's mean
+    shift: torch.Tensor | None = None  # (B, 2) long
+    cutout_centre: torch.Tensor | None = None  # (B, 2) long
 
 
 def cutout_sides(height, width):
