@@ -4,11 +4,17 @@
     python benchmarks/bench_sfd.py --device cuda --preset full [--bf16]
     python benchmarks/bench_sfd.py --device cuda --preset full --precisions   # float32, bf16, fp16, bf16 + compile
     python benchmarks/bench_sfd.py --backbones           # Feat-D on each backbone against its own floor
+    python benchmarks/bench_sfd.py --device cuda --preset full --diffaugment  # SFD step with DiffAugment / without
 
 ``--precisions``: the U-Net baseline and full SFD, each in float32, bf16, fp16 and bf16 + compile (with
 channels-last and fused Adam), through the models' own options (``use_amp``, ``amp_bf16``, ``use_compile``, ...;
 the U-Net baseline is BasicSR's ``SRGANModel`` step with the same ``FastTraining`` machinery), each against float32
 and against SFD's floor in the same precision.
+
+``--diffaugment``: full SFD steps with DiffAugment (p = 1, colour, translation and cutout on every sample: the most
+it costs) and without, alternating in one process so that both meet the same machine load, and the augmentation
+alone (one draw, applied to the SR batch with its backward and to the GT batch); the goal is a step at most 1.05x
+the step without.
 
 Training: seconds per ``optimize_parameters`` for one generator and patch size with (a) BasicSR's
 ``UNetDiscriminatorSN`` (SRGANModel, vanilla GAN), (b) Feat-D only, (c) TG-D only, (d) full SFD, and
@@ -193,6 +199,46 @@ def run_train_case(case, args, device):
     return {'seconds': median(times), 'peak_mb': peak_memory_mb(device)}
 
 
+def run_diffaugment_case(args, device):
+    """Seconds per full SFD step with DiffAugment and without (alternating), and of the augmentation alone."""
+    import torch
+    from basicsr.models import build_model
+
+    from sfd_basicsr.models.diff_augment import augment
+    preset = PRESETS[args.preset]
+    opt = train_options('sfd', preset)
+    opt['num_gpu'] = 1 if device.type == 'cuda' else 0
+    opt['train']['diffaugment'] = {'probability': 1.0}
+    model = build_model(opt)
+    augmenter = model.diffaugment
+    size = preset['gt_size']
+    model.feed_data({'lq': torch.rand(preset['batch'], 3, size // 4, size // 4),
+                     'gt': torch.rand(preset['batch'], 3, size, size)})
+    counter = iter(range(1, 10**9))
+
+    def step(augmented):
+        model.diffaugment = augmenter if augmented else None
+        model.optimize_parameters(next(counter))
+
+    output = torch.rand_like(model.gt).requires_grad_()  # the generator's output, as the augmentation sees it
+
+    def augmentation_alone():  # what a step adds: SR forward and backward, GT forward
+        drawn = augmenter.draw(output)
+        augment(output, drawn).sum().backward()
+        augment(model.gt, drawn)
+
+    timer = Timer(device)
+    for _ in range(args.warmup):
+        step(False), step(True)
+    times = {False: [], True: []}
+    for _ in range(preset['runs']):
+        for augmented in (False, True):
+            times[augmented] += timer(lambda: step(augmented), 1, 0)
+    alone = timer(augmentation_alone, preset['runs'], args.warmup)
+    return {'seconds': median(times[False]), 'seconds_augmented': median(times[True]), 'seconds_alone': median(alone),
+            'peak_mb': peak_memory_mb(device)}
+
+
 def run_iqa_case(case, args, device):
     import numpy as np
     import torch
@@ -232,8 +278,11 @@ def single(args):
 
     import sfd_basicsr  # noqa: F401
     device = torch.device(args.device)
-    is_train = args.single.partition('@')[0].partition('#')[0] in TRAIN_CASES
-    result = (run_train_case if is_train else run_iqa_case)(args.single, args, device)
+    if args.single == 'diffaugment':
+        result = run_diffaugment_case(args, device)
+    else:
+        is_train = args.single.partition('@')[0].partition('#')[0] in TRAIN_CASES
+        result = (run_train_case if is_train else run_iqa_case)(args.single, args, device)
     print('RESULT ' + json.dumps(result))
 
 
@@ -274,13 +323,15 @@ def main():
                         '(its own section)')
     parser.add_argument('--precisions', action='store_true', help='float32 / bf16 / fp16 / bf16 + compile rows of '
                         'the U-Net baseline and full SFD (their own section)')
+    parser.add_argument('--diffaugment', action='store_true', help='full SFD steps with DiffAugment and without '
+                        '(their own section)')
     args = parser.parse_args()
     if args.runs:
         PRESETS[args.preset]['runs'] = args.runs
     if args.single:
         return single(args)
     import tempfile
-    if args.weights is None and (args.precisions or args.backbones):
+    if args.weights is None and (args.precisions or args.backbones or args.diffaugment):
         args.weights = ''  # training steps only: no SFD-IQA weights
     elif args.weights is None:  # a folder of its own: the export reads the options of the run around the checkpoints
         args.weights = os.path.join(tempfile.mkdtemp(), 'run', 'models', 'sfd_iqa.pth')
@@ -300,6 +351,12 @@ def main():
         print(text)
         if not args.no_write:
             write_section(f'sfd-{args.device.split(":")[0]}-{args.preset}-backbones', text)
+        return
+    if args.diffaugment:
+        text = render_diffaugment(args, measure('diffaugment', args), time.time() - started)
+        print(text)
+        if not args.no_write:
+            write_section(f'sfd-{args.device.split(":")[0]}-{args.preset}-diffaugment', text)
         return
     print('training steps:', flush=True)
     train = {case: measure(case, args) for case in TRAIN_CASES}
@@ -369,6 +426,31 @@ def render_backbones(args, results, elapsed):
         layers = ', '.join(encoder_layout(backbone).default_layers)
         lines.append(f'| `{backbone}` | {layers} | {r["seconds"]:.4f} | {floor["seconds"]:.4f} | '
                      f'{r["seconds"] / floor["seconds"]:.2f} | {r["peak_mb"]:.0f} |')
+    return '\n'.join(lines) + '\n'
+
+
+def render_diffaugment(args, result, elapsed):
+    preset = PRESETS[args.preset]
+    g = preset['g']
+    memory = 'peak allocated GPU memory' if args.device.startswith('cuda') else 'peak process RSS'
+    ratio = result['seconds_augmented'] / result['seconds']
+    lines = [f'## {args.device.split(":")[0].upper()}, preset `{args.preset}`, DiffAugment', '',
+             f'`python benchmarks/bench_sfd.py --device {args.device} --preset {args.preset} --diffaugment'
+             f'{f" --runs {args.runs}" if args.runs else ""}` on {machine(args.device)}; {elapsed / 60:.1f} min.', '',
+             f'Full SFD step (Feat-D and TG-D): RRDBNet {g["num_feat"]}/{g["num_block"]}/{g["num_grow_ch"]} x4, GT '
+             f'patch {preset["gt_size"]}, batch {preset["batch"]}; steps with and without DiffAugment alternate in one '
+             f'process (p = 1, colour, translation and cutout on every sample: the most it costs), median of '
+             f'{preset["runs"]} each after {args.warmup} warm-up; {memory} of the process '
+             f'{result["peak_mb"]:.0f} MB.', '',
+             '| step | s / step | vs the step without |', '|---|---|---|',
+             f'| full SFD without DiffAugment | {result["seconds"]:.4f} | 1.00 |',
+             f'| full SFD with DiffAugment | {result["seconds_augmented"]:.4f} | {ratio:.3f} |',
+             f'| DiffAugment alone (one draw; SR forward and backward, GT forward) | {result["seconds_alone"]:.4f} | '
+             f'{result["seconds_alone"] / result["seconds"]:.3f} |', '',
+             'Goal: the step with DiffAugment at most 1.05x the step without: '
+             f'{"met" if ratio <= 1.05 else "not met"}. '
+             'On a shared machine the two step medians move by a few per cent from run to run; the augmentation '
+             'alone is the steadier figure of what it adds.']
     return '\n'.join(lines) + '\n'
 
 

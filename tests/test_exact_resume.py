@@ -2,7 +2,8 @@
 
 Random crops, flips and four images (one per batch, four batches an epoch) make every batch different, so a
 resume that replayed the epoch from its start (BasicSR's) or drew other crops would log other losses. Under fp16
-AMP the gradient scalers' scales and skipped-step counts resume too.
+AMP the gradient scalers' scales and skipped-step counts resume too; with an adaptive DiffAugment, its probability
+and the sums it moves by.
 """
 import glob
 import os
@@ -19,12 +20,20 @@ from helpers.training import logged_losses, tiny_train_options, write_options
 BATCHES_PER_EPOCH = 4
 
 
-PRECISIONS = {'float32': {}, 'fp16 AMP': {'use_amp': True}}  # fp16: a GradScaler per optimiser, in the state
+# p moves by 4 images / 20 every 4 iterations (one image a batch): killed at 6, the sums of 5 and 6 wait in the state
+ADAPTIVE_DIFFAUGMENT = {'probability': 0.5, 'adaptive_target': 0.6, 'adaptive_interval': 4, 'adaptive_images': 20}
+VARIANTS = {  # (top-level, train) options; each adds to the state: fp16 a GradScaler per optimiser, DiffAugment its p
+    'float32': ({}, {}),
+    'fp16 AMP': ({'use_amp': True}, {}),
+    'adaptive DiffAugment': ({}, {'diffaugment': ADAPTIVE_DIFFAUGMENT}),
+}
 
 
-def options(root, name, iters, save_every, precision='float32'):
+def options(root, name, iters, save_every, variant='float32'):
     opt = tiny_train_options(root, name=name, iters=iters, warm_start=False)
-    opt.update(PRECISIONS[precision])
+    top, train_opt = VARIANTS[variant]
+    opt.update(top)
+    opt['train'].update(train_opt)
     train = opt['datasets']['train']
     assert train['use_hflip'] and train['use_rot'] and train['gt_size'] < 128  # random crops and flips
     train['batch_size_per_gpu'] = 1
@@ -52,26 +61,28 @@ def last_log(experiment):
 
 @pytest.fixture(scope='module')
 def uninterrupted(tmp_path_factory):
-    """``run(precision)``: the 9 iterations without interruption, once per precision."""
+    """``run(variant)``: the 9 iterations without interruption, once per variant."""
     runs = {}
 
-    def run(precision):
-        if precision not in runs:
+    def run(variant):
+        if variant not in runs:
             root = str(tmp_path_factory.mktemp('exact_resume'))
-            finished(basicsr(['train', '-opt', options(root, 'straight', 9, 100, precision)], cwd=root))
+            finished(basicsr(['train', '-opt', options(root, 'straight', 9, 100, variant)], cwd=root))
             experiment = os.path.join(root, 'experiments', 'straight')
-            runs[precision] = root, logged_losses(last_log(experiment)), experiment
-        return runs[precision]
+            runs[variant] = root, logged_losses(last_log(experiment)), experiment
+        return runs[variant]
     return run
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('kill_after, iters, precision', [(4, 7, 'float32'), (6, 9, 'float32'), (6, 9, 'fp16 AMP')],
-                         ids=['at an epoch boundary', 'mid-epoch', 'mid-epoch, fp16 AMP'])
-def test_a_killed_run_resumes_exactly(uninterrupted, kill_after, iters, precision):
-    root, straight, straight_experiment = uninterrupted(precision)
+@pytest.mark.parametrize('kill_after, iters, variant', [(4, 7, 'float32'), (6, 9, 'float32'), (6, 9, 'fp16 AMP'),
+                                                        (6, 9, 'adaptive DiffAugment')],
+                         ids=['at an epoch boundary', 'mid-epoch', 'mid-epoch, fp16 AMP',
+                              'mid-epoch and mid-interval, adaptive DiffAugment'])
+def test_a_killed_run_resumes_exactly(uninterrupted, kill_after, iters, variant):
+    root, straight, straight_experiment = uninterrupted(variant)
     name = f'killed_at_{kill_after}'
-    opt_file = options(root, name, iters, kill_after, precision)  # the only state saved before the end: kill_after
+    opt_file = options(root, name, iters, kill_after, variant)  # the only state saved before the end: kill_after
     experiment = os.path.join(root, 'experiments', name)
     state = os.path.join(experiment, 'training_states', f'{kill_after}.state')
     run = basicsr(['train', '-opt', opt_file], cwd=root)
@@ -81,8 +92,13 @@ def test_a_killed_run_resumes_exactly(uninterrupted, kill_after, iters, precisio
     run.communicate()
     saved = torch.load(state, weights_only=False)
     position = saved['data_position']
-    assert ('grad_scalers' in saved) == (precision == 'fp16 AMP')
-    if precision == 'fp16 AMP':  # a scale lowered before the kill: a resume at the initial scale would differ
+    assert ('grad_scalers' in saved) == (variant == 'fp16 AMP')
+    assert ('diffaugment' in saved) == (variant == 'adaptive DiffAugment')
+    if variant == 'adaptive DiffAugment':  # p moved before the kill, logged at every iteration
+        assert sorted(straight) == list(range(1, 10)) and all('diffaugment_p' in straight[it] for it in straight)
+        assert straight[4]['diffaugment_p'] == 0.5 and straight[5]['diffaugment_p'] in (0.3, 0.7)
+        assert saved['diffaugment']['images'] == 2  # iterations 5 and 6
+    if variant == 'fp16 AMP':  # a scale lowered before the kill: a resume at the initial scale would differ
         assert straight[kill_after]['amp_skipped_g'] + straight[kill_after]['amp_skipped_d'] >= 1
     assert (position['epoch'], position['batches']) == divmod(kill_after - 1, BATCHES_PER_EPOCH)[0:1] + \
         ((kill_after - 1) % BATCHES_PER_EPOCH + 1,)  # 4 -> epoch 0, 4 batches taken; 6 -> epoch 1, 2 batches
@@ -94,7 +110,7 @@ def test_a_killed_run_resumes_exactly(uninterrupted, kill_after, iters, precisio
     assert sorted(resumed) == list(range(kill_after + 1, iters + 1))
     for it in resumed:
         for key, value in straight[it].items():
-            if key.startswith(('l_', 'out_', 'amp_skipped_')):
+            if key.startswith(('l_', 'out_', 'amp_skipped_', 'diffaugment_')):
                 assert resumed[it][key] == pytest.approx(value, rel=1e-3, abs=1e-6), (it, key)
     if iters == 9:
         a = torch.load(os.path.join(straight_experiment, 'models', 'net_g_latest.pth'))['params']

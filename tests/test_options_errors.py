@@ -106,6 +106,38 @@ def misspell_total_iter(opt):
     opt['train']['totl_iter'] = opt['train'].pop('total_iter')
 
 
+def colour_for_color(opt):  # DiffAugment's policy names are the reference code's
+    opt['train']['diffaugment'] = {'policy': ['colour', 'cutout']}
+
+
+def repeat_a_transform(opt):
+    opt['train']['diffaugment'] = {'policy': ['cutout', 'color', 'cutout']}
+
+
+def augment_with_no_transform(opt):
+    opt['train']['diffaugment'] = {'policy': []}
+
+
+def augment_more_than_always(opt):
+    opt['train']['diffaugment'] = {'probability': 1.5}
+
+
+def adapt_to_a_target_never_reached(opt):  # r_t = E[sign(logits)] is 1 at most
+    opt['train']['diffaugment'] = {'adaptive_target': 1.0}
+
+
+def adapt_every_zero_iterations(opt):
+    opt['train']['diffaugment'] = {'adaptive_target': 0.6, 'adaptive_interval': 0}
+
+
+def adapt_without_a_target(opt):
+    opt['train']['diffaugment'] = {'probability': 0.5, 'adaptive_images': 100000}
+
+
+def misspell_a_diffaugment_key(opt):
+    opt['train']['diffaugment'] = {'probabilty': 0.5}
+
+
 BREAKERS = [
     (break_arch, 'network_d.type'),
     (break_data_path, 'datasets.train.dataroot_gt'),
@@ -137,6 +169,17 @@ BREAKERS = [
     (misspell_total_iter, 'train.total_iter: missing; BasicSR trains for that many iterations.\n'
                           'train.totl_iter: unknown option; SFDModel and BasicSR never read it, so it would be '
                           "ignored. Did you mean 'total_iter'?"),
+    (colour_for_color, "train.diffaugment.policy.0: input should be 'color', 'translation' or 'cutout'; got 'colour'."),
+    (repeat_a_transform, 'train.diffaugment.policy: names cutout more than once; each transform is applied once at '
+                         "most; got ['cutout', 'color', 'cutout']."),
+    (augment_with_no_transform, 'train.diffaugment.policy: list should have at least 1 item'),
+    (augment_more_than_always, 'train.diffaugment.probability: input should be less than or equal to 1; got 1.5.'),
+    (adapt_to_a_target_never_reached, 'train.diffaugment.adaptive_target: input should be less than 1; got 1.0.'),
+    (adapt_every_zero_iterations, 'train.diffaugment.adaptive_interval: input should be greater than 0; got 0.'),
+    (adapt_without_a_target, 'train.diffaugment.adaptive_images: has no effect without adaptive_target (a fixed '
+                             'probability never moves); got 100000.'),
+    (misspell_a_diffaugment_key, 'train.diffaugment.probabilty: unknown option; SFDModel and BasicSR never read it, '
+                                 "so it would be ignored. Did you mean 'probability'?"),
 ]
 
 
@@ -381,6 +424,36 @@ def test_paths_written_with_a_tilde_are_expanded_as_basicsr_expands_them(tiny_op
     with pytest.raises(OptionsError, match=r"datasets.train.meta_info_file: '~/meta.txt' does not exist \(BasicSR "
                                            r'expands ~ only in dataroot_gt, dataroot_lq and path.\*'):
         check_options(opt)
+
+
+@pytest.mark.parametrize('diffaugment', [{}, {'policy': ['translation'], 'probability': 0.3},
+                                         {'adaptive_target': 0.6, 'adaptive_interval': 8, 'adaptive_images': 200000}])
+def test_diffaugment_options_of_every_kind_pass_the_check(tiny_options, diffaugment):
+    import copy
+    opt = copy.deepcopy(tiny_options[1])
+    opt['train']['diffaugment'] = diffaugment
+    check_options(opt)
+
+
+@pytest.mark.parametrize('model, options', [('SeDModel', 'train_sed_p_esrgan_x4.yml'),
+                                            ('SRGANModel', 'train_sed_u_selfcond_esrgan_x4.yml')])
+def test_diffaugment_in_a_model_that_never_reads_it_is_refused_naming_the_ones_that_do(model, options):
+    from sfd_basicsr.utils.yaml_file import read_yaml
+    opt = read_yaml(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'options', options))
+    opt['train']['diffaugment'] = {'probability': 0.5}
+    assert opt['model_type'] == model
+    assert f'train.diffaugment: {model} never reads it; it is an option of SFDModel, SFDRealModel.' in _problems(opt)
+
+
+def test_basicsr_check_names_every_bad_diffaugment_key(tmp_path, basicsr_main):
+    opt = tiny_train_options(tmp_path, iters=2, warm_start=False)
+    opt['train']['diffaugment'] = {'policy': ['color', 'zoom'], 'probability': -0.1, 'adaptive_interval': 2}
+    result = basicsr_main(['check', '-opt', write_options(tmp_path / 'bad.yml', opt)], cwd=tmp_path)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == 'basicsr check: invalid options (3 problems):'
+    assert sorted(line.strip().split(':')[0] for line in lines[1:]) == [
+        'train.diffaugment.adaptive_interval', 'train.diffaugment.policy.1', 'train.diffaugment.probability']
 
 
 def _shipped_real_world():

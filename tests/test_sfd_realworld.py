@@ -75,3 +75,23 @@ def test_realworld_sfd_trains_with_two_processes_under_torchrun(tmp_path):
     log = next((tmp_path / 'experiments' / 'sfd_real_tiny').glob('train_*.log')).read_text()
     assert 'World size (gpu number): 2' in log and sorted(logged_losses(log)) == [1, 2, 3, 4]
     assert log.count('# niqe:') == 2
+
+
+def test_diffaugment_gives_the_real_target_and_the_output_one_transform(tmp_path):
+    import torch
+    from basicsr.models import build_model
+
+    from sfd_basicsr.models.diff_augment import augment
+    opt = tiny_realworld_options(tmp_path)
+    opt.update(is_train=True, dist=False, gan_gt_usm=True)
+    opt['train']['diffaugment'] = {'policy': ['translation', 'cutout'], 'probability': 1.0}
+    model = build_model(opt)
+    draw, drawn = model.diffaugment.draw, []
+    model.diffaugment.draw = lambda images: drawn.append(draw(images)) or drawn[-1]
+    inputs = []
+    model.encoder.register_forward_hook(lambda module, args, out: inputs.append(args[0].detach()))
+    model.lq, model.gt, model.gt_usm = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    model.optimize_parameters(1)
+    assert len(drawn) == 1 and model.get_current_log()['diffaugment_p'] == 1.0
+    assert torch.equal(inputs[0], augment(model.output.detach(), drawn[0]))
+    assert torch.equal(inputs[1], augment(model.gt_usm, drawn[0]))  # gan_gt_usm: the sharpened GT is the real one

@@ -109,6 +109,42 @@ def test_validating_leaves_the_discriminators_as_training_left_them(tmp_path):
         assert [k for k in state if not torch.equal(state[k], after[k])] == []
 
 
+class RecordingLogger:
+    """A TensorBoard writer that keeps what it is given."""
+
+    def __init__(self):
+        self.logged = {}
+
+    def add_scalar(self, tag, value, step):
+        self.logged[tag] = value
+
+    def add_image(self, tag, image, step, dataformats):
+        self.logged[tag] = image
+
+    def flush(self):
+        pass
+
+
+def test_validation_with_diffaugment_is_validation_without_it(tmp_path):
+    """DiffAugment is for the training step only: metrics, images and realness are those of a model without it."""
+    loader, seen = val_loader(tmp_path), []
+    for train in ({}, {'diffaugment': {'probability': 1.0}}):
+        torch.manual_seed(0)
+        opt = sfd_options(**train)
+        opt.update(name='validation_diffaugment', val={'val_freq': 1, 'save_img': False, 'log_images': 3, 'metrics': {
+            'psnr': {'type': 'calculate_psnr', 'crop_border': 4}}})
+        model, logger = build_model(opt), RecordingLogger()
+        assert (model.diffaugment is None) == (not train)
+        model.validation(loader, 1, logger, save_img=False)
+        seen.append(logger.logged)
+    without, augmented = seen
+    assert 'metrics/tiny_val/psnr' in without
+    assert len([tag for tag in without if tag.endswith(('featd_realness', 'tgd_realness'))]) == 6
+    assert sorted(augmented) == sorted(without)
+    for tag, value in without.items():
+        assert np.array_equal(augmented[tag], value), tag
+
+
 def test_log_images_0_logs_no_image(tmp_path):
     loader, model = val_loader(tmp_path), sfd_model(tmp_path, log_images=0)
     writer = SummaryWriter(str(tmp_path / 'tb'))

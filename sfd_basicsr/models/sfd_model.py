@@ -12,6 +12,7 @@ from ..archs.featd_arch import FeatD
 from ..archs.tgd_arch import TGDiscriminator
 from ..compat.registry import register
 from ..utils.errors import InputError
+from .diff_augment import DiffAugmentTraining, augment
 from .exact_resume import ExactResume
 from .fast_training import FastTraining, fast_training_step
 from .split_validation import SplitValidation
@@ -31,7 +32,7 @@ def encoder_mismatch(encoders):
 
 
 @register(MODEL_REGISTRY)
-class SFDModel(FastTraining, SplitValidation, SFDValidationImages, ExactResume, SRModel):
+class SFDModel(FastTraining, SplitValidation, SFDValidationImages, DiffAugmentTraining, ExactResume, SRModel):
     """SRGAN-style training of ``network_g`` against Feat-D (``network_d``) and TG-D (``network_d_tg``).
 
     It derives from BasicSR's ``SRModel`` (EMA, pixel and perceptual losses, validation, saving) and writes its own
@@ -43,6 +44,8 @@ class SFDModel(FastTraining, SplitValidation, SFDValidationImages, ExactResume, 
             parameter groups; ``train.optim_d_tg`` (optional) overrides its settings for the prompt group.
         path.pretrain_network_d_tg / param_key_d_tg / strict_load_d_tg: as for ``network_d``.
         use_amp, amp_bf16, use_channels_last, use_compile, compile_mode (top level): ``FastTraining``.
+        train.diffaugment: DiffAugment before the encoder, one draw per iteration for SR and GT alike
+            (``DiffAugmentTraining``); off without discriminators, which are all it augments for.
 
     Per iteration the encoder runs once on the SR batch (graph kept for the generator, reused detached by
     the discriminators) and once on the GT batch without gradient; the prompt texts are encoded once, in
@@ -62,6 +65,8 @@ class SFDModel(FastTraining, SplitValidation, SFDValidationImages, ExactResume, 
         built = (('network_d', self.net_d), ('network_d_tg', self.net_d_tg))
         self.encoder = self._shared_encoder({key: net for key, net in built if net is not None})
         self.featd_layers = self.get_bare_model(self.net_d).layers if self.net_d is not None else ()
+        if self.encoder is not None:
+            self.setup_diffaugment()
         if self.net_d_tg is not None and not self.get_bare_model(self.net_d_tg).has_text_features():
             with torch.no_grad():  # for the first generator step; a resumed TG-D brings its own
                 self.get_bare_model(self.net_d_tg).text_features()
@@ -139,6 +144,7 @@ class SFDModel(FastTraining, SplitValidation, SFDValidationImages, ExactResume, 
 
         self.optimizer_g.zero_grad()
         self.output = self.net_g(self.lq)
+        augmentation = self.draw_augmentation(self.output)  # one draw for SR and GT: paired data stays aligned
         sr_features = None
         if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
             l_g_total = 0
@@ -152,7 +158,7 @@ class SFDModel(FastTraining, SplitValidation, SFDValidationImages, ExactResume, 
                         loss_dict[key] = value
                         l_g_total += value
             if discriminators:
-                sr_features = self._encode(self.output)
+                sr_features = self._encode(augment(self.output, augmentation))
             if self.net_d is not None:
                 loss_dict['l_g_featd'] = l_g_featd = self.cri_featd(self.net_d(features=sr_features), True, False)
                 l_g_total += l_g_featd
@@ -166,19 +172,20 @@ class SFDModel(FastTraining, SplitValidation, SFDValidationImages, ExactResume, 
             self.optimizer_g.step()
 
         if discriminators:
-            self._optimize_discriminators(real_gt, sr_features, loss_dict)
+            self._optimize_discriminators(real_gt, sr_features, loss_dict, augmentation)
         self.log_dict = self.reduce_loss_dict(loss_dict)
+        self.diffaugment_iteration_done(current_iter)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
         self.trained_iter = current_iter
 
-    def _optimize_discriminators(self, real_gt, sr_features, loss_dict):
+    def _optimize_discriminators(self, real_gt, sr_features, loss_dict, augmentation):
         for p in (p for net in self._discriminators() for p in net.parameters()):
             p.requires_grad = True
         with torch.no_grad():
-            gt_features = self._encode(real_gt)
+            gt_features = self._encode(augment(real_gt, augmentation))
             if sr_features is None:  # generator step skipped (net_d_init_iters / net_d_iters)
-                sr_features = self._encode(self.output)
+                sr_features = self._encode(augment(self.output, augmentation))
         # real and fake in one batch: one discriminator forward, one prompt-text pass
         both = {key: torch.cat([gt_features[key], sr_features[key].detach()]) for key in gt_features}
         batch = real_gt.shape[0]
@@ -191,6 +198,8 @@ class SFDModel(FastTraining, SplitValidation, SFDValidationImages, ExactResume, 
             if net is None:
                 continue
             real, fake = run().split(batch)
+            if net is self._discriminators()[0] and self.diffaugment is not None:  # ADA reads Feat-D, else TG-D
+                self.diffaugment.observe(real)
             loss_dict[f'l_d_{name}_real'] = l_real = criterion(real, True, is_disc=True)
             loss_dict[f'l_d_{name}_fake'] = l_fake = criterion(fake, False, is_disc=True)
             loss_dict[f'out_d_{name}_real'] = real.detach().mean()

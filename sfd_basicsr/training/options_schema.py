@@ -19,6 +19,7 @@ from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model,
                       field_validator, model_validator)
 
+from ..models.diff_augment import POLICIES
 from .basicsr_reads import reads_key
 
 
@@ -129,6 +130,31 @@ class SeDModelTrain(SRModelTrain):
     net_d_init_iters: NonNegativeInt = 0
 
 
+def _each_once(names):
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f'names {", ".join(repeated)} more than once; each transform is applied once at most')
+    return names
+
+
+def _needs_adaptive_target(cls, value, info: ValidationInfo):
+    if info.data.get('adaptive_target') is None:
+        raise ValueError('has no effect without adaptive_target (a fixed probability never moves)')
+    return value
+
+
+class DiffAugment(Section):
+    """``train.diffaugment`` of SFDModel and SFDRealModel (``models/diff_augment.py``)."""
+    policy: Annotated[list[Literal[POLICIES]], Field(min_length=1), AfterValidator(_each_once)] = list(POLICIES)
+    probability: Probability = None  # the model's default: 1 with a fixed p, 0 with an adaptive one
+    adaptive_target: Optional[Annotated[float, Field(gt=0, lt=1)]] = None
+    adaptive_interval: PositiveInt = 4
+    adaptive_images: Count = 500000
+
+    _interval_needs_target = field_validator('adaptive_interval', 'adaptive_images')(classmethod(
+        _needs_adaptive_target))
+
+
 class SFDModelTrain(SRModelTrain):
     featd_opt: Optional[Loss] = None
     tgd_opt: Optional[Loss] = None
@@ -136,6 +162,7 @@ class SFDModelTrain(SRModelTrain):
     optim_d_tg: Optional[AdamGroup] = None
     net_d_iters: PositiveInt = 1
     net_d_init_iters: NonNegativeInt = 0
+    diffaugment: Optional[DiffAugment] = None
 
     @model_validator(mode='after')
     def _discriminators_have_an_optimiser(self):
