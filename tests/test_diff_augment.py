@@ -24,23 +24,26 @@ def only(batch=1, **values):
 
 def test_colour_is_brightness_then_saturation_then_contrast_worked_by_hand():
     pixel = torch.tensor([0.25, 0.5, 0.75]).view(1, 3, 1, 1)
-    # +0.25 -> (0.5, 0.75, 1.0); saturation 0.5 around the channel mean 0.75 -> (0.625, 0.75, 0.875);
-    # contrast 2 around the image mean 0.75 -> (0.5, 0.75, 1.0)
+    # in the reference's [-1, 1]: (-0.5, 0, 0.5); +0.25 -> (-0.25, 0.25, 0.75); saturation 0.5 around the channel
+    # mean 0.25 -> (0, 0.25, 0.5); contrast 2 around the image mean 0.25 -> (-0.25, 0.25, 0.75); in [0, 1]:
+    # (0.375, 0.625, 0.875)
     out = augment(pixel, only(brightness=torch.tensor([0.25]), saturation=torch.tensor([0.5]),
                               contrast=torch.tensor([2.0])))
-    assert out.flatten().tolist() == [0.5, 0.75, 1.0]
+    assert out.flatten().tolist() == [0.375, 0.625, 0.875]
 
 
-def test_brightness_adds_exactly_the_drawn_value():
+def test_brightness_adds_the_drawn_value_on_the_references_range():
     drawn = draw_augmentation(4, 8, 8, 1.0, ['color'], 'cpu')
     neutral = dataclasses.replace(drawn, saturation=torch.ones(4), contrast=torch.ones(4))
     images = torch.full((4, 3, 8, 8), 0.5)  # grey: the saturation and contrast means are the pixel itself
-    assert torch.equal(augment(images, neutral), images + drawn.brightness.view(4, 1, 1, 1))
+    # the reference adds it to images in [-1, 1]: half of it on ours, in [0, 1]
+    torch.testing.assert_close(augment(images, neutral), images + drawn.brightness.view(4, 1, 1, 1) / 2)
 
 
 def shifted_by_hand(image, rows, columns):
-    """Output pixel (i, j) is input pixel (i + rows, j + columns), 0 outside: the reference's translation."""
-    out = torch.zeros_like(image)
+    """Output pixel (i, j) is input pixel (i + rows, j + columns), mid-grey outside (the reference's 0 in [-1, 1]):
+    the reference's translation."""
+    out = torch.full_like(image, 0.5)
     height, width = image.shape[-2:]
     for i in range(height):
         for j in range(width):
@@ -52,7 +55,7 @@ def shifted_by_hand(image, rows, columns):
 def test_translation_of_a_known_image_by_a_known_shift():
     image = torch.arange(1.0, 10.0).view(1, 1, 3, 3)  # 1 2 3 / 4 5 6 / 7 8 9
     out = augment(image, only(shift=torch.tensor([[1, -1]])))
-    assert out[0, 0].tolist() == [[0, 4, 5], [0, 7, 8], [0, 0, 0]]
+    assert out[0, 0].tolist() == [[0.5, 4, 5], [0.5, 7, 8], [0.5, 0.5, 0.5]]
 
 
 def test_translation_shifts_each_sample_by_its_own_amount():
@@ -60,16 +63,17 @@ def test_translation_shifts_each_sample_by_its_own_amount():
     shifts = torch.tensor([[0, 0], [2, -3], [-1, 1], [-2, 2]])
     out = augment(images, only(4, shift=shifts))
     for k, (rows, columns) in enumerate(shifts.tolist()):
-        assert torch.equal(out[k], shifted_by_hand(images[k], rows, columns))
+        torch.testing.assert_close(out[k], shifted_by_hand(images[k], rows, columns))
 
 
 @pytest.mark.parametrize('centre, rows, columns', [((3, 6), (1, 5), (4, 8)), ((0, 0), (0, 2), (0, 2)),
                                                    ((8, 8), (6, 8), (6, 8))])
-def test_cutout_zeroes_exactly_the_hand_computed_square(centre, rows, columns):
-    # 8 x 8: a side of 4 (half), starting 2 (half of 4) before the centre, clipped at the edges
+def test_cutout_greys_exactly_the_hand_computed_square(centre, rows, columns):
+    # 8 x 8: a side of 4 (half), starting 2 (half of 4) before the centre, clipped at the edges; the reference's 0 in
+    # [-1, 1] is mid-grey in [0, 1]
     out = augment(torch.ones(1, 3, 8, 8), only(cutout_centre=torch.tensor([centre])))
     expected = torch.ones(1, 3, 8, 8)
-    expected[..., rows[0]:rows[1], columns[0]:columns[1]] = 0
+    expected[..., rows[0]:rows[1], columns[0]:columns[1]] = 0.5
     assert torch.equal(out, expected)
 
 

@@ -5,8 +5,11 @@ Training side only. The serving side (validation metrics, SFD-IQA in ``iqa/``, `
 their training step only, never in ``_encode``, which validation's realness maps use: no validation and no
 SFD-IQA score ever sees an augmented image.
 
-The transforms are the reference code's (``DiffAugment_pytorch.py`` of mit-han-lab/data-efficient-gans), split
-into drawing the parameters (``draw_augmentation``) and applying them (``augment``): one draw per iteration is
+The transforms are the reference code's (``DiffAugment_pytorch.py`` of mit-han-lab/data-efficient-gans), on the
+reference's [-1, 1] images: ours, in [0, 1], are mapped there and back, so a brightness shift moves at most a quarter
+of the range and what translation and cutout leave is mid-grey, as in the reference (on [0, 1] directly the shift
+would be twice as strong and the gaps black). They are split into drawing the parameters (``draw_augmentation``) and
+applying them (``augment``): one draw per iteration is
 applied to the SR batch (generator step, and the discriminators' fake half) and to the GT batch (their real half)
 alike, so sample i of GT and sample i of SR get the identical transform and paired data stays pixel-aligned.
 Every value comes from torch's global generator on the images' device, which exact resume saves and restores.
@@ -73,7 +76,7 @@ def augment(images, augmentation):
     def per_sample(values):
         return values.to(images.dtype).view(-1, 1, 1, 1)
 
-    out = images
+    out = images * 2 - 1  # the reference's range
     if augmentation.brightness is not None:
         out = out + per_sample(augmentation.brightness)
         mean = out.mean(dim=1, keepdim=True)
@@ -84,6 +87,7 @@ def augment(images, augmentation):
         out = _translated(out, augmentation.shift)
     if augmentation.cutout_centre is not None:
         out = out * _cutout_mask(out, augmentation.cutout_centre)
+    out = (out + 1) / 2
     # in the input's memory layout: the translation's gather returns channels-last strides, on which the encoder's
     # CPU convolutions ran 1.5x slower (measured), and a channels-last run keeps its own
     return torch.where(augmentation.applied.view(-1, 1, 1, 1), out, images).contiguous(memory_format=_layout(images))
