@@ -95,3 +95,14 @@ def test_damaged_and_hostile_files_are_refused_naming_the_file(tmp_path, monkeyp
         with pytest.raises(EncoderWeightsError, match=rf"Cannot read timm weights for '{MODEL}' from '{path}'"):
             build_encoder(f'timm:{MODEL}', str(path))
     assert not (tmp_path / 'PWNED').exists()
+
+
+def test_hub_weights_that_cannot_be_had_say_where_to_get_them(tmp_path, monkeypatch):
+    from sfd_basicsr.backbones.weights import create_backbone
+    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_CACHE', str(tmp_path))  # empty, and offline
+    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', True)
+    with pytest.raises(EncoderWeightsError, match=rf"^Could not get the 'd2_in1k' weights of timm:{MODEL}: \w+.*\. "
+                                                  rf'Without network access, download https://huggingface.co/timm/'
+                                                  rf"{MODEL}.d2_in1k on another machine and set 'pretrained' to the "
+                                                  'local file path.$'):
+        create_backbone(f'timm:{MODEL}', 'default')

@@ -99,14 +99,7 @@ def create_from_file(model, path):
 
 
 def create_from_tag(model, tag):
-    check_tag(model, tag)
-    try:
-        return open_clip.create_model(model, pretrained=tag)
-    except Exception as error:
-        raise EncoderWeightsError(
-            f"Could not get the '{tag}' weights of CLIP {model}: {type(error).__name__}: {error}. "
-            f'Without network access, download {url(model, tag)} on another machine and set \'pretrained\' to the '
-            'local file path.') from error
+    return open_clip.create_model(model, pretrained=tag)
 
 
 def check_tag(model, tag):

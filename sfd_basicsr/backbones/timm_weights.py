@@ -82,14 +82,7 @@ def create_from_file(model, path):
 
 
 def create_from_tag(model, tag):
-    _config(model, tag)
-    try:
-        return timm.create_model(f'{model}.{tag}', pretrained=True, **build_kwargs(model))
-    except Exception as error:
-        raise EncoderWeightsError(
-            f"Could not get the '{tag}' weights of timm {model}: {type(error).__name__}: {error}. Without network "
-            f"access, download {url(model, tag)} on another machine and set 'pretrained' to the local file path."
-        ) from error
+    return timm.create_model(f'{model}.{tag}', pretrained=True, **build_kwargs(model))
 
 
 def check_tag(model, tag):

@@ -9,7 +9,7 @@ import os
 
 import torch
 
-from ..utils.errors import UserError
+from ..utils.errors import UserError, one_line
 from .names import DEFAULT_PRETRAINED, OPEN_CLIP, is_weights_path, split_backbone
 
 RANDOM_ENCODER_SEED = 0  # a random encoder is the same one in every process, so its scores are reproducible
@@ -53,7 +53,13 @@ def create_backbone(name, pretrained):
         path = os.path.expanduser(pretrained)
         logger.info(f'Encoder {name}: loading weights from {path}')
         return module.create_from_file(model, path)
-    return module.create_from_tag(model, pretrained)
+    module.check_tag(model, pretrained)
+    try:
+        return module.create_from_tag(model, pretrained)
+    except Exception as error:  # offline, a proxy, a full disk: the way round is the same
+        raise EncoderWeightsError(
+            f"Could not get the '{pretrained}' weights of {name}: {one_line(error)}. Without network access, download "
+            f"{module.url(model, pretrained)} on another machine and set 'pretrained' to the local file path.") from error
 
 
 def normalisation(name, pretrained):
