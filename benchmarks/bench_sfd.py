@@ -338,26 +338,24 @@ def main():
         os.makedirs(os.path.dirname(args.weights))
         make_weights(args.weights)
     started = time.time()
-    if args.precisions:
-        results = {(case, p): measure(f'{case}@{p}', args) for p in PRECISIONS for case in PRECISION_CASES}
-        text = render_precisions(args, results, time.time() - started)
-        print(text)
-        if not args.no_write:
-            write_section(f'sfd-{args.device.split(":")[0]}-{args.preset}-precisions', text)
-        return
-    if args.backbones:
-        results = {(case, b): measure(f'{case}#{b}', args) for b in BACKBONES for case in BACKBONE_CASES}
-        text = render_backbones(args, results, time.time() - started)
-        print(text)
-        if not args.no_write:
-            write_section(f'sfd-{args.device.split(":")[0]}-{args.preset}-backbones', text)
-        return
-    if args.diffaugment:
-        text = render_diffaugment(args, measure('diffaugment', args), time.time() - started)
-        print(text)
-        if not args.no_write:
-            write_section(f'sfd-{args.device.split(":")[0]}-{args.preset}-diffaugment', text)
-        return
+
+    def elapsed():
+        return time.time() - started
+
+    sections = {  # a flag's own section: what it measures and renders
+        'precisions': lambda: render_precisions(args, {
+            (case, p): measure(f'{case}@{p}', args) for p in PRECISIONS for case in PRECISION_CASES}, elapsed()),
+        'backbones': lambda: render_backbones(args, {
+            (case, b): measure(f'{case}#{b}', args) for b in BACKBONES for case in BACKBONE_CASES}, elapsed()),
+        'diffaugment': lambda: render_diffaugment(args, measure('diffaugment', args), elapsed()),
+    }
+    for flag, run_section in sections.items():
+        if getattr(args, flag):
+            text = run_section()
+            print(text)
+            if not args.no_write:
+                write_section(f'sfd-{args.device.split(":")[0]}-{args.preset}-{flag}', text)
+            return
     print('training steps:', flush=True)
     train = {case: measure(case, args) for case in TRAIN_CASES}
     print('SFD-IQA:', flush=True)
@@ -407,13 +405,18 @@ def render(args, train, iqa, elapsed):
     return '\n'.join(lines) + '\n'
 
 
+def heading(args, title, elapsed):
+    """A section's title and the command that rewrites it (``--backbones`` for the title 'backbones')."""
+    return [f'## {args.device.split(":")[0].upper()}, preset `{args.preset}`, {title}', '',
+            f'`python benchmarks/bench_sfd.py --device {args.device} --preset {args.preset} --{title.lower()}'
+            f'{f" --runs {args.runs}" if args.runs else ""}` on {machine(args.device)}; {elapsed / 60:.1f} min.', '']
+
+
 def render_backbones(args, results, elapsed):
     preset = PRESETS[args.preset]
     g = preset['g']
     memory = 'peak allocated GPU memory' if args.device.startswith('cuda') else 'peak process RSS'
-    lines = [f'## {args.device.split(":")[0].upper()}, preset `{args.preset}`, backbones', '',
-             f'`python benchmarks/bench_sfd.py --device {args.device} --preset {args.preset} --backbones'
-             f'{f" --runs {args.runs}" if args.runs else ""}` on {machine(args.device)}; {elapsed / 60:.1f} min.', '',
+    lines = heading(args, 'backbones', elapsed) + [
              f'Feat-D alone (default layers, random weights: the cost of trained ones), RRDBNet '
              f'{g["num_feat"]}/{g["num_block"]}/{g["num_grow_ch"]} x4, GT patch {preset["gt_size"]}, batch '
              f'{preset["batch"]}, median of {preset["runs"]} steps after {args.warmup} warm-up. Floor: G fwd/bwd + 1 '
@@ -434,9 +437,7 @@ def render_diffaugment(args, result, elapsed):
     g = preset['g']
     memory = 'peak allocated GPU memory' if args.device.startswith('cuda') else 'peak process RSS'
     ratio = result['seconds_augmented'] / result['seconds']
-    lines = [f'## {args.device.split(":")[0].upper()}, preset `{args.preset}`, DiffAugment', '',
-             f'`python benchmarks/bench_sfd.py --device {args.device} --preset {args.preset} --diffaugment'
-             f'{f" --runs {args.runs}" if args.runs else ""}` on {machine(args.device)}; {elapsed / 60:.1f} min.', '',
+    lines = heading(args, 'DiffAugment', elapsed) + [
              f'Full SFD step (Feat-D and TG-D): RRDBNet {g["num_feat"]}/{g["num_block"]}/{g["num_grow_ch"]} x4, GT '
              f'patch {preset["gt_size"]}, batch {preset["batch"]}; steps with and without DiffAugment alternate in one '
              f'process (p = 1, colour, translation and cutout on every sample: the most it costs), median of '
