@@ -64,7 +64,8 @@ def test_featd_and_sed_are_built_without_building_a_clip(monkeypatch):
     assert sed is not None
 
 
-TIMM_FAMILIES = {'vit_small_patch14_dinov2': 'block', 'convnext_atto': 'stage', 'efficientnet_b0': 'stage'}
+TIMM_FAMILIES = {'vit_small_patch14_dinov2': 'block', 'vit_base_patch14_dinov2': 'block', 'convnext_atto': 'stage',
+                 'efficientnet_b0': 'stage'}
 
 
 def _timm_feature_maps(model, size=224):
@@ -89,7 +90,8 @@ def test_a_timm_layout_is_what_timms_feature_extractor_gives_named_by_family(mod
 def test_default_layers_of_other_families_follow_clips():
     """ViTs: the blocks at 1/2 and 3/4 depth (as CLIP's ViTs); CNNs: the stride-8 and stride-16 stages (RN50's
     layer2 and layer3), found by stride however many levels a family has."""
-    dino, convnext, efficientnet = (encoder_layout(f'timm:{model}') for model in TIMM_FAMILIES)
+    dino, convnext, efficientnet = (encoder_layout(f'timm:{model}') for model in
+                                    ('vit_small_patch14_dinov2', 'convnext_atto', 'efficientnet_b0'))
     assert dino.default_layers == ('block6', 'block9') and dino.min_size(('block6', )) == 14
     assert convnext.default_layers == ('stage2', 'stage3')
     assert [efficientnet.layer_strides[name] for name in efficientnet.default_layers] == [8, 16]

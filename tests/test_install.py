@@ -40,7 +40,7 @@ def test_every_import_and_dotted_name_the_docs_show_works():
     for doc, text in _doc_texts().items():
         for module, names in re.findall(r'from (sfd_basicsr[\w.]*) import ([\w, ]+)', text):
             shown |= {(doc, module, name.strip()) for name in names.split(',') if name.strip()}
-        layers = r'compat|utils|clip|iqa|inference|training|metrics|models|archs|commands'
+        layers = r'compat|utils|backbones|data|iqa|inference|training|metrics|models|archs|commands'
         for dotted in re.findall(r'`(sfd_basicsr(?:\.\w+)+)`', text) + re.findall(rf'`((?:{layers})(?:\.\w+)+)`', text):
             if dotted.rsplit('.', 1)[-1] in FILE_EXTENSIONS:
                 continue  # a file name (`metrics.csv`), not a module
