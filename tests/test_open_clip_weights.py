@@ -41,3 +41,12 @@ def test_the_options_check_names_the_option_holding_a_damaged_copy(tmp_path):
     fake.write_bytes(b'cut')
     with pytest.raises(InputError, match=r"^pretrained: CLIP weights file '.*RN50.pt' is not the RN50-quickgelu "):
         check_encoder_options('RN50-quickgelu', str(fake))
+
+
+def test_normalisation_follows_the_weights_tag_as_open_clips_tables_give_it():
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+    from sfd_basicsr.backbones.weights import normalisation
+    # LAION's ViT-L-14 was trained on images normalised to [-1, 1]; OpenAI's on its dataset statistics
+    assert normalisation('ViT-L-14', 'laion2b_s32b_b82k') == ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    assert normalisation('ViT-L-14', 'openai') == (tuple(OPENAI_DATASET_MEAN), tuple(OPENAI_DATASET_STD))
+    assert normalisation('ViT-L-14', None) == normalisation('ViT-L-14', 'openai')  # random weights: the model's own
