@@ -105,3 +105,24 @@ def test_sfd_iqa_in_bfloat16_on_the_gpu_is_within_the_stated_tolerance(tmp_path)
     float32 = SFDIQA(str(weights)).cuda()(image.cuda()).cpu()
     bf16 = SFDIQA(str(weights), bf16=True).cuda()(image.cuda()).cpu()
     assert (bf16 - float32).abs().max() <= BF16_TOLERANCE
+
+
+@pytest.mark.parametrize('backbone', ['timm:vit_small_patch14_dinov2', 'timm:convnext_atto', 'open_clip:convnext_tiny'])
+def test_other_backbones_with_diffaugment_train_on_the_gpu_under_bf16(backbone):
+    """Feat-D on each family (TG-D where the backbone has CLIP's text tower), DiffAugment drawn on the device."""
+    opt = sfd_options(tgd_weight=0.1 if backbone.startswith('open_clip') else None,
+                      diffaugment={'adaptive_target': 0.6, 'adaptive_interval': 1, 'adaptive_images': 8})
+    for key in ('network_d', 'network_d_tg'):
+        if key in opt:
+            opt[key].pop('clip_model')
+            opt[key]['backbone'] = backbone
+    opt.update(num_gpu=1, use_amp=True, amp_bf16=True)
+    model = build_model(opt)
+    assert model.encoder.mean.is_cuda and model.encoder.layout.model_name == backbone.replace('open_clip:', '')
+    data = batch()
+    model.feed_data({key: value[..., :56, :56] if key == 'gt' else value[..., :14, :14] for key, value in data.items()})
+    for it in (1, 2, 3):
+        model.optimize_parameters(it)
+    log = model.get_current_log()
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in log.values())
+    assert 0 <= log['diffaugment_p'] <= 1
