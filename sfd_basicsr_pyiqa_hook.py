@@ -97,10 +97,6 @@ class _FileNamingMetric:
         return getattr(self._metric, name)
 
     def __call__(self, target, *args, **kwargs):
-        if isinstance(target, (str, os.PathLike)) and not os.path.exists(target):  # as `sfd-iqa score` refuses it
-            from sfd_basicsr.utils.image_io import no_such_target
-            error = no_such_target(target)
-            _refuse(error.describe(), error.exit_code)
         try:
             return self._metric(target, *args, **kwargs)
         except Exception as error:  # noqa: BLE001  (any failure on one file: name the file, not a traceback)
