@@ -59,3 +59,16 @@ def test_a_plain_checkpoint_reads_as_torch_load_gives_it(tmp_path):
 def test_the_role_of_the_file_leads_the_message(tmp_path):
     with pytest.raises(CheckpointReadError, match=r"^path.resume_state '.*nothing.state' does not exist"):
         read_checkpoint(os.path.join(tmp_path, 'nothing.state'), 'path.resume_state')
+
+
+def test_a_safetensors_file_reads_as_safetensors_gives_it_and_a_damaged_one_is_named(tmp_path):
+    import safetensors.torch
+    good = tmp_path / 'w.safetensors'
+    safetensors.torch.save_file({'w': torch.arange(6.).reshape(2, 3)}, good)
+    assert torch.equal(read_checkpoint(good)['w'], safetensors.torch.load_file(good)['w'])
+    cut = tmp_path / 'cut.safetensors'
+    cut.write_bytes(good.read_bytes()[:20])
+    with pytest.raises(CheckpointReadError) as raised:
+        read_checkpoint(cut, 'pretrained')
+    assert str(raised.value).startswith(f"pretrained '{cut}' is not a readable safetensors file (")
+    assert '\n' not in str(raised.value)

@@ -92,9 +92,20 @@ def test_damaged_and_hostile_files_are_refused_naming_the_file(tmp_path, monkeyp
     hostile = tmp_path / 'hostile.pth'
     hostile.write_bytes(pickle.dumps(_Payload()))
     for path in (damaged, other, hostile):
-        with pytest.raises(EncoderWeightsError, match=rf"Cannot read timm weights for '{MODEL}' from '{path}'"):
+        with pytest.raises(EncoderWeightsError, match=rf"Cannot read timm weights for '{MODEL}' from '{path}'") as error:
             build_encoder(f'timm:{MODEL}', str(path))
+        assert '\n' not in str(error.value) and 'weights_only' not in str(error.value)
     assert not (tmp_path / 'PWNED').exists()
+
+
+def test_a_training_checkpoint_gives_its_ema_weights_as_timms_loader_does(tmp_path):
+    ema, plain = _weights(3), _weights(4)
+    path = tmp_path / 'train.pth'
+    torch.save({'state_dict': {f'module.{key}': value for key, value in plain.items()}, 'state_dict_ema': ema,
+                'epoch': 9}, path)
+    _assert_loaded(build_encoder(f'timm:{MODEL}', str(path)), ema)
+    torch.save({'state_dict': {f'module.{key}': value for key, value in plain.items()}, 'epoch': 9}, path)
+    _assert_loaded(build_encoder(f'timm:{MODEL}', str(path)), plain)
 
 
 def test_hub_weights_that_cannot_be_had_say_where_to_get_them(tmp_path, monkeypatch):

@@ -1,17 +1,20 @@
 """timm's models and weights: hub tags (``vit_small_patch14_dinov2`` + ``lvd142m``), local files, random ones.
 
-One of the weight families ``weights`` dispatches to. Local files go through timm's own loader (safetensors or
-``torch.load(weights_only=True)``) and its checkpoint filters, so Meta's original DINOv2 files load as timm's do.
+One of the weight families ``weights`` dispatches to. Local files are read by the package's one checkpoint reader
+(``utils.checkpoint_file``: plain weights only, the file named on any failure), then handed to timm's own loader and
+its checkpoint filters, so Meta's original DINOv2 files load as timm's do.
 """
 import os
 
 import timm
 from timm.models import get_pretrained_cfg
 
-from ..utils.errors import InputError, InputNotFound
+from ..utils.checkpoint_file import CheckpointReadError, read_checkpoint
+from ..utils.errors import InputError, InputNotFound, one_line
 from .weights import EncoderWeightsError
 
 HUB_FILES = ('model.safetensors', 'pytorch_model.bin', 'open_clip_model.safetensors')
+WRAPPING_KEYS = ('state_dict_ema', 'model_ema', 'state_dict', 'model')  # training checkpoints, as timm unwraps them
 
 
 def build_kwargs(model):
@@ -72,13 +75,28 @@ def create_random(model):
 def create_from_file(model, path):
     if not os.path.isfile(path):
         raise InputNotFound(f"timm weights file '{path}' (encoder option 'pretrained') does not exist.")
+    where = f"Cannot read timm weights for '{model}' from '{path}'"
     try:
-        return timm.create_model(model, pretrained=True, pretrained_cfg_overlay={'file': path}, **build_kwargs(model))
+        state_dict = _unwrapped(read_checkpoint(path, 'the file'))
+    except CheckpointReadError as error:
+        raise EncoderWeightsError(f'{where}: {error}') from None
+    try:  # timm's loader with the weights already read: its checkpoint filters still apply
+        return timm.create_model(model, pretrained=True, pretrained_cfg_overlay={'state_dict': state_dict},
+                                 **build_kwargs(model))
     except Exception as error:
         raise EncoderWeightsError(
-            f"Cannot read timm weights for '{model}' from '{path}': {type(error).__name__}: "
-            f"{' '.join(str(error).split())[:300]}. Expected that model's state dict (safetensors or torch.save of "
+            f"{where}: {one_line(error)}. Expected that model's state dict (safetensors or torch.save of "
             'model.state_dict()) or the checkpoint timm publishes for it.') from error
+
+
+def _unwrapped(checkpoint):
+    """The weights inside a training checkpoint (EMA first), ``module.`` prefixes dropped, as timm's file loader
+    gives them."""
+    from timm.models import clean_state_dict
+    if not isinstance(checkpoint, dict):
+        raise CheckpointReadError(f'it holds a {type(checkpoint).__name__}, not a state dict')
+    key = next((key for key in WRAPPING_KEYS if isinstance(checkpoint.get(key), dict)), None)
+    return clean_state_dict(checkpoint[key] if key else checkpoint)
 
 
 def create_from_tag(model, tag):

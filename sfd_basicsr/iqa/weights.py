@@ -162,8 +162,10 @@ def export_experiment(experiment, output, fusion_weight=None, clip_pretrained=FR
     if not os.path.isdir(models_dir):
         raise InputNotFound(f"'{experiment}' is not an SFD experiment folder (no models/ inside).")
     featd = latest_checkpoint(models_dir, 'net_d')
-    has_tgd = any(name.startswith('net_d_tg_') and name.endswith('.pth') for name in os.listdir(models_dir))
-    tgd = latest_checkpoint(models_dir, 'net_d_tg') if has_tgd else None
+    try:
+        tgd = latest_checkpoint(models_dir, 'net_d_tg')
+    except InputNotFound:  # a run that trained Feat-D alone (a backbone without a text tower)
+        tgd = None
     weights = weights_from_checkpoints(featd, tgd, fusion_weight, clip_pretrained)
     if weights['trained_iter'] == 0:
         raise WeightsError(f"'{experiment}' holds untrained discriminators (saved at iteration 0): its training ran "

@@ -21,7 +21,8 @@ class CheckpointReadError(InputError):
 
 
 def read_checkpoint(path, what='checkpoint', map_location='cpu'):
-    """``torch.load(path, weights_only=True)``; ``what`` names the option or role of the file in errors."""
+    """``torch.load(path, weights_only=True)`` (a ``.safetensors`` file: its tensors); ``what`` names the option or
+    role of the file in errors."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise CheckpointReadError(f"{what} '{path}' is a folder, not a checkpoint file.")
@@ -29,6 +30,8 @@ def read_checkpoint(path, what='checkpoint', map_location='cpu'):
         raise CheckpointReadError(f"{what} '{path}' does not exist.")
     if os.path.getsize(path) == 0:
         raise CheckpointReadError(f"{what} '{path}' is empty (0 bytes): an interrupted copy or save?")
+    if path.endswith('.safetensors'):
+        return _read_safetensors(path, what, map_location)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
@@ -44,6 +47,15 @@ def read_checkpoint(path, what='checkpoint', map_location='cpu'):
     except (KeyError, ValueError, UnicodeDecodeError, AttributeError, IndexError, TypeError) as error:
         raise CheckpointReadError(f"{what} '{path}' is not a PyTorch checkpoint "
                                   f'({type(error).__name__}: {_first_sentence(error)}).') from None
+
+
+def _read_safetensors(path, what, map_location):
+    import safetensors.torch
+    try:
+        return safetensors.torch.load_file(path, device=str(map_location))
+    except Exception as error:  # noqa: BLE001  (safetensors raises its own error type for any damage)
+        raise CheckpointReadError(f"{what} '{path}' is not a readable safetensors file "
+                                  f'({_first_sentence(error)}).') from None
 
 
 def _first_sentence(error):
