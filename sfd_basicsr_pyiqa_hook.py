@@ -10,7 +10,7 @@ The ``pyiqa`` command (``pyiqa.pyiqa_cmd``) scores a folder in a loop of its own
 error with a traceback; for ``sfd_iqa`` the hook turns that into one line naming the file and pointing to
 ``sfd-iqa score``, which skips such files and scores the rest; weights that are missing or cannot be read
 end it in the one line that says how to give them; a folder in which it finds no image (where it would print a
-mean of nan and exit 0) ends it in the line ``sfd-iqa score`` says for it.
+mean of nan and exit 0), or a target that does not exist, ends it in the line ``sfd-iqa score`` says for it.
 
 pyiqa reads a file it is given with PIL (``convert('RGB')``), which clips 16-bit grey to white and cuts 16-bit
 colour to 8 bits; an ``sfd_iqa`` metric reads a file path as ``sfd-iqa score`` does
@@ -63,9 +63,15 @@ def read_files_as_sfd_iqa_score(inference_module):
     model._to_batched_tensor = read
 
 
+def _say(text):
+    """Writes to stderr on lines of its own: tqdm's ``write`` clears the command's progress bar first."""
+    from tqdm import tqdm  # pyiqa's own dependency, imported only once a message is due
+    tqdm.write(text, file=sys.stderr)
+
+
 def _refuse(message, exit_code):
     """The ``pyiqa`` command ended in one line for ``sfd_iqa``, without a traceback."""
-    sys.stderr.write(f'pyiqa {METRIC_NAME}: {message}\n')
+    _say(f'pyiqa {METRIC_NAME}: {message}')
     raise SystemExit(exit_code) from None
 
 
@@ -97,12 +103,15 @@ class _FileNamingMetric:
         return getattr(self._metric, name)
 
     def __call__(self, target, *args, **kwargs):
+        if isinstance(target, (str, os.PathLike)) and not os.path.exists(target):  # as `sfd-iqa score` refuses it
+            from sfd_basicsr.utils.image_io import no_such_target
+            error = no_such_target(target)
+            _refuse(error.describe(), error.exit_code)
         try:
             return self._metric(target, *args, **kwargs)
         except Exception as error:  # noqa: BLE001  (any failure on one file: name the file, not a traceback)
-            sys.stderr.write(f"\npyiqa {METRIC_NAME}: cannot score '{target}': {type(error).__name__}: {error}\n"
-                             "pyiqa's command stops at the first such file; `sfd-iqa score -t FOLDER` skips it and "
-                             'scores the rest.\n')
+            _say(f"pyiqa {METRIC_NAME}: cannot score '{target}': {type(error).__name__}: {error}\n"
+                 "pyiqa's command stops at the first such file; `sfd-iqa score -t FOLDER` skips it and scores the rest.")
             raise SystemExit(1) from None
 
 

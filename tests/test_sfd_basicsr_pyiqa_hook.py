@@ -86,3 +86,14 @@ def test_without_sfd_iqa_the_command_lists_folders_as_pyiqa_does(tmp_path):
         except SystemExit:
             listed = 'refused'
         assert listed == []
+
+
+def test_with_sfd_iqa_the_command_refuses_a_target_that_does_not_exist_as_sfd_iqa_score_does(tmp_path, capsys):
+    command = a_command()
+    wrap_command(command)
+    scorer = command.create_metric('sfd_iqa', device='cpu')
+    for target in (str(tmp_path / 'nowhere.png'), tmp_path / 'nowhere'):
+        with pytest.raises(SystemExit) as exited:
+            scorer(target)
+        assert exited.value.code == 2
+        assert capsys.readouterr().err == f"pyiqa sfd_iqa: '{target}' is neither an image file nor a folder.\n"

@@ -147,6 +147,19 @@ def test_pyiqa_command_refuses_a_folder_without_images_as_sfd_iqa_score_does(ran
 
 
 @pytest.mark.slow
+def test_a_target_that_does_not_exist_is_refused_alike_by_both_commands(random_weights, tmp_path, sfd_iqa_main):
+    target = tmp_path / 'nowhere.png'
+    by_pyiqa = run([os.path.join(BIN, 'pyiqa'), 'sfd_iqa', '-t', str(target)], cwd=tmp_path,
+                   SFD_IQA_WEIGHTS=str(random_weights))
+    by_score = sfd_iqa_main(['score', '-t', str(target), '--weights', str(random_weights)], cwd=tmp_path)
+    for result, command in ((by_pyiqa, 'pyiqa sfd_iqa'), (by_score, 'sfd-iqa score')):
+        assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+        # pyiqa's progress bar may be closed after the refusal, so the line is looked for, not taken as the last
+        assert f"{command}: '{target}' is neither an image file nor a folder." in result.stderr.splitlines(), \
+            result.stderr[-2000:]
+
+
+@pytest.mark.slow
 def test_png_files_of_every_kind_score_the_same_through_pyiqa_and_sfd_iqa_score(random_weights, tmp_path,
                                                                                 sfd_iqa_main):
     from sfd_basicsr.iqa import SFDIQA

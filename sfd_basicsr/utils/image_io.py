@@ -128,6 +128,11 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
 
 
+def no_such_target(target):
+    """The refusal of a target that is neither a file nor a folder, in the words every scoring command uses."""
+    return InputNotFound(f"'{target}' is neither an image file nor a folder.")
+
+
 def list_images(target):
     """A file -> [file]; a folder -> its files with image extensions, sorted; else a clear error."""
     return scan_images(target)[0]
@@ -139,7 +144,7 @@ def scan_images(target):
     if os.path.isfile(target):
         return [target], []
     if not os.path.isdir(target):
-        raise InputNotFound(f"'{target}' is neither an image file nor a folder.")
+        raise no_such_target(target)
     images, passed_over = [], []
     for name in sorted(os.listdir(target)):
         path = os.path.join(target, name)
