@@ -111,7 +111,8 @@ class _FileNamingMetric:
             return self._metric(target, *args, **kwargs)
         except Exception as error:  # noqa: BLE001  (any failure on one file: name the file, not a traceback)
             _say(f"pyiqa {METRIC_NAME}: cannot score '{target}': {type(error).__name__}: {error}\n"
-                 "pyiqa's command stops at the first such file; `sfd-iqa score -t FOLDER` skips it and scores the rest.")
+                 "pyiqa's command stops at the first such file; `sfd-iqa score -t FOLDER` skips it and scores the "
+                 'rest.')
             raise SystemExit(1) from None
 
 

@@ -109,3 +109,46 @@ def test_a_commands_lock_file_is_not_listed_among_the_entries_passed_over(tmp_pa
     images, passed_over = scan_images(str(tmp_path))
     assert [os.path.basename(p) for p in images] == ['a.png']
     assert [os.path.basename(p) for p, _ in passed_over] == ['notes.txt']
+
+
+def image_tree(root):
+    """Images in nested folders, a link back up (a loop) and a second link to one folder."""
+    for relative in ('b.png', 'a/x.png', 'a/deeper/y.jpg', 'a.png', 'c/z.png'):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / relative), photo())
+    (root / 'c' / 'notes.txt').write_text('x')
+    os.symlink(root, root / 'a' / 'loop')
+    os.symlink(root / 'c', root / 'c_again')
+    return root
+
+
+def test_a_recursive_listing_finds_the_images_pyiqas_command_finds_each_once(tmp_path):
+    from pyiqa.utils import scandir_images
+    root = image_tree(tmp_path / 'tree')
+    images, passed_over = scan_images(str(root), recursive=True)
+    # pyiqa follows links without noticing loops, so its reference is taken on the tree without them
+    for link in (root / 'a' / 'loop', root / 'c_again'):
+        link.unlink()
+    assert images == scandir_images(str(root))
+    reasons = {os.path.relpath(path, root): why for path, why in passed_over}
+    assert set(reasons) == {'a/loop', 'c_again', 'c/notes.txt'}
+    assert reasons['a/loop'].startswith('a folder searched already') and reasons['c_again'] == reasons['a/loop']
+
+
+def test_without_recursive_sub_folders_are_passed_over_unsearched(tmp_path):
+    root = image_tree(tmp_path / 'tree')
+    images, passed_over = scan_images(str(root))
+    assert images == [str(root / 'a.png'), str(root / 'b.png')]
+    assert {os.path.basename(path): why for path, why in passed_over if os.path.isdir(path)} == {
+        'a': 'a folder (folders are not searched)', 'c': 'a folder (folders are not searched)',
+        'c_again': 'a folder (folders are not searched)'}
+
+
+def test_a_recursive_listing_passes_over_the_folders_it_is_told_to_skip_with_their_reason(tmp_path):
+    root = image_tree(tmp_path / 'tree')
+    images, passed_over = scan_images(str(root), recursive=True, skip_folders={str(root / 'c'): 'the output'})
+    assert str(root / 'c' / 'z.png') not in images and str(root / 'a' / 'x.png') in images
+    # the folder is skipped under any name: its link too
+    assert sorted((os.path.relpath(p, root), why) for p, why in passed_over) == [
+        ('a/loop', 'a folder searched already (a link to it, or a link loop)'), ('c', 'the output'),
+        ('c_again', 'the output')]

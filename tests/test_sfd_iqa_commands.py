@@ -146,6 +146,62 @@ def test_pyiqa_command_refuses_a_folder_without_images_as_sfd_iqa_score_does(ran
     assert said['pyiqa sfd_iqa'].split(': ', 1)[1] == said['sfd-iqa score'].split(': ', 1)[1]
 
 
+def photo_tree(root):
+    """Photos in nested folders, two of them named alike but for the extension."""
+    names = {'a.png': 'astronaut', 'a.jpg': 'coffee', 'sub/b.png': 'chelsea', 'sub/deeper/c.png': 'rocket'}
+    for relative, name in names.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        image = cv2.cvtColor(getattr(skimage.data, name)(), cv2.COLOR_RGB2BGR)
+        cv2.imwrite(str(root / relative), cv2.resize(image, (96, 80)))
+    return root
+
+
+def printed_scores(result):
+    return [(path, float(value)) for path, value in (line.split('\t') for line in result.stdout.splitlines())
+            if path != 'mean']
+
+
+def test_recursive_scores_the_files_pyiqas_command_lists_and_mirrors_the_sub_folders_in_the_maps(
+        random_weights, tmp_path, sfd_iqa_main):
+    from pyiqa.utils import scandir_images
+    root = photo_tree(tmp_path / 'photos')
+    listed_by_pyiqa = scandir_images(str(root))
+    maps = root / 'maps'  # inside the scored folder: a rerun must not score the first run's maps
+    args = ['score', '-t', str(root), '-r', '--weights', str(random_weights), '--maps', str(maps), '-q']
+    first = sfd_iqa_main(args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert [path for path, _ in printed_scores(first)] == listed_by_pyiqa
+    written = sorted(os.path.relpath(os.path.join(folder, name), maps) for folder, _, names in os.walk(maps)
+                     for name in names)
+    assert written == ['a.jpg_sfd_map.png', 'a.png_sfd_map.png', 'sub/b_sfd_map.png', 'sub/deeper/c_sfd_map.png']
+    alone = sfd_iqa_main(['score', '-t', str(root / 'sub' / 'deeper' / 'c.png'), '--weights', str(random_weights),
+                          '-q'], cwd=tmp_path)
+    assert dict(printed_scores(first))[str(root / 'sub' / 'deeper' / 'c.png')] == printed_scores(alone)[0][1]
+
+    again = sfd_iqa_main(args, cwd=tmp_path)
+    assert again.returncode == 0 and printed_scores(again) == printed_scores(first)
+    assert f'passed over {maps}: the --maps folder of this run' in again.stderr
+
+
+def test_without_recursive_the_sub_folders_are_named_and_recursive_is_suggested(random_weights, tmp_path,
+                                                                               sfd_iqa_main):
+    root = photo_tree(tmp_path / 'photos')
+    result = sfd_iqa_main(['score', '-t', str(root), '--weights', str(random_weights), '-q'], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [path for path, _ in printed_scores(result)] == [str(root / 'a.jpg'), str(root / 'a.png')]
+    assert f'passed over {root / "sub"}: a folder (folders are not searched)' in result.stderr
+    assert 'give --recursive to score the images in sub-folders too.' in result.stderr
+
+
+def test_the_map_of_a_file_given_by_a_bare_name_is_written_under_its_own_name(random_weights, tmp_path,
+                                                                              sfd_iqa_main):
+    photo_tree(tmp_path)
+    result = sfd_iqa_main(['score', '-t', 'a.png', '--weights', str(random_weights), '--maps', 'maps', '-q'],
+                          cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert os.listdir(tmp_path / 'maps') == ['a_sfd_map.png']
+
+
 @pytest.mark.slow
 def test_a_target_that_does_not_exist_is_refused_alike_by_both_commands(random_weights, tmp_path, sfd_iqa_main):
     target = tmp_path / 'nowhere.png'

@@ -19,6 +19,9 @@ def add_parser(commands):
                                  description='SFD-IQA scores in [0, 1], higher is better; unreadable files are named '
                                  'and skipped (exit 1).')
     parser.add_argument('-t', '--target', required=True, help='image file or folder')
+    parser.add_argument('-r', '--recursive', action='store_true',
+                        help="also score the images in the folder's sub-folders, as pyiqa's command does (maps "
+                        'mirror the sub-folders)')
     add_weights(parser)
     parser.add_argument('--fusion-weight', type=float, default=None, help="w of the score; default: the file's")
     parser.add_argument('--clip-pretrained', default=None, help="CLIP weights (tag, file or 'none'); default: the "
@@ -40,24 +43,29 @@ def run(args):
 
 
 def _score(args, rank, world):
-    from ..iqa.scoring import score_files
+    from ..iqa.scoring import map_files, score_files
     from ..iqa.sfd_iqa_arch import SFDIQA
     from ..utils.distributed import default_device, gather, shard
-    from ..utils.image_io import NoImages, scan_images
+    from ..utils.image_io import FOLDER_NOT_SEARCHED, NoImages, scan_images
     outputs = ([(args.maps, '--maps')] if args.maps else []) + (
         [(os.path.dirname(os.path.abspath(args.csv)), '--csv')] if args.csv else [])
     # outputs that cannot be written stop the run before any network is built
     if not outputs_writable_on_every_process('sfd-iqa score', outputs, rank, world):
         return 1
-    paths, passed_over = scan_images(args.target)
+    skip = {args.maps: 'the --maps folder of this run (its maps are not scored)'} if args.maps else {}
+    paths, passed_over = scan_images(args.target, args.recursive, skip)
     for path, why in passed_over if rank == 0 else ():
         print(f'sfd-iqa: passed over {path}: {why}', file=sys.stderr)
+    if rank == 0 and any(why == FOLDER_NOT_SEARCHED for _, why in passed_over):
+        print('sfd-iqa: give --recursive to score the images in sub-folders too.', file=sys.stderr)
     if not paths:
         raise NoImages(args.target)
+    root = args.target if os.path.isdir(args.target) else os.path.dirname(args.target) or os.curdir
+    map_paths = map_files(paths, root, args.maps) if args.maps else None
     device = default_device(args.device)
     net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
                  tile_size=args.tile_size, bf16=args.bf16).to(device)
-    scores, failures, stopped = score_files(net, shard(paths, rank, world), device, args.maps, args.map_size,
+    scores, failures, stopped = score_files(net, shard(paths, rank, world), device, map_paths, args.map_size,
                                             show_progress=not args.quiet and rank == 0, max_pixels=args.max_pixels)
     # a process that stopped still takes part: one that left would end the others' gather in a traceback
     shares = gather(None if stopped else (scores, failures), world)

@@ -133,31 +133,53 @@ def no_such_target(target):
     return InputNotFound(f"'{target}' is neither an image file nor a folder.")
 
 
+FOLDER_NOT_SEARCHED = 'a folder (folders are not searched)'
+
+
 def list_images(target):
     """A file -> [file]; a folder -> its files with image extensions, sorted; else a clear error."""
     return scan_images(target)[0]
 
 
-def scan_images(target):
+def scan_images(target, recursive=False, skip_folders=()):
     """``(images, passed_over)``: the image files ``list_images`` gives, and ``(entry, why)`` for every other
-    entry of a folder (sub-folders, broken links, other extensions, GIF), so that nothing is dropped unsaid."""
+    entry of a folder (sub-folders, broken links, other extensions, GIF), so that nothing is dropped unsaid.
+
+    ``recursive`` searches sub-folders too, as pyiqa's command does (links to folders followed, each folder once);
+    images are sorted by path either way. ``skip_folders``: ``{folder: why}`` of sub-folders not to search (a
+    command's own output folder inside its input).
+    """
     if os.path.isfile(target):
         return [target], []
     if not os.path.isdir(target):
         raise no_such_target(target)
     images, passed_over = [], []
-    for name in sorted(os.listdir(target)):
-        path = os.path.join(target, name)
+    skipped = {os.path.realpath(folder): why for folder, why in dict(skip_folders).items()}
+    _scan_folder(target, recursive, skipped, {os.path.realpath(target)}, images, passed_over)
+    return sorted(images), passed_over
+
+
+def _scan_folder(folder, recursive, skipped, searched, images, passed_over):
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
         if name == OUTPUT_LOCK:
             continue  # the lock of a command that wrote this folder (utils.locks)
         if os.path.islink(path) and not os.path.exists(path):
             passed_over.append((path, 'a broken link'))
         elif os.path.isdir(path):
-            passed_over.append((path, 'a folder (folders are not searched)'))
+            real = os.path.realpath(path)
+            if not recursive:
+                passed_over.append((path, FOLDER_NOT_SEARCHED))
+            elif real in skipped:
+                passed_over.append((path, skipped[real]))
+            elif real in searched:  # a link loop, or a second link to one folder: its images are listed once
+                passed_over.append((path, 'a folder searched already (a link to it, or a link loop)'))
+            else:
+                searched.add(real)
+                _scan_folder(path, recursive, skipped, searched, images, passed_over)
         elif name.lower().endswith('.gif'):
             passed_over.append((path, 'a GIF (not read: convert it to PNG)'))
         elif not name.lower().endswith(IMAGE_EXTENSIONS):
             passed_over.append((path, f'not an image extension ({", ".join(IMAGE_EXTENSIONS)})'))
         else:
             images.append(path)
-    return images, passed_over
