@@ -381,6 +381,20 @@ def test_upscale_command_outscale_writes_that_scale(models, tmp_path, basicsr_ma
     assert cv2.imread(str(tmp_path / 'out' / 'a.png')).shape == (32, 40, 3)
 
 
+def test_an_output_whose_format_switches_to_png_is_refused_before_it_lands_on_another_output(models, tmp_path,
+                                                                                            basicsr_main):
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    cv2.imwrite(str(folder / 'a.png'), np.full((16, 16, 3), 9, np.uint8))
+    cv2.imwrite(str(folder / 'a.webp'), np.full((16, 16, 4), 200, np.uint8))  # BGRA: its output must be a PNG
+    result = basicsr_main(['upscale', '-i', str(folder), '-o', str(tmp_path / 'out'), '-m',
+                          str(models['experiment']), '-q'], cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert (f"'{folder / 'a.png'}' and '{folder / 'a.webp'}' would both be written to '{tmp_path / 'out' / 'a.png'}'; "
+            'rename one of them or upscale them into different folders.') in result.stderr
+    assert not (tmp_path / 'out').exists() or os.listdir(tmp_path / 'out') == []
+
+
 def test_an_output_whose_format_switches_to_png_never_lands_on_another_input(models, tmp_path, basicsr_main):
     folder = tmp_path / 'photos'
     folder.mkdir()

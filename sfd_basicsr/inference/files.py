@@ -10,6 +10,7 @@ from ..utils.image_io import IMAGE_EXTENSIONS, read_unchanged, scan_images, writ
 from ..utils.memory import DEFAULT_MAX_PIXELS, available_memory, check_pixels, image_header
 
 LOSSLESS_EXTENSION = '.png'  # for alpha or 16-bit results that the input's format cannot hold
+SWITCHED_TO_LOSSLESS = ('.jpg', '.jpeg', '.webp', '.bmp', '.ppm', '.pgm')
 
 
 class OutputPathError(InputError):
@@ -24,7 +25,7 @@ def output_path(input_path, output_dir, array, suffix='', ext='auto'):
     stem = os.path.splitext(os.path.basename(input_path))[0]
     out_ext = _extension(input_path, ext)
     needs_lossless = array.dtype != np.uint8 or (array.ndim == 3 and array.shape[2] == 4)
-    if needs_lossless and out_ext in ('.jpg', '.jpeg', '.webp', '.bmp', '.ppm', '.pgm'):
+    if needs_lossless and out_ext in SWITCHED_TO_LOSSLESS:
         out_ext = LOSSLESS_EXTENSION
     return os.path.join(output_dir, f'{stem}{suffix}{out_ext}')
 
@@ -38,15 +39,26 @@ def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
     seen = {}
     for path in inputs:
         stem = os.path.splitext(os.path.basename(path))[0]
-        target = os.path.join(output_dir, f'{stem}{suffix}{_extension(path, ext)}')
-        real = os.path.realpath(target)
-        if real in sources:
+        out_ext = _extension(path, ext)
+        target = os.path.join(output_dir, f'{stem}{suffix}{out_ext}')
+        if os.path.realpath(target) in sources:
             raise OutputPathError(f"Output '{target}' would overwrite the input '{path}': choose another output "
                                   'folder or give a --suffix.')
+        if out_ext in SWITCHED_TO_LOSSLESS and _needs_lossless(path):  # written as PNG (output_path), so claim that
+            target = os.path.join(output_dir, f'{stem}{suffix}{LOSSLESS_EXTENSION}')
+        real = os.path.realpath(target)
         if real in seen:
-            raise OutputPathError(f"'{seen[real]}' and '{path}' would both be written to '{target}'; give --ext.")
+            advice = 'give --ext auto (each keeps its own extension), or ' if ext != 'auto' else ''
+            raise OutputPathError(f"'{seen[real]}' and '{path}' would both be written to '{target}'; {advice}"
+                                  'rename one of them or upscale them into different folders.')
         seen[real] = path
     return sources
+
+
+def _needs_lossless(path):
+    """Whether the header says the result will have alpha or more than 8 bits (None: unknown, judged later)."""
+    header = image_header(path) if os.path.isfile(path) else None
+    return header is not None and (header[2] == 4 or header[3] > 1)
 
 
 def _tile_admitted(upscaler, path, max_pixels):
