@@ -1,4 +1,5 @@
 """Tiled SFD-IQA aggregates exactly: margins are context only, tiles are weighted by their area."""
+import pytest
 import torch
 
 from helpers.iqa import random_sfd_iqa_weights
@@ -62,3 +63,23 @@ def test_a_tile_seen_with_its_margin_is_closer_to_the_whole_image_map(tmp_path):
     error_with = (with_margin - whole).abs().mean()
     error_without = (without_margin - whole).abs().mean()
     assert error_with < 0.5 * error_without, (error_with, error_without)
+
+
+def test_the_quality_map_is_the_realness_map_resized_as_opencv_resizes_it(tmp_path):
+    import cv2
+    path = str(random_sfd_iqa_weights(tmp_path)[2])
+    image = ramp_image(64, 96)
+    _, quality_map = probe_scorer(path, 1024, 1.0)(image, return_map=True)
+    blocks = image[0, 0].reshape(8, 8, 12, 8).mean(dim=(1, 3)).numpy()  # the probe's map: 8x8 block means
+    expected = cv2.resize(blocks, (96, 64), interpolation=cv2.INTER_LINEAR)  # OpenCV's bilinear: pixel centres
+    assert quality_map.shape == (1, 1, 64, 96)
+    assert abs(quality_map[0, 0].numpy() - expected).max() < 1e-5
+
+
+def test_a_margin_is_rounded_up_to_whole_feature_positions_and_tiles_must_hold_two_minimum_sides(tmp_path):
+    path = str(random_sfd_iqa_weights(tmp_path)[2])
+    # the tiny Feat-D reads RN50's layer2 (stride 8) through a U-Net that halves it twice: 32 px at least
+    assert SFDIQA(path, tile_margin=60).tile_margin == 64 and SFDIQA(path, tile_margin=64).tile_margin == 64
+    assert SFDIQA(path, tile_size=64).tile_size == 64
+    with pytest.raises(ValueError, match='tile_size must be at least 64; got 63'):
+        SFDIQA(path, tile_size=63)

@@ -1,0 +1,44 @@
+"""The SFD GAN loss: BasicSR's GANLoss per output, averaged over outputs, in float32; values worked out by hand."""
+import math
+import os
+
+import pytest
+import torch
+import yaml
+
+import sfd_basicsr  # noqa: F401  (registers the losses)
+from sfd_basicsr.losses.sfd_gan_loss import SFDGANLoss
+
+LN3 = math.log(3)
+
+
+def test_the_generator_loss_is_the_weighted_bce_against_real_averaged_over_positions():
+    # vanilla: -log(sigmoid(x)) = log(1 + e^-x): log 2 at 0, log(4/3) at ln 3
+    loss = SFDGANLoss(loss_weight=0.1)(torch.tensor([[0.0, LN3]]), True)
+    assert loss.item() == pytest.approx(0.1 * (math.log(2) + math.log(4 / 3)) / 2, rel=1e-6)
+
+
+def test_the_discriminator_loss_is_not_weighted():
+    # fake target: -log(1 - sigmoid(x)) = log(1 + e^x): log 4 at ln 3
+    loss = SFDGANLoss(loss_weight=0.1)(torch.tensor([LN3]), False, is_disc=True)
+    assert loss.item() == pytest.approx(math.log(4), rel=1e-6)
+
+
+def test_several_outputs_count_alike_whatever_their_sizes():
+    outputs = [torch.tensor([0.0]), torch.tensor([LN3, LN3, LN3])]
+    loss = SFDGANLoss()(outputs, True, is_disc=True)
+    assert loss.item() == pytest.approx((math.log(2) + math.log(4 / 3)) / 2, rel=1e-6)  # not (log 2 + 3 log 4/3) / 4
+
+
+def test_bfloat16_logits_give_a_float32_loss_of_their_values():
+    logits = torch.tensor([0.3, -1.7, 2.2]).bfloat16()
+    loss = SFDGANLoss()(logits, True, is_disc=True)
+    expected = sum(math.log1p(math.exp(-x)) for x in logits.float().tolist()) / 3
+    assert loss.dtype == torch.float32 and loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_default_weight_is_the_recipes():
+    recipe = os.path.join(os.path.dirname(__file__), '..', 'options', 'train_sfd_esrgan_x4.yml')
+    with open(recipe) as f:
+        train = yaml.safe_load(f)['train']
+    assert SFDGANLoss().loss_weight == train['featd_opt']['loss_weight'] == train['tgd_opt']['loss_weight']
