@@ -8,8 +8,8 @@ from basicsr.data.prefetch_dataloader import CPUPrefetcher
 from sfd_basicsr.models.data_stream import STREAM, counting_prefetcher, random_states, restore_random_states
 
 
-def draws():
-    return random.random(), float(np.random.rand()), float(torch.rand(1))
+def draws():  # NumPy's randn first: it takes the cached Gaussian, if the state has one
+    return random.random(), float(np.random.randn()), float(np.random.rand()), float(torch.rand(1))
 
 
 def test_random_states_survive_a_weights_only_checkpoint_and_restore_every_generator(tmp_path):
@@ -51,3 +51,12 @@ def test_the_prefetcher_counts_batches_per_epoch_and_a_resume_drops_those_taken_
     assert [int(b['index']) for b in taken] == [0, 1]
     prefetcher.reset()  # the next epoch starts from its first batch
     assert STREAM.batches == 0 and int(prefetcher.next()['index']) == 0
+
+
+def test_a_resume_past_the_end_of_a_shorter_epoch_stops_at_its_last_batch():
+    """A dataset that lost images since the state was saved: the position cannot be past the epoch's end."""
+    loader = torch.utils.data.DataLoader(Numbers(), batch_size=1, shuffle=False)
+    prefetcher = counting_prefetcher(CPUPrefetcher)(loader)
+    STREAM.resume_at(8, None)  # saved 8 batches into an epoch of (now) 6
+    prefetcher.reset()
+    assert STREAM.batches == 6 and prefetcher.next() is None

@@ -140,9 +140,9 @@ def test_validation_leaves_the_training_generators_as_it_found_them():
     assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == expected
 
 
-@pytest.mark.parametrize('rank', [0, 1])
-def test_each_rank_resumes_with_its_own_random_states(rank, monkeypatch):
-    """Every process saved its generators; a resumed rank takes back its own, not rank 0's."""
+def process_of(rank, world_size, monkeypatch):
+    """An ``ExactResume`` model as process ``rank`` of ``world_size`` (BasicSR's own state and resume reduced to
+    nothing) and the fresh data stream it saves and resumes."""
     from sfd_basicsr.models import exact_resume
     from sfd_basicsr.models.data_stream import DataStream
 
@@ -152,10 +152,54 @@ def test_each_rank_resumes_with_its_own_random_states(rank, monkeypatch):
 
     class Model(exact_resume.ExactResume, Base):
         def __init__(self):
-            self.opt = {'rank': rank, 'world_size': 2}
+            self.opt = {'rank': rank, 'world_size': world_size}
+            self.optimizers, self.schedulers = [], []
 
     stream = DataStream()
     monkeypatch.setattr(exact_resume, 'STREAM', stream)
+    return Model(), stream
+
+
+@pytest.mark.parametrize('rank', [0, 1])
+def test_each_rank_resumes_with_its_own_random_states(rank, monkeypatch):
+    """Every process saved its generators; a resumed rank takes back its own, not rank 0's."""
+    model, stream = process_of(rank, 2, monkeypatch)
     states = [{'drawn_by': 'rank 0'}, {'drawn_by': 'rank 1'}]
-    Model().resume_training({'iter': 4, 'data_position': {'epoch': 0, 'batches': 3, 'random_states': states}})
+    model.resume_training({'iter': 4, 'data_position': {'epoch': 0, 'batches': 3, 'random_states': states}})
     assert stream._resume == (3, states[rank])
+
+
+@pytest.mark.parametrize('saved_by, resumed_by', [(1, 2), (2, 1)])
+def test_a_resume_by_another_number_of_processes_continues_the_data_with_fresh_generators(
+        saved_by, resumed_by, monkeypatch):
+    """Rank 0's saved generators are not this rank's when the processes are split otherwise: none are restored."""
+    from sfd_basicsr.models import exact_resume
+    warnings = []
+    monkeypatch.setattr(exact_resume, 'get_root_logger',
+                        lambda: type('Logger', (), {'warning': staticmethod(warnings.append)}))
+    model, stream = process_of(0, resumed_by, monkeypatch)
+    states = [{'drawn_by': f'rank {rank}'} for rank in range(saved_by)]
+    model.resume_training({'iter': 4, 'data_position': {'epoch': 0, 'batches': 3, 'random_states': states}})
+    assert stream._resume == (3, None)
+    assert len(warnings) == 1 and f'saved by {saved_by} process(es), resumed by {resumed_by}' in warnings[0]
+
+
+def test_a_training_state_records_the_batches_taken_and_every_processs_generators(monkeypatch):
+    model, stream = process_of(0, 2, monkeypatch)
+    for _ in range(3):  # three batches into the epoch
+        stream.took_batch()
+    rank_1 = {'drawn_by': 'rank 1'}
+    gathered_from = []
+
+    def all_gather_object(gathered, value):  # a two-process group without one: rank 1 sends its generators
+        gathered_from.append(value)
+        gathered[:] = [value, rank_1]
+    monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: True)
+    monkeypatch.setattr(torch.distributed, 'get_world_size', lambda: 2)
+    monkeypatch.setattr(torch.distributed, 'all_gather_object', all_gather_object)
+    torch_generator = torch.get_rng_state()
+    position = model.training_state(1, 7)['data_position']
+    assert (position['epoch'], position['batches']) == (1, 3)
+    states = position['random_states']
+    assert len(states) == 2 and states[1] is rank_1 and len(gathered_from) == 1, 'one per process, in rank order'
+    assert torch.equal(states[0]['torch'], torch_generator)

@@ -119,6 +119,36 @@ def test_weights_that_are_not_finite_are_never_saved(tmp_path):
     assert 'net_d_6.pth' not in os.listdir(tmp_path)
 
 
+
+def test_infinite_weights_and_those_of_the_ema_generator_are_refused_too(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(sfd_options(ema_decay=0.999))  # net_g is saved with its EMA copy: one file, two networks
+    model.opt['path'].update(models=str(tmp_path), training_states=str(tmp_path))
+    with torch.no_grad():
+        model.net_g_ema.conv_last.bias[0] = float('inf')  # overflow, not NaN
+    with pytest.raises(OutputWriteError, match=r'net_g not saved at iter 7: 1 of its tensors are not finite '
+                                               r'\(first: conv_last\.bias\)'):
+        model.save(0, 7)
+    assert os.listdir(tmp_path) == []
+
+
+def test_logged_losses_are_averaged_over_the_processes_as_basicsr_averages_them(monkeypatch):
+    from collections import OrderedDict
+
+    from basicsr.models.base_model import BaseModel
+    model = built()
+    model.opt.update(dist=True, rank=0, world_size=2)
+
+    def reduce(tensor, dst):  # no process group: the other process's losses (3 and 5) summed in, as onto rank 0
+        assert dst == 0
+        tensor.add_(torch.tensor([3.0, 5.0]))
+    monkeypatch.setattr(torch.distributed, 'reduce', reduce)
+
+    def losses():
+        return OrderedDict(l_a=torch.tensor(1.0), l_b=torch.tensor(3.0))
+    ours = {key: float(value) for key, value in model.reduce_loss_dict(losses()).items()}
+    assert ours == {'l_a': 2.0, 'l_b': 4.0} == BaseModel.reduce_loss_dict(model, losses())
+
 @pytest.mark.slow
 def test_a_compiled_bf16_run_saves_models_that_upscale_spandrel_and_stock_basicsr_load(tmp_path, basicsr_main):
     opt = tiny_train_options(tmp_path, name='compiled', iters=2, with_val=False, warm_start=False)

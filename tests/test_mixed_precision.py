@@ -139,6 +139,21 @@ def test_a_loss_with_gradient_outside_an_optimiser_step_is_refused_under_fp16():
         assert float(loss(prediction, prediction)) == 0  # nothing to scale without a gradient
 
 
+def test_once_an_optimiser_has_stepped_a_loss_with_gradient_is_refused_again_under_fp16():
+    """The step owner ends with its step: a loss computed after it (before the next ``zero_grad``) would otherwise
+    have its gradient scaled by a scaler whose step is over, and reach the next step unscaled by the wrong one."""
+    precision = MixedPrecision('cpu', bf16=False)
+    weight = torch.ones(2, 3, requires_grad=True)
+    optimizer = precision.optimizer(torch.optim.SGD([weight], lr=0.1))
+    loss = precision.loss(nn.L1Loss())
+    optimizer.zero_grad()
+    loss(weight, torch.zeros(2, 3)).backward()
+    optimizer.step()
+    # L1's gradient is sign/6 per element, unscaled before SGD's step: 1 - 0.1 / 6, as in float32
+    assert torch.allclose(weight, torch.full((2, 3), 1 - 0.1 / 6))
+    with pytest.raises(RuntimeError, match='outside an optimiser step'):
+        loss(weight, torch.zeros(2, 3))
+
 def test_the_wrapped_loss_reads_like_the_loss_it_wraps():
     precision = MixedPrecision('cpu', bf16=True)
     gan = precision.loss(build_model(sfd_options()).cri_featd)

@@ -102,3 +102,28 @@ def test_a_rank_with_no_image_still_takes_part_and_gets_the_means(validating_mod
     model.validation(loader, 1, None, save_img=True)
     assert model.metric_results == pytest.approx({'psnr': 30.0, 'ssim': 0.6})
     assert model.best_metric_results['three']['psnr'] == {'better': 'higher', 'val': 30.0, 'iter': 1}
+
+
+def test_the_best_metrics_compare_the_whole_sets_means_with_the_best_before(validating_model, monkeypatch):
+    model, loader, _ = validating_model
+    model.opt.update(rank=3, world_size=4)  # no image of its own: the means are the three others' (30, 0.6)
+    others = [[[30.0, 0.5]], [[32.0, 0.7]], [[28.0, 0.6]], []]
+    monkeypatch.setattr(split_validation, 'gather', lambda value, world: others)
+    model.best_metric_results = {'three': {'psnr': {'better': 'higher', 'val': 31.0, 'iter': 0},
+                                           'ssim': {'better': 'lower', 'val': 0.9, 'iter': 0}}}
+    model.validation(loader, 1, None, save_img=False)
+    best = model.best_metric_results['three']
+    assert best['psnr'] == {'better': 'higher', 'val': 31.0, 'iter': 0}, '30 is no better than 31: kept'
+    assert best['ssim'] == {'better': 'lower', 'val': pytest.approx(0.6), 'iter': 1}
+
+
+def test_a_rank_logs_the_whole_sets_means_once_and_never_its_shares(validating_model, monkeypatch):
+    import basicsr.models.sr_model
+    model, loader, _ = validating_model
+    logged = []
+    monkeypatch.setattr(basicsr.models.sr_model, 'get_root_logger',
+                        lambda: type('Logger', (), {'info': staticmethod(logged.append)}))
+    monkeypatch.setattr(split_validation, 'gather', lambda value, world: [value, [[30.0, 0.5]]])
+    model.validation(loader, 1, None, save_img=False)  # rank 0: two images of its own, one of rank 1
+    validation_lines = [line for line in logged if line.startswith('Validation three')]
+    assert len(validation_lines) == 1, validation_lines
