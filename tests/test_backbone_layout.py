@@ -45,7 +45,8 @@ def test_default_layers_min_size_and_refusals():
         rn.check_layers(['layer7'])
     with pytest.raises(ValueError, match="unknown CLIP model 'RN51'"):
         encoder_layout('RN51')
-    with pytest.raises(ValueError, match="ViT-B-16-SigLIP's image tower is a timm ViT, which open_clip builds for one "):
+    with pytest.raises(ValueError,
+                       match="ViT-B-16-SigLIP's image tower is a timm ViT, which open_clip builds for one "):
         encoder_layout('ViT-B-16-SigLIP')
 
 

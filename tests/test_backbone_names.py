@@ -1,4 +1,5 @@
-"""``backbones/names.py``: what a ``backbone`` / ``clip_model`` / ``pretrained`` value means, before anything is built."""
+"""``backbones/names.py``: what a ``backbone`` / ``clip_model`` / ``pretrained`` value means, before anything is
+built."""
 import os
 
 import pytest

@@ -1,4 +1,5 @@
-"""``backbones/open_clip_weights.py``: a local copy of published CLIP weights is checked against the SHA-256 in its URL."""
+"""``backbones/open_clip_weights.py``: a local copy of published CLIP weights is checked against the SHA-256 in its
+URL."""
 import hashlib
 
 import open_clip

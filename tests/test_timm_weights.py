@@ -92,7 +92,8 @@ def test_damaged_and_hostile_files_are_refused_naming_the_file(tmp_path, monkeyp
     hostile = tmp_path / 'hostile.pth'
     hostile.write_bytes(pickle.dumps(_Payload()))
     for path in (damaged, other, hostile):
-        with pytest.raises(EncoderWeightsError, match=rf"Cannot read timm weights for '{MODEL}' from '{path}'") as error:
+        with pytest.raises(EncoderWeightsError,
+                           match=rf"Cannot read timm weights for '{MODEL}' from '{path}'") as error:
             build_encoder(f'timm:{MODEL}', str(path))
         assert '\n' not in str(error.value) and 'weights_only' not in str(error.value)
     assert not (tmp_path / 'PWNED').exists()

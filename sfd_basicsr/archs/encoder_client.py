@@ -47,6 +47,7 @@ class EncoderClient(nn.Module):
                              f'tensor where {BACKBONE_NAME_BYTES} bytes of text were saved): not one this network '
                              'saved.')
         if saved is not None and decode_backbone_name(saved) != self.clip_model:
-            raise InputError(f'{type(self).__name__} checkpoint was trained on the backbone {decode_backbone_name(saved)}, '
-                             f"but this network is configured with backbone '{self.clip_model}'.")
+            raise InputError(f'{type(self).__name__} checkpoint was trained on the backbone '
+                             f"{decode_backbone_name(saved)}, but this network is configured with backbone "
+                             f"'{self.clip_model}'.")
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

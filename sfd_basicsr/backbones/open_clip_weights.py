@@ -29,8 +29,8 @@ def default_tag(model):
     """OpenAI's weights where published, else open_clip's first tag for the model."""
     known = tags(model)
     if not known:
-        raise InputError(f"pretrained: open_clip publishes no weights for '{model}'; set pretrained to a local file, or to null "
-                         'for random weights.')
+        raise InputError(f"pretrained: open_clip publishes no weights for '{model}'; set pretrained to a local file, "
+                         'or to null for random weights.')
     return 'openai' if 'openai' in known else known[0]
 
 

@@ -38,8 +38,8 @@ def tags(model):
 def default_tag(model):
     config = get_pretrained_cfg(model)
     if config is None or not config.tag or config.tag not in tags(model):  # timm tags weightless configs 'untrained'
-        raise InputError(f"pretrained: timm publishes no weights for '{model}'; set pretrained to a local file, or to null for "
-                         'random weights.')
+        raise InputError(f"pretrained: timm publishes no weights for '{model}'; set pretrained to a local file, or to "
+                         'null for random weights.')
     return config.tag
 
 

@@ -59,7 +59,8 @@ def create_backbone(name, pretrained):
     except Exception as error:  # offline, a proxy, a full disk: the way round is the same
         raise EncoderWeightsError(
             f"Could not get the '{pretrained}' weights of {name}: {one_line(error)}. Without network access, download "
-            f"{module.url(model, pretrained)} on another machine and set 'pretrained' to the local file path.") from error
+            f"{module.url(model, pretrained)} on another machine and set 'pretrained' to the local file path."
+        ) from error
 
 
 def normalisation(name, pretrained):

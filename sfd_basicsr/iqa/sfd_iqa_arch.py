@@ -3,8 +3,9 @@
 Choices not from the paper: docs/method.md, "Our decisions".
 
 ``q = w * mean(sigmoid(Feat-D map)) + (1 - w) * mean_pairs(sigmoid(TG-D logit))``, in [0, 1], higher is
-better; weights from a backbone without a text tower have no TG-D and ``w = 1``. Images are scored at full resolution; one side over ``tile_size`` splits the image into
-near-equal tiles no larger than that, so memory stays bounded. Each tile is encoded with ``tile_margin``
+better; weights from a backbone without a text tower have no TG-D and ``w = 1``. Images are scored at full
+resolution; one side over ``tile_size`` splits the image into near-equal tiles no larger than that, so memory stays
+bounded. Each tile is encoded with ``tile_margin``
 pixels of its neighbours around it and only its own part of the Feat-D map is kept, so tile borders add
 no padding artefacts; the parts are averaged by area.
 """

@@ -119,8 +119,8 @@ def weights_from_checkpoints(featd_path, tgd_path=None, fusion_weight=None,
     Feat-D alone, ``fusion_weight`` 1).
 
     ``clip_pretrained`` defaults to the CLIP weights of the training options found beside the checkpoints
-    (``<experiment>/models/../*.yml``, read only when the checkpoint is in a ``models`` folder), else the library's default weights (OpenAI's for CLIP's RN50); None is a
-    random encoder (tests). The dict's
+    (``<experiment>/models/../*.yml``, read only when the checkpoint is in a ``models`` folder), else the library's
+    default weights (OpenAI's for CLIP's RN50); None is a random encoder (tests). The dict's
     ``trained_iter`` is the iteration the discriminators were saved at (None when the checkpoint does not say).
     """
     models_dir = os.path.dirname(os.path.abspath(featd_path))

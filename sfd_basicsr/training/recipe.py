@@ -34,8 +34,8 @@ def discriminators(model_type, encoder=None, featd=None, tgd=None, network_d=Non
     """``network_d`` (and ``network_d_tg``) of ``model_type`` with their GAN losses, as ``(networks, losses)``.
 
     SFD models get Feat-D and TG-D on ``encoder`` (``featd`` / ``tgd``: more constructor options; a weight of None
-    leaves that network and its loss out, as for a backbone without a text tower); any other model gets ``network_d`` (default: BasicSR's ``UNetDiscriminatorSN``) with
-    ``gan_opt``.
+    leaves that network and its loss out, as for a backbone without a text tower); any other model gets
+    ``network_d`` (default: BasicSR's ``UNetDiscriminatorSN``) with ``gan_opt``.
     """
     encoder = dict(DEFAULT_ENCODER if encoder is None else encoder)
     if model_type in ('SFDModel', 'SFDRealModel'):
