@@ -149,3 +149,11 @@ def compare_results(tmp_path_factory):
     (root / 'weights').mkdir()
     *_, weights = random_sfd_iqa_weights(root / 'weights')
     return {'root': root, 'gt': gt, 'lr': lr, 'runs': runs, 'weights': str(weights)}
+
+
+@pytest.fixture
+def own_data_stream(monkeypatch):
+    """A resume's data position (``exact_resume.STREAM``) kept to this test, not left pending for the next one."""
+    from sfd_basicsr.models import exact_resume
+    from sfd_basicsr.models.data_stream import DataStream
+    monkeypatch.setattr(exact_resume, 'STREAM', DataStream())

@@ -39,10 +39,7 @@ def test_the_latest_networks_record_the_last_trained_iteration_and_load_into_bas
         assert torch.equal(stock.state_dict()[key], value), key
 
 
-def test_a_resumed_model_records_the_resumed_iteration_until_it_trains_again(saving_model, monkeypatch):
-    from sfd_basicsr.models import exact_resume
-    from sfd_basicsr.models.data_stream import DataStream
-    monkeypatch.setattr(exact_resume, 'STREAM', DataStream())  # the resume's data position stays in this test
+def test_a_resumed_model_records_the_resumed_iteration_until_it_trains_again(saving_model, own_data_stream):
     model, folder = saving_model
     model.resume_training(model.training_state(0, 5))  # resumed at 5 and saved before training: an export's case
     model.save(0, -1)

@@ -70,7 +70,7 @@ def test_a_training_step_reads_no_loss_back_to_the_host_until_the_log_is_read(mo
     assert all(isinstance(value, float) for value in log.values()) and 'l_g_total' in log
 
 
-def test_the_gradient_scalers_are_part_of_the_training_state(tmp_path):
+def test_the_gradient_scalers_are_part_of_the_training_state(tmp_path, own_data_stream):
     model = built(use_amp=True)
     model.optimize_parameters(1)  # at torch's initial scale (65536) some step overflows: its scale falls
     scales = {name: getattr(model, name).scaler.get_scale() for name in ('optimizer_g', 'optimizer_d')}
