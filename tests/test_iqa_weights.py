@@ -115,3 +115,45 @@ def test_the_runs_options_are_read_only_beside_an_experiments_models_folder(tmp_
         featd_path, tgd_path, _ = random_sfd_iqa_weights(folder)
         (folder.parent / 'train.yml').write_text(yaml.safe_dump({'network_d': {'pretrained': 'RN50.pt'}}))
         assert weights_from_checkpoints(featd_path, tgd_path)['clip_pretrained'] == expected
+
+
+@pytest.mark.parametrize('options', [{'layers': ['layer3'], 'num_feat': 8, 'num_down': 1},
+                                     {'layers': ['layer2', 'layer3'], 'num_feat': 16, 'num_down': 3}])
+def test_featd_options_are_read_back_from_its_weights(options):
+    from basicsr.archs import build_network
+
+    from sfd_basicsr.iqa.weights import featd_config_from_params
+    featd = build_network({'type': 'FeatD', 'clip_model': 'RN50-quickgelu', 'pretrained': None, **options})
+    assert featd_config_from_params(featd.state_dict()) == {**options, 'skip_connection': True}
+
+
+def experiment_of(checkpoints, folder, iteration, options=None):
+    """An experiment folder holding ``checkpoints``' Feat-D and TG-D as saved at ``iteration`` (and a run's options)."""
+    import shutil
+
+    import yaml
+    (folder / 'models').mkdir(parents=True)
+    shutil.copy(checkpoints[0], folder / 'models' / f'net_d_{iteration}.pth')
+    shutil.copy(checkpoints[1], folder / 'models' / f'net_d_tg_{iteration}.pth')
+    if options is not None:
+        (folder / 'train.yml').write_text(yaml.safe_dump(options))
+    return folder
+
+
+def test_an_experiment_saved_before_its_first_iteration_is_refused(checkpoints, tmp_path):
+    from sfd_basicsr.iqa.weights import export_experiment
+    untrained = experiment_of(checkpoints, tmp_path / 'untrained', 0)
+    with pytest.raises(WeightsError, match='holds untrained discriminators \\(saved at iteration 0\\)'):
+        export_experiment(str(untrained), str(tmp_path / 'untrained.pth'), clip_pretrained=None)
+    assert not (tmp_path / 'untrained.pth').exists()
+    trained = experiment_of(checkpoints, tmp_path / 'trained', 3)
+    assert export_experiment(str(trained), str(tmp_path / 'trained.pth'), clip_pretrained=None)['trained_iter'] == 3
+
+
+def test_what_the_weights_cannot_show_is_taken_from_the_runs_options(checkpoints, tmp_path):
+    from sfd_basicsr.iqa.weights import export_experiment
+    network_d = {'type': 'FeatD', 'clip_model': 'RN50-quickgelu', 'pretrained': None, 'skip_connection': False}
+    experiment = experiment_of(checkpoints, tmp_path / 'run', 5, {'network_d': network_d})
+    exported = export_experiment(str(experiment), str(tmp_path / 'run.pth'), clip_pretrained=None)
+    assert exported['featd']['config']['skip_connection'] is False  # no weight tells a U-Net without skips apart
+    assert load_weights(str(tmp_path / 'run.pth'))['featd']['config']['skip_connection'] is False
