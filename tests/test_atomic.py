@@ -74,11 +74,12 @@ def test_a_checkpoint_save_on_a_full_disk_raises_naming_the_file_and_the_space(t
     assert_unchanged_and_whole(root, before, fragment)
 
 
-def test_a_short_write_that_reports_success_is_refused(tmp_path, fail_writes):
+@pytest.mark.parametrize('reached', [10, 2999])  # one byte short is short
+def test_a_short_write_that_reports_success_is_refused(tmp_path, fail_writes, reached):
     target = tmp_path / 'out.png'
     target.write_bytes(b'previous')
-    fail_writes('out.png', 10, None)  # the rest silently lost, as ndarray.tofile does on a full disk
-    with pytest.raises(OutputWriteError, match=r"'.*out.png': 10 of 3000 bytes reached the disk"):
+    fail_writes('out.png', reached, None)  # the rest silently lost, as ndarray.tofile does on a full disk
+    with pytest.raises(OutputWriteError, match=rf"'.*out.png': {reached} of 3000 bytes reached the disk"):
         atomic_write_bytes(target, bytes(3000))
     assert target.read_bytes() == b'previous' and os.listdir(tmp_path) == ['out.png']
 
@@ -160,6 +161,7 @@ def test_stale_temporary_files_are_removed(tmp_path):
 
 @pytest.mark.parametrize('code, expected', [
     (errno.ENOSPC, "cannot write '/data/out/x.png': no space left on device (2.0 MB needed, "),
+    (errno.EDQUOT, "cannot write '/data/out/x.png': no space left on device (2.0 MB needed, "),  # a full quota
     (errno.EROFS, "cannot write '/data/out/x.png': /data/out is on a read-only file system."),
     (errno.EACCES, "cannot write '/data/out/x.png': no permission to write in /data/out."),
     (errno.ENOENT, "cannot write '/data/out/x.png': the folder /data/out does not exist."),
@@ -179,6 +181,8 @@ def test_a_real_full_disk_is_reported_and_leaves_nothing(small_disk):
 def test_a_read_only_output_folder_is_refused_before_any_work(read_only_folder):
     with pytest.raises(OutputWriteError, match=r"-o '.*read_only/out': .*read-only file system"):
         check_writable_folder(str(read_only_folder / 'out'), '-o')
+    with pytest.raises(OutputWriteError, match=r"-o '.*read_only': .*read-only file system"):
+        check_writable_folder(str(read_only_folder), '-o')  # it exists: only creating a file in it can tell
     with pytest.raises(OutputWriteError, match='read-only file system'):
         atomic_write_bytes(read_only_folder / 'x.bin', b'1')
 
