@@ -158,6 +158,31 @@ def test_grey_alpha_16_bit_and_outscale(upscaler):
     assert upscaler.upscale_array(grey, outscale=2).shape == (24, 20)
 
 
+def test_float_images_stay_in_0_1_through_the_bicubic_alpha_and_the_lanczos_outscale(upscaler):
+    checker = np.indices((12, 10)).sum(axis=0) % 2  # sharp edges: bicubic and Lanczos overshoot them
+    bgra = np.dstack([np.repeat(checker[..., None], 3, axis=2), checker]).astype(np.float32)
+    alpha = upscaler.upscale_array(bgra)[..., 3]
+    resized = cv2.resize(checker.astype(np.float32), (40, 48), interpolation=cv2.INTER_CUBIC)
+    assert resized.max() > 1 and np.array_equal(alpha, np.clip(resized, 0, 1))
+    bgr = bgra[..., :3].copy()
+    at_scale = cv2.resize(upscaler.upscale_array(bgr), (30, 36), interpolation=cv2.INTER_LANCZOS4)
+    assert at_scale.max() > 1 or at_scale.min() < 0
+    assert np.array_equal(upscaler.upscale_array(bgr, outscale=3), np.clip(at_scale, 0, 1))
+
+
+def test_the_whole_image_is_upscaled_in_one_pass_where_it_fits_else_the_largest_tile_that_does(upscaler):
+    from sfd_basicsr.inference.upscaler import memory_needed
+    from sfd_basicsr.utils.memory import TooLarge
+    whole = memory_needed(4, 100, 50, 3, 1)
+    assert upscaler.tile_that_fits('x.png', 100, 50, 3, 1, available=whole) == 0
+    # tiles of 1024 to 128 px cover this 100 x 50 image whole; 64 px tiles (96 px with their context) are smaller
+    smallest = memory_needed(4, 100, 50, 3, 1, tile=64, tile_pad=upscaler.tile_pad)
+    assert smallest < whole and upscaler.tile_that_fits('x.png', 100, 50, 3, 1, available=smallest) == 64
+    with pytest.raises(TooLarge, match="'x.png': upscaling its 50x100 pixels x4 needs at least"):
+        upscaler.tile_that_fits('x.png', 100, 50, 3, 1, available=smallest - 1)
+    assert upscaler.tile_that_fits('x.png', 100, 50, 3, 1, available=None) == 0  # memory unknown: as asked
+
+
 def test_half_precision_on_cpu_warns_and_stays_float32(models):
     with pytest.warns(UserWarning, match='CUDA'):
         assert Upscaler(load_generator(models['experiment']), 'cpu', half=True).dtype == torch.float32
