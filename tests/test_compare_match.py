@@ -23,6 +23,7 @@ def touch(folder, *names):
     (['a_x4_out', 'b_x4_out'], ['a', 'b']),  # upscale --suffix _x4, then Real-ESRGAN's _out
     (['img_001', 'img_002'], ['img_001', 'img_002']),  # nothing shared after a separator
     (['baby_SFD'], ['baby_SFD']),  # one file: its suffix cannot be told from its name
+    (['_SFD', 'a_SFD'], ['_SFD', 'a_SFD']),  # a name is never empty: a leading separator starts no suffix
 ])
 def test_the_suffix_a_folder_shares_is_removed(stems, expected):
     assert [common_suffix_removed(stems)[s] for s in stems] == expected
@@ -31,6 +32,7 @@ def test_the_suffix_a_folder_shares_is_removed(stems, expected):
 @pytest.mark.parametrize('stem, expected', [
     ('img10_a', 'img10'), ('img1_a', 'img1'), ('img_1_SFD', 'img_1'), ('img_SFD', 'img'), ('babyx4', 'baby'),
     ('baby-sfd', 'baby'), ('baby', 'baby'), ('baby2', None), ('boxes', None),
+    ('babyx4k', None),  # x<scale> is a suffix only where a separator or the end follows it
 ])
 def test_a_file_is_the_longest_image_name_it_starts_with_before_a_suffix(stem, expected):
     assert image_name(stem, {'img', 'img_1', 'img1', 'img10', 'baby', 'bo'}) == expected
@@ -111,3 +113,19 @@ def test_a_missing_gt_folder_is_named(tmp_path):
     a = touch(tmp_path / 'a', 'baby_A.png')
     with pytest.raises(CompareInputError, match=f"--gt '{tmp_path}/absent': no such folder."):
         match_folders([('A', a, None), ('B', a, None)], gt=str(tmp_path / 'absent'))
+
+
+def test_the_latest_iteration_every_image_has_is_the_default_and_stray_files_are_no_images(tmp_path):
+    vis = tmp_path / 'visualization'
+    touch(vis / 'baby', 'baby_5.png', 'baby_10.png', 'baby_15.png', 'stray_20.png')  # stray: not baby's name
+    touch(vis / 'bird', 'bird_5.png', 'bird_10.png', 'bird_20.png')
+    other = touch(tmp_path / 'other', 'baby_o.png', 'bird_o.png')
+    run = match_folders([('X', str(vis), None), ('O', other, None)]).panes[0]
+    assert run.iteration == 10 and run.files == {'baby': str(vis / 'baby' / 'baby_10.png'),
+                                                 'bird': str(vis / 'bird' / 'bird_10.png')}
+
+
+def test_a_folder_whose_name_holds_an_at_sign_is_a_folder_not_an_iteration(tmp_path):
+    folder = tmp_path / 'runs@home'
+    folder.mkdir()
+    assert parse_run(f'A={folder}') == ('A', str(folder), None)
