@@ -119,3 +119,8 @@ def test_decoding_what_the_free_memory_cannot_hold_is_refused_before_decoding(tm
         read_unchanged(str(tmp_path / 'a.png'))
     monkeypatch.setattr(memory, 'available_memory', lambda: 30000)
     assert read_unchanged(str(tmp_path / 'a.png')).shape == (100, 100, 3)
+
+
+def test_sizes_are_said_in_gigabytes_from_one_gigabyte_on():
+    assert memory.size_text(2**30) == '1.0 GB' and memory.size_text(2**30 - 2**20) == '1023 MB'
+    assert memory.size_text(5 * 2**20) == '5 MB'
