@@ -432,3 +432,16 @@ def test_inference_processes_leaves_a_group_its_caller_joined_as_it_was(monkeypa
         assert dist.is_initialized() and dist.group.WORLD is group
     finally:
         dist.destroy_process_group()
+
+
+def test_torchruns_local_rank_wins_over_sruns_and_picks_this_processs_gpu(monkeypatch):
+    from sfd_basicsr.utils.distributed import default_device, local_rank
+    monkeypatch.setenv('LOCAL_RANK', '3')
+    monkeypatch.setenv('SLURM_LOCALID', '1')
+    assert local_rank() == 3
+    monkeypatch.delenv('LOCAL_RANK')
+    assert local_rank() == 1
+    monkeypatch.setenv('LOCAL_RANK', '3')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)  # 2 GPUs a node, local ranks 0-3: ranks share them
+    assert default_device() == torch.device('cuda', 1) and default_device('cpu') == torch.device('cpu')
