@@ -14,6 +14,7 @@ def test_crop_positions_worked_out_by_hand():
     assert crop_positions(500, 192, 96, 0) == [0, 96, 192, 288, 308]  # 20 px left over > 0: one more, flush
     assert crop_positions(480, 192, 96, 0) == [0, 96, 192, 288]  # nothing left over
     assert crop_positions(500, 192, 96, 20) == [0, 96, 192, 288]  # 20 left over is not more than the threshold
+    assert crop_positions(480, 192, 96, 100) == [0, 96, 192, 288]  # the last step lands flush: BasicSR's arange end
     assert crop_positions(100, 192, 96, 0) == []
 
 
@@ -100,6 +101,7 @@ def test_lmdb_through_basicsrs_own_writer_read_back_by_lmdb(photos, tmp_path, ba
 
 @pytest.mark.parametrize('words, message', [
     (['--crop-size', '190'], '--crop-size, --step and --thresh-size must be multiples of the scale 4'),
+    (['--thresh-size', '2'], '--crop-size, --step and --thresh-size must be multiples of the scale 4'),
     (['--val', '3'], 'holds 3 image(s); --val 3 would leave none to train on.'),
     (['--val', '-1'], '--val and --thresh-size must be 0 or more.'),
     (['--scale', '0'], "argument --scale: expected a positive whole number, got '0'"),
