@@ -125,3 +125,40 @@ def test_featd_reads_every_configured_layer():
     featd(features=features).sum().backward()
     for name in featd.layers:
         assert featd.project[name].weight_orig.grad.abs().sum() > 0, f'{name} projection gets no gradient'
+
+
+def test_the_discriminator_step_descends_the_real_and_the_fake_loss_together():
+    model, featd_before, _, _ = model_and_snapshot()
+    gt, sr = encode(model, model.gt), encode(model, model.output.detach())
+    featd_before(features=sr)  # the generator step's forward, which advanced spectral norm's power iteration
+    real, fake = featd_before(features={key: torch.cat([gt[key], sr[key]]) for key in gt}).split(2)
+    (bce(real, True) + bce(fake, False)).backward()
+    for (name, expected), got in zip(featd_before.named_parameters(), model.net_d.parameters()):
+        torch.testing.assert_close(got.grad, expected.grad, rtol=1e-3, atol=1e-6, msg=name)
+
+
+def test_the_first_generator_step_is_the_one_basicsrs_srgan_model_takes():
+    from helpers.models import stock_options
+    for init_iters in (0, 1):
+        srgan_options = stock_options('SRGANModel', {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3})
+        srgan_options['train']['net_d_init_iters'] = init_iters
+        srgan, sfd = build_model(srgan_options), build_model(sfd_options(net_d_init_iters=init_iters))
+        for model in (srgan, sfd):
+            model.feed_data(batch())
+        for current_iter in (1, 2):
+            trained = []
+            for model in (srgan, sfd):
+                model.optimize_parameters(current_iter)
+                trained.append('l_g_pix' in model.get_current_log())  # logged only when the generator steps
+            assert trained[0] == trained[1], (init_iters, current_iter)
+
+
+def test_the_ema_generator_follows_basicsrs_update():
+    torch.manual_seed(0)
+    model = build_model(sfd_options(ema_decay=0.5))
+    model.feed_data(batch())
+    ema_before = {name: p.detach().clone() for name, p in model.net_g_ema.named_parameters()}
+    model.optimize_parameters(1)
+    for name, p in model.net_g.named_parameters():  # BasicSR's model_ema: ema * decay + net_g * (1 - decay)
+        torch.testing.assert_close(dict(model.net_g_ema.named_parameters())[name].detach(),
+                                   0.5 * ema_before[name] + 0.5 * p.detach(), msg=name)
