@@ -29,6 +29,15 @@ def _basicsr_length(dataset_opt):
     return len(DATASET_REGISTRY.get(dataset_opt['type'])(dict(dataset_opt)))
 
 
+def test_a_folder_counts_the_images_basicsr_lists_not_hidden_files_or_subfolders(tmp_path):
+    # basicsr.utils.scandir, which paired_paths_from_folder uses, skips names starting with '.' and folders
+    opt = _paired(tmp_path, ['a.png', 'b.png', '.DS_Store'])
+    (tmp_path / 'hr' / 'crops').mkdir()
+    (tmp_path / 'lr' / 'crops').mkdir()
+    assert _basicsr_length(opt) == 2
+    assert count_training_images(opt) == 2
+
+
 def test_a_meta_info_file_counts_the_pairs_it_lists(tmp_path):
     opt = _paired(tmp_path, ['a.png', 'b.png', 'c.png'])
     meta = tmp_path / 'meta_info.txt'
