@@ -283,3 +283,13 @@ def test_an_empty_logger_section_names_both_frequencies():
         'logger.print_freq: missing; training logs its losses every that many iterations.',
         'logger.save_checkpoint_freq: missing; training saves every that many iterations.']
 
+
+def test_a_whole_number_written_as_text_gets_a_spelling_that_works():
+    opt = shipped()
+    set_key(opt, 'datasets.train.gt_size', '2.56e2')  # YAML 1.1 text; !!float 2.56e2 would be 256.0, no integer
+    assert schema_problems(opt)[0] == ["datasets.train.gt_size: input should be a valid integer; got '2.56e2'. 2.56e2 "
+                                       'is read as text: write 256.']
+    set_key(opt, 'datasets.train.gt_size', yaml.safe_load('256'))  # the spelling it gives
+    assert schema_problems(opt) == ([], [])
+    set_key(opt, 'datasets.train.gt_size', yaml.safe_load('!!float 2.56e2'))
+    assert schema_problems(opt)[0] == ['datasets.train.gt_size: input should be a valid integer; got 256.0.']
