@@ -117,6 +117,14 @@ def fail_writes(monkeypatch):
 
 
 @pytest.fixture(scope='module')
+def tiny_options(tmp_path_factory):
+    """``(folder, options)``: the tiny SFD options, unbroken, on data in the folder; copy before changing them."""
+    from helpers.training import tiny_train_options
+    root = tmp_path_factory.mktemp('options')
+    return root, tiny_train_options(root, iters=2, warm_start=False)
+
+
+@pytest.fixture(scope='module')
 def models(tmp_path_factory):
     """A tiny RRDBNet as an experiment folder, a BasicSR checkpoint and an ESRGAN-named release."""
     import shutil

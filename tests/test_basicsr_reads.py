@@ -77,3 +77,34 @@ def test_basicsrs_own_options_files_get_no_false_unknown_or_unread(path):
 
 def test_basicsrs_own_options_files_are_all_here():
     assert len(OPTIONS) == 38
+
+
+class _ReadsWorkedOutByHand:
+    """Reads the reader must follow, each worked out by hand from this source."""
+
+    def feed_data(self):
+        self.scale = self.io_opt['scale_key']  # an attribute assigned in a method further down
+        self.opt.pop('popped')
+        self.opt.setdefault('defaulted', 1)
+
+    def init_training_settings(self):
+        self.io_opt = self.opt['io']
+
+    def chain(self):
+        deep = mid['deep']  # noqa: F821  (assignments listed before the ones they follow from)
+        mid = top['mid']  # noqa: F821
+        top = self.opt['top']
+        return deep
+
+    @staticmethod
+    def _static(opt):
+        return opt['static']
+
+    def _keyword_only(self, *, opt):
+        return opt['keyword']
+
+
+def test_the_reader_follows_attributes_chains_and_every_read_method_in_any_order():
+    assert keys_read(_ReadsWorkedOutByHand) == {('io',), ('io', 'scale_key'), ('popped',), ('defaulted',), ('top',),
+                                                ('top', 'mid'), ('top', 'mid', 'deep'), ('static',),
+                                                ('keyword',)}

@@ -183,12 +183,6 @@ BREAKERS = [
 ]
 
 
-@pytest.fixture(scope='module')
-def tiny_options(tmp_path_factory):
-    root = tmp_path_factory.mktemp('options')
-    return root, tiny_train_options(root, iters=2, warm_start=False)
-
-
 @pytest.mark.parametrize('breaker, message', BREAKERS, ids=[b.__name__ for b, _ in BREAKERS])
 def test_bad_options_are_refused_naming_the_key(tiny_options, breaker, message):
     import copy

@@ -237,3 +237,59 @@ def test_keys_an_undeclared_model_reads_in_its_source_get_no_warning(model_name,
     set_key(opt, 'train.made_up_key', 1)
     errors, warnings = schema_problems(opt)
     assert errors == [] and [line.split(':')[0] for line in warnings] == ['train.made_up_key']
+
+
+@pytest.mark.parametrize('key, value, line', [
+    # basicsr.data.data_sampler.EnlargedSampler: ceil(len * 0 / world_size) = 0 samples, so no batch ever
+    ('datasets.train.dataset_enlarge_ratio', 0, 'datasets.train.dataset_enlarge_ratio: input should be greater than '
+                                                '0; got 0.'),
+    ('num_gpu', True, 'num_gpu: must be a number of GPUs (0: the CPU) or auto; got True.'),  # YAML's true is no count
+])
+def test_a_zero_or_a_boolean_where_basicsr_needs_a_count_is_named(key, value, line):
+    opt = shipped()
+    set_key(opt, key, value)
+    assert schema_problems(opt) == ([line], [])
+
+
+def test_a_single_image_dataset_needs_dataroot_lq():
+    import sfd_basicsr  # noqa: F401  (torchvision alias before basicsr's modules import)
+    assert "opt['dataroot_lq']" in _basicsr_source('data.single_image_dataset')  # read with [], so a KeyError
+    opt = shipped()
+    opt['datasets']['val'] = {'name': 'lq_only', 'type': 'SingleImageDataset', 'io_backend': {'type': 'disk'}}
+    assert schema_problems(opt)[0] == ['datasets.val.dataroot_lq: missing; SingleImageDataset needs it.']
+
+
+@pytest.mark.parametrize('key', ['batch_size_per_gpu', 'num_worker_per_gpu'])
+def test_a_loader_key_basicsr_reads_with_brackets_is_required_for_training(key):
+    from basicsr.data import build_dataloader
+    opt = shipped()
+    del opt['datasets']['train'][key]
+    with pytest.raises(KeyError, match=key):
+        build_dataloader([0, 1], dict(opt['datasets']['train'], phase='train'), num_gpu=1, dist=False)
+    assert schema_problems(opt)[0] == [f'datasets.train.{key}: missing; PairedImageDataset needs it for training.']
+
+
+def test_tg_d_alone_needs_the_discriminator_optimiser():
+    opt = shipped()
+    del opt['train']['featd_opt'], opt['network_d'], opt['train']['optim_d']
+    assert schema_problems(opt)[0] == ['train.optim_d: missing; with featd_opt or tgd_opt set, the discriminators '
+                                       'train with it.']
+
+
+def test_an_empty_logger_section_names_both_frequencies():
+    opt = shipped()
+    opt['logger'] = {}
+    assert schema_problems(opt)[0] == [
+        'logger.print_freq: missing; training logs its losses every that many iterations.',
+        'logger.save_checkpoint_freq: missing; training saves every that many iterations.']
+
+
+def test_a_whole_number_written_as_text_gets_a_spelling_that_works():
+    opt = shipped()
+    set_key(opt, 'datasets.train.gt_size', '2.56e2')  # YAML 1.1 text; !!float 2.56e2 would be 256.0, no integer
+    assert schema_problems(opt)[0] == ["datasets.train.gt_size: input should be a valid integer; got '2.56e2'. 2.56e2 "
+                                       'is read as text: write 256.']
+    set_key(opt, 'datasets.train.gt_size', yaml.safe_load('256'))  # the spelling it gives
+    assert schema_problems(opt) == ([], [])
+    set_key(opt, 'datasets.train.gt_size', yaml.safe_load('!!float 2.56e2'))
+    assert schema_problems(opt)[0] == ['datasets.train.gt_size: input should be a valid integer; got 256.0.']

@@ -91,3 +91,35 @@ def test_two_trainings_of_one_name_started_together_never_mix(tmp_path):
         first.kill()
     assert sorted(os.listdir(tmp_path / 'experiments')) == ['same']  # nothing archived
     assert (tmp_path / 'experiments' / 'same' / 'models' / 'net_g_latest.pth').is_file()
+
+
+def test_a_link_planted_in_results_is_refused_for_a_test_run(tmp_path):
+    from sfd_basicsr.training.output_folders import name_problem
+    (tmp_path / 'results').mkdir()
+    (tmp_path / 'outside').mkdir()
+    os.symlink(tmp_path / 'outside', tmp_path / 'results' / 'evil')
+    assert name_problem('evil', str(tmp_path), is_train=False) == (
+        f"name: results/evil is a link to '{tmp_path / 'outside'}', outside results/; remove the link, or give a plain "
+        "folder name such as 'train_SFD_x4'.")
+
+
+def test_a_link_to_a_sibling_whose_name_starts_like_experiments_is_outside(tmp_path):
+    from sfd_basicsr.training.output_folders import name_problem
+    (tmp_path / 'experiments').mkdir()
+    (tmp_path / 'experiments_old' / 'run').mkdir(parents=True)  # '/experiments_old' starts with '/experiments'
+    os.symlink(tmp_path / 'experiments_old' / 'run', tmp_path / 'experiments' / 'evil')
+    assert name_problem('evil', str(tmp_path)) == (
+        f"name: experiments/evil is a link to '{tmp_path / 'experiments_old' / 'run'}', outside experiments/; remove "
+        "the link, or give a plain folder name such as 'train_SFD_x4'.")
+
+
+@pytest.mark.parametrize('name, is_train, lock', [('run', False, 'results/.run.lock'),
+                                                  ('group/run', True, 'experiments/.group__run.lock')])
+def test_the_lock_sits_beside_the_runs_folder_and_makes_nothing_else(tmp_path, name, is_train, lock):
+    from sfd_basicsr.training.output_folders import lock_experiment
+    held = lock_experiment(str(tmp_path), name, is_train)
+    try:
+        base = lock.split('/')[0]
+        assert os.listdir(tmp_path) == [base] and os.listdir(tmp_path / base) == [lock.split('/')[1]]
+    finally:
+        held.close()

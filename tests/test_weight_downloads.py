@@ -125,3 +125,50 @@ def test_the_report_names_other_backbones_weights_and_resolves_default(tmp_path,
         "network_d.pretrained: timm:convnext_atto 'd2_in1k' not on this machine: train downloads it first",
         'network_d_tg.pretrained: none (a random CLIP convnext_base_w: for tests only)',
         "network_sed.pretrained: CLIP RN50-quickgelu 'openai' not on this machine: train downloads it first"]
+
+
+def _perceptual_only(tmp_path, monkeypatch, **loss):
+    """Options with one perceptual loss, in a folder and a torch hub cache that hold no VGG file."""
+    import torch
+    monkeypatch.chdir(tmp_path)  # BasicSR's own copy: experiments/pretrained_models/ of the working directory
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    return {'train': {'perceptual_opt': {'type': 'PerceptualLoss', **loss}}}
+
+
+@pytest.mark.parametrize('value, offline', [('1', True), ('ON', True), ('yes', True), ('True', True), ('0', False),
+                                            ('', False)])
+def test_offline_is_read_as_huggingface_hub_reads_hf_hub_offline(tmp_path, monkeypatch, value, offline):
+    from huggingface_hub.constants import _is_true
+
+    from sfd_basicsr.training.weight_downloads import offline_problems
+    assert _is_true(value) == offline
+    opt = _perceptual_only(tmp_path, monkeypatch, vgg_type='vgg19')
+    monkeypatch.setenv('HF_HUB_OFFLINE', value)
+    assert len(offline_problems(opt)) == offline
+
+
+def test_a_perceptual_loss_without_vgg_type_needs_basicsrs_default_vgg(tmp_path, monkeypatch):
+    import inspect
+
+    from basicsr.losses.basic_loss import PerceptualLoss
+
+    from sfd_basicsr.training.weight_downloads import offline_problems
+    assert inspect.signature(PerceptualLoss).parameters['vgg_type'].default == 'vgg19'
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    [line] = offline_problems(_perceptual_only(tmp_path, monkeypatch))
+    assert 'fetch https://download.pytorch.org/models/vgg19-dcbb9e9d.pth elsewhere' in line
+
+
+def test_the_report_expands_a_local_encoder_file_written_with_a_tilde(tmp_path, monkeypatch):
+    from sfd_basicsr.training.weight_downloads import weights_report
+    monkeypatch.setenv('HOME', str(tmp_path))
+    opt = {'network_d': {'type': 'FeatD', 'clip_model': 'RN50-quickgelu', 'pretrained': '~/weights/rn50.pt'}}
+    assert weights_report(opt) == [f'network_d.pretrained: the local file {tmp_path}/weights/rn50.pt']
+
+
+def test_offline_the_report_promises_no_download(tmp_path, monkeypatch):
+    from sfd_basicsr.training.weight_downloads import weights_report
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    [line] = weights_report(_perceptual_only(tmp_path, monkeypatch))
+    assert line == 'train.perceptual_opt: VGG weights https://download.pytorch.org/models/vgg19-dcbb9e9d.pth not on ' \
+                   'this machine'

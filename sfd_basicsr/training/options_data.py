@@ -14,7 +14,8 @@ def count_training_images(dataset_opt):
                 return sum(1 for line in f if line.strip())
     folder = dataset_opt.get('dataroot_gt') or dataset_opt.get('dataroot_lq')
     if folder and os.path.isdir(folder):
-        return sum(1 for entry in os.scandir(folder) if entry.is_file())
+        # as basicsr.utils.scandir lists a folder for BasicSR's datasets: files only, hidden ones (.DS_Store) skipped
+        return sum(1 for entry in os.scandir(folder) if not entry.name.startswith('.') and entry.is_file())
     return None
 
 

@@ -440,9 +440,12 @@ def _message(error, prefix, schema, model_name, hints):
     if named:
         return f"{'.'.join(map(str, prefix + loc + (named.group(1),)))}: {named.group(2)}."
     message = f'{dotted}: {text[0].lower()}{text[1:]}; got {given!r}.'
-    if isinstance(given, str) and kind in ('float_type', 'int_type') and _is_number(given):
+    if isinstance(given, str) and kind == 'float_type' and _is_number(given):
         # PyYAML reads 1e-4 as text (YAML 1.1 wants 1.0e-4); BasicSR's --force_yml reads no exponent or minus sign
         message += f' {given} is read as text: write !!float {given} (in the file or in --force_yml).'
+    elif isinstance(given, str) and kind == 'int_type' and _is_number(given) and float(given).is_integer():
+        # !!float would give 256.0, which a whole-number key refuses too: only the digits are read as an integer
+        message += f' {given} is read as text: write {int(float(given))}.'
     return message
 
 
