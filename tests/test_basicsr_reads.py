@@ -91,8 +91,8 @@ class _ReadsWorkedOutByHand:
         self.io_opt = self.opt['io']
 
     def chain(self):
-        deep = mid['deep']  # noqa: F821  (assignments listed before the ones they follow from)
-        mid = top['mid']  # noqa: F821
+        deep = mid["deep"]  # noqa: F821, F841  (assignments listed before the ones they follow from)
+        mid = top["mid"]  # noqa: F821, F841
         top = self.opt['top']
         return deep
 

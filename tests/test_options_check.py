@@ -101,3 +101,23 @@ def test_a_problem_line_is_cut_only_past_its_bound():
     bound = options_check.MAX_PROBLEM_CHARS
     assert OptionsError(['x' * bound]).problems == ['x' * bound]
     assert OptionsError(['x' * (bound + 1)]).problems == ['x' * bound + f'... ({bound + 1} characters)']
+
+
+def test_a_run_without_a_launcher_on_several_gpus_needs_a_batch_for_each_of_them(tiny_options, monkeypatch):
+    import copy
+
+    import torch
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)  # a 2-GPU machine, as num_gpu: 2 needs
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda **kwargs: True)
+    opt = copy.deepcopy(tiny_options[1])  # its training set has 4 images
+    opt.update(num_gpu=2, dist=False)
+    opt['datasets']['train']['batch_size_per_gpu'] = 2
+    check_options(copy.deepcopy(opt))  # 2 x 2 images: one full batch
+    opt['datasets']['train']['batch_size_per_gpu'] = 3  # 3 per process would pass; BasicSR's loader takes 6
+    with pytest.raises(OptionsError) as refused:
+        check_options(opt)
+    assert str(refused.value) == (
+        'datasets.train.batch_size_per_gpu: 3 per GPU on 2 GPUs of one process (6 images a batch), but the training '
+        'set has 4 images (x1 dataset_enlarge_ratio), so not one full batch exists and training would run 0 '
+        'iterations. Lower batch_size_per_gpu to 2 or less, use fewer GPUs, or raise dataset_enlarge_ratio.')

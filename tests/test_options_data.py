@@ -74,3 +74,16 @@ def test_a_training_set_is_refused_exactly_when_basicsrs_loader_has_no_batch(tmp
                               sampler=EnlargedSampler(dataset, world_size, 0, ratio))
     problem = check_training_set_size(opt, world_size)
     assert (problem is None) == (len(loader) >= 1), problem
+
+
+# (images, num_gpu, batch_size_per_gpu) of a run without a launcher: one loader, the batch times num_gpu
+ONE_PROCESS_LOADERS = [(4, 2, 2), (3, 2, 2), (8, 4, 2), (7, 4, 2), (5, 1, 5)]
+
+
+@pytest.mark.parametrize('images, num_gpu, batch', ONE_PROCESS_LOADERS)
+def test_without_a_launcher_the_batch_is_taken_for_every_gpu_at_once(tmp_path, images, num_gpu, batch):
+    opt = _paired(tmp_path, [f'{i}.png' for i in range(images)], batch_size_per_gpu=batch, num_worker_per_gpu=0)
+    dataset = list(range(images))
+    loader = build_dataloader(dataset, opt, num_gpu=num_gpu, dist=False, sampler=EnlargedSampler(dataset, 1, 0, 1))
+    problem = check_training_set_size(opt, 1, num_gpu)
+    assert (problem is None) == (len(loader) >= 1), problem

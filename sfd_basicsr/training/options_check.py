@@ -156,7 +156,11 @@ def _check_dataset(opt, phase, dataset_opt):
         _check_paths(dataset_opt, f'datasets.{phase}.', DATA_PATH_KEYS)
         if phase == 'train':
             world_size = opt.get('world_size') or int(os.environ.get('WORLD_SIZE', 1))
-            problem = check_training_set_size(dataset_opt, world_size)
+            num_gpu = opt.get('num_gpu')
+            # without a launcher BasicSR's one loader takes batch_size_per_gpu x num_gpu (DataParallel)
+            gpus = num_gpu if isinstance(num_gpu, int) and num_gpu > 1 and world_size == 1 and not opt.get('dist') \
+                else 1
+            problem = check_training_set_size(dataset_opt, world_size, gpus)
             if problem:
                 raise OptionsError(f'datasets.train.batch_size_per_gpu: {problem}')
 
