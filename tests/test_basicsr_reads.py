@@ -93,7 +93,7 @@ class _ReadsWorkedOutByHand:
     def chain(self):
         deep = mid["deep"]  # noqa: F821, F841  (assignments listed before the ones they follow from)
         mid = top["mid"]  # noqa: F821, F841
-        top = self.opt['top']
+        top = self.opt['top']  # noqa: F841
         return deep
 
     @staticmethod
