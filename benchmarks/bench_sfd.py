@@ -25,7 +25,8 @@ on GT (SeD never encodes SR). SFD-IQA: images per second against the encoder's f
 BasicSR's NIQE as a reference point (pyiqa's ``niqe`` downloads its parameters; BasicSR ships them).
 ``--backbones``: Feat-D alone on each backbone family (CLIP RN50 and CLIP-ConvNeXt, DINOv2 ViT-S/14, timm ConvNeXt and
 EfficientNet), each against its own floor: the generator's forward/backward plus one backbone forward+backward on SR
-and one forward on GT, the layers Feat-D reads and nothing more.
+and one forward on GT, the layers Feat-D reads and nothing more; the two alternate step by step on one model in one
+process, so a shared machine's drift falls on both alike.
 Each configuration runs in its own process, so peak memory is its own. CLIP is random-initialised
 (same cost as OpenAI's weights); the perceptual loss is left out everywhere (VGG weights need a download).
 """
@@ -58,7 +59,6 @@ PRECISION_CASES = ['unet', 'sfd', 'floor']
 ENCODER = {'clip_model': 'RN50-quickgelu', 'pretrained': None}
 BACKBONES = ['RN50-quickgelu', 'open_clip:convnext_base_w', 'timm:vit_small_patch14_dinov2', 'timm:convnext_tiny',
              'timm:efficientnet_b0']
-BACKBONE_CASES = ['featd', 'floor']
 
 
 def train_options(case, preset, backbone=None):
@@ -139,7 +139,9 @@ def with_precision(opt, precision):
     return opt
 
 
-def run_train_case(case, args, device):
+def run_train_case(case, args, device, steps_only=False, model=None):
+    """A training case's median step time and peak memory; with ``steps_only`` its step function (``step.model``
+    the model it trains, which ``model`` passes back in to time another case's step on the same model)."""
     import torch
     import torch.nn.functional as F
     from basicsr.models import build_model
@@ -150,7 +152,8 @@ def run_train_case(case, args, device):
     opt['num_gpu'] = 1 if device.type == 'cuda' else 0
     if precision:
         opt = with_precision(opt, precision)
-    model = fast_srgan_model(opt) if precision and opt['model_type'] == 'SRGANModel' else build_model(opt)
+    if model is None:
+        model = fast_srgan_model(opt) if precision and opt['model_type'] == 'SRGANModel' else build_model(opt)
     precision_of = getattr(model, 'mixed_precision', None)
 
     def autocast_of_case():  # the model's own autocast with --precisions, else --bf16's
@@ -193,10 +196,30 @@ def run_train_case(case, args, device):
             with autocast(args, device) if precision_of is None else contextlib.nullcontext():
                 model.optimize_parameters(next(counter))
 
+    if steps_only:
+        step.model = model
+        return step
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
     times = Timer(device)(step, preset['runs'], args.warmup)
     return {'seconds': median(times), 'peak_mb': peak_memory_mb(device)}
+
+
+def run_backbone_pair(backbone, args, device):
+    """Feat-D's step and its floor on one model in one process, alternating step by step: the drift of a shared
+    machine (other work, memory reclaim) then falls on both alike, and the ratio is the median of the rounds'."""
+    import torch
+    featd = run_train_case(f'featd#{backbone}', args, device, steps_only=True)
+    floor = run_train_case(f'floor#{backbone}', args, device, steps_only=True, model=featd.model)
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+    timer, rounds = Timer(device), []
+    for _ in range(args.warmup):
+        featd(), floor()
+    for _ in range(PRESETS[args.preset]['runs']):
+        rounds.append((timer(featd, 1, 0)[0], timer(floor, 1, 0)[0]))
+    return {'seconds': median([f for f, _ in rounds]), 'floor_seconds': median([f for _, f in rounds]),
+            'ratio': median([f / g for f, g in rounds]), 'peak_mb': peak_memory_mb(device)}
 
 
 def run_diffaugment_case(args, device):
@@ -280,6 +303,8 @@ def single(args):
     device = torch.device(args.device)
     if args.single == 'diffaugment':
         result = run_diffaugment_case(args, device)
+    elif args.single.startswith('pair#'):
+        result = run_backbone_pair(args.single.partition('#')[2], args, device)
     else:
         is_train = args.single.partition('@')[0].partition('#')[0] in TRAIN_CASES
         result = (run_train_case if is_train else run_iqa_case)(args.single, args, device)
@@ -345,8 +370,7 @@ def main():
     sections = {  # a flag's own section: what it measures and renders
         'precisions': lambda: render_precisions(args, {
             (case, p): measure(f'{case}@{p}', args) for p in PRECISIONS for case in PRECISION_CASES}, elapsed()),
-        'backbones': lambda: render_backbones(args, {
-            (case, b): measure(f'{case}#{b}', args) for b in BACKBONES for case in BACKBONE_CASES}, elapsed()),
+        'backbones': lambda: render_backbones(args, {b: measure(f'pair#{b}', args) for b in BACKBONES}, elapsed()),
         'diffaugment': lambda: render_diffaugment(args, measure('diffaugment', args), elapsed()),
     }
     for flag, run_section in sections.items():
@@ -419,16 +443,18 @@ def render_backbones(args, results, elapsed):
     lines = heading(args, 'backbones', elapsed) + [
              f'Feat-D alone (default layers, random weights: the cost of trained ones), RRDBNet '
              f'{g["num_feat"]}/{g["num_block"]}/{g["num_grow_ch"]} x4, GT patch {preset["gt_size"]}, batch '
-             f'{preset["batch"]}, median of {preset["runs"]} steps after {args.warmup} warm-up. Floor: G fwd/bwd + 1 '
-             'backbone fwd/bwd on SR + 1 fwd on GT, the same layers. Goal: at most 1.15x.', '',
+             f'{preset["batch"]}; {preset["runs"]} rounds after {args.warmup} warm-up, each a Feat-D step then a '
+             'floor step on the same model in one process (medians; the ratio is the median of the rounds\' '
+             'ratios). Floor: G fwd/bwd + 1 backbone fwd/bwd on SR + 1 fwd on GT, the same layers. Goal: at most '
+             '1.15x.', '',
              f'| backbone | Feat-D layers | s / step | floor s / step | vs its floor | {memory} (MB) |',
              '|---|---|---|---|---|---|']
     from sfd_basicsr.backbones.layout import encoder_layout
     for backbone in BACKBONES:
-        r, floor = results[('featd', backbone)], results[('floor', backbone)]
+        r = results[backbone]
         layers = ', '.join(encoder_layout(backbone).default_layers)
-        lines.append(f'| `{backbone}` | {layers} | {r["seconds"]:.4f} | {floor["seconds"]:.4f} | '
-                     f'{r["seconds"] / floor["seconds"]:.2f} | {r["peak_mb"]:.0f} |')
+        lines.append(f'| `{backbone}` | {layers} | {r["seconds"]:.4f} | {r["floor_seconds"]:.4f} | '
+                     f'{r["ratio"]:.2f} | {r["peak_mb"]:.0f} |')
     return '\n'.join(lines) + '\n'
 
 
