@@ -42,3 +42,12 @@ def test_the_default_weight_is_the_recipes():
     with open(recipe) as f:
         train = yaml.safe_load(f)['train']
     assert SFDGANLoss().loss_weight == train['featd_opt']['loss_weight'] == train['tgd_opt']['loss_weight']
+
+
+def test_a_loss_made_before_its_module_is_reloaded_still_averages_several_outputs():
+    import importlib
+    module = importlib.import_module('sfd_basicsr.losses.sfd_gan_loss')
+    made_before = module.SFDGANLoss()
+    importlib.reload(module)  # a notebook's autoreload, or a plugin registered twice
+    loss = made_before([torch.tensor([0.0]), torch.tensor([LN3])], True, is_disc=True)
+    assert loss.item() == pytest.approx((math.log(2) + math.log(4 / 3)) / 2, rel=1e-6)

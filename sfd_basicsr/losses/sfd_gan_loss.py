@@ -21,10 +21,11 @@ class SFDGANLoss(GANLoss):
         super().__init__(gan_type, real_label_val, fake_label_val, loss_weight)
 
     def forward(self, outputs, target_is_real, is_disc=False):
+        # bound here, not by name inside the generator: a reloaded module rebinds the name to a new class object
+        gan_loss = super().forward
         if isinstance(outputs, (list, tuple)):
-            return sum(super(SFDGANLoss, self).forward(o.float(), target_is_real, is_disc)
-                       for o in outputs) / len(outputs)
-        return super().forward(outputs.float(), target_is_real, is_disc)
+            return sum(gan_loss(o.float(), target_is_real, is_disc) for o in outputs) / len(outputs)
+        return gan_loss(outputs.float(), target_is_real, is_disc)
 
 
 FeatDGANLoss = TGDGANLoss = SFDGANLoss  # the names options files and code already use
