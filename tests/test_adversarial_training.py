@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from basicsr.archs import build_network
 from basicsr.models import build_model
 
-from helpers.models import batch, sfd_options
+from helpers.models import batch, sfd_options, stock_options
 
 WEIGHT = 0.1
 
@@ -138,7 +138,6 @@ def test_the_discriminator_step_descends_the_real_and_the_fake_loss_together():
 
 
 def test_the_first_generator_step_is_the_one_basicsrs_srgan_model_takes():
-    from helpers.models import stock_options
     for init_iters in (0, 1):
         srgan_options = stock_options('SRGANModel', {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3})
         srgan_options['train']['net_d_init_iters'] = init_iters

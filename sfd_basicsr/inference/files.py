@@ -21,13 +21,19 @@ def _extension(input_path, ext):
     return os.path.splitext(input_path)[1].lower() if ext == 'auto' else '.' + ext.lower().lstrip('.')
 
 
-def output_path(input_path, output_dir, array, suffix='', ext='auto'):
+def _output_file(input_path, output_dir, suffix, ext, lossless=False):
+    """Where ``input_path``'s result goes: its stem, ``suffix`` and extension, PNG where the result needs
+    ``lossless`` (alpha or more than 8 bits) that the extension's format cannot hold."""
     stem = os.path.splitext(os.path.basename(input_path))[0]
     out_ext = _extension(input_path, ext)
-    needs_lossless = array.dtype != np.uint8 or (array.ndim == 3 and array.shape[2] == 4)
-    if needs_lossless and out_ext in SWITCHED_TO_LOSSLESS:
+    if lossless and out_ext in SWITCHED_TO_LOSSLESS:
         out_ext = LOSSLESS_EXTENSION
     return os.path.join(output_dir, f'{stem}{suffix}{out_ext}')
+
+
+def output_path(input_path, output_dir, array, suffix='', ext='auto'):
+    needs_lossless = array.dtype != np.uint8 or (array.ndim == 3 and array.shape[2] == 4)
+    return _output_file(input_path, output_dir, suffix, ext, needs_lossless)
 
 
 def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
@@ -38,14 +44,12 @@ def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
     sources = {os.path.realpath(path) for path in inputs}
     seen = {}
     for path in inputs:
-        stem = os.path.splitext(os.path.basename(path))[0]
-        out_ext = _extension(path, ext)
-        target = os.path.join(output_dir, f'{stem}{suffix}{out_ext}')
+        target = _output_file(path, output_dir, suffix, ext)
         if os.path.realpath(target) in sources:
             raise OutputPathError(f"Output '{target}' would overwrite the input '{path}': choose another output "
                                   'folder or give a --suffix.')
-        if out_ext in SWITCHED_TO_LOSSLESS and _needs_lossless(path):  # written as PNG (output_path), so claim that
-            target = os.path.join(output_dir, f'{stem}{suffix}{LOSSLESS_EXTENSION}')
+        if _extension(path, ext) in SWITCHED_TO_LOSSLESS:  # the header tells whether it will be written as PNG
+            target = _output_file(path, output_dir, suffix, ext, _header_needs_lossless(path))
         real = os.path.realpath(target)
         if real in seen:
             advice = 'give --ext auto (each keeps its own extension), or ' if ext != 'auto' else ''
@@ -55,8 +59,9 @@ def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
     return sources
 
 
-def _needs_lossless(path):
-    """Whether the header says the result will have alpha or more than 8 bits (None: unknown, judged later)."""
+def _header_needs_lossless(path):
+    """Whether the header says the result will have alpha or more than 8 bits (no readable header: judged later,
+    from the result, by ``output_path``)."""
     header = image_header(path) if os.path.isfile(path) else None
     return header is not None and (header[2] == 4 or header[3] > 1)
 
