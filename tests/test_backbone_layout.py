@@ -60,7 +60,7 @@ def test_featd_and_sed_are_built_without_building_a_clip(monkeypatch):
     monkeypatch.setattr(encoder, 'create_backbone', no_clip)
     monkeypatch.setattr(encoder_client, 'get_encoder', no_clip)
     featd = featd_arch.FeatD('RN50x4', pretrained=None, num_feat=8)
-    assert featd.project['layer2'].weight.shape[1] == 640  # RN50x4: width 80 x 4 x 2
+    assert featd.project['layer2'].in_channels == 640  # RN50x4: width 80 x 4 x 2
     sed = sed_arch.SeDUNetDiscriminator(clip_model='RN50x4', pretrained=None)
     assert sed is not None
 

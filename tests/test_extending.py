@@ -156,6 +156,6 @@ def test_a_new_backbone_of_a_known_family_is_an_open_clip_config(tmp_path):
     (tmp_path / 'RN-toy.json').write_text(json.dumps(config))
     open_clip.add_model_config(tmp_path)
     featd = FeatD('RN-toy', pretrained=None, num_feat=4, layers=['layer2', 'layer3'])
-    assert featd.project['layer2'].weight.shape[1] == 8 * 4 * 2  # open_clip's bottleneck: 4x the stage width
+    assert featd.project['layer2'].in_channels == 8 * 4 * 2  # open_clip's bottleneck: 4x the stage width
     logits = featd(torch.rand(1, 3, 64, 64))
     assert logits.shape == (1, 1, 8, 8)  # layer2's stride 8

@@ -5,13 +5,13 @@ Choices not from the paper: docs/method.md, "Our decisions".
 import torch.nn.functional as F
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
-from torch.nn.utils import spectral_norm
 
 from ..backbones.names import DEFAULT_PRETRAINED
 from ..compat.registry import register
 from ..utils.errors import InputError
 from ..utils.image_io import check_min_side
 from .encoder_client import EncoderClient
+from .spectral_norm_conv import SpectralNormConv2d
 
 
 def _leaky(x):
@@ -60,15 +60,15 @@ class FeatD(EncoderClient):
         self.min_size = max(encoder.min_size(self.layers, embedding=False), self.stride * 2**num_down)
         self.skip_connection = skip_connection
         self.project = nn.ModuleDict(
-            {name: spectral_norm(nn.Conv2d(encoder.layer_channels[name], num_feat, 1)) for name in self.layers})
+            {name: SpectralNormConv2d(encoder.layer_channels[name], num_feat, 1) for name in self.layers})
         widths = [num_feat * 2**i for i in range(num_down + 1)]
         self.down = nn.ModuleList(
-            spectral_norm(nn.Conv2d(widths[i], widths[i + 1], 4, 2, 1, bias=False)) for i in range(num_down))
+            SpectralNormConv2d(widths[i], widths[i + 1], 4, 2, 1, bias=False) for i in range(num_down))
         self.up = nn.ModuleList(
-            spectral_norm(nn.Conv2d(widths[i + 1], widths[i], 3, 1, 1, bias=False)) for i in reversed(range(num_down)))
+            SpectralNormConv2d(widths[i + 1], widths[i], 3, 1, 1, bias=False) for i in reversed(range(num_down)))
         self.head = nn.Sequential(
-            spectral_norm(nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=False)), nn.LeakyReLU(0.2, True),
-            spectral_norm(nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=False)), nn.LeakyReLU(0.2, True),
+            SpectralNormConv2d(num_feat, num_feat, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True),
+            SpectralNormConv2d(num_feat, num_feat, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True),
             nn.Conv2d(num_feat, 1, 3, 1, 1))
 
     def extract(self, img):
