@@ -4,12 +4,13 @@
     python benchmarks/bench_sfd.py --device cuda --preset full [--bf16]
     python benchmarks/bench_sfd.py --device cuda --preset full --precisions   # float32, bf16, fp16, bf16 + compile
     python benchmarks/bench_sfd.py --backbones           # Feat-D on each backbone against its own floor
+    python benchmarks/bench_sfd.py --backbones --preset recipe_g  # the same with the recipe's generator (CPU)
     python benchmarks/bench_sfd.py --device cuda --preset full --diffaugment  # SFD step with DiffAugment / without
 
 ``--precisions``: the U-Net baseline and full SFD, each in float32, bf16, fp16 and bf16 + compile (with
-channels-last and fused Adam), through the models' own options (``use_amp``, ``amp_bf16``, ``use_compile``, ...;
-the U-Net baseline is BasicSR's ``SRGANModel`` step with the same ``FastTraining`` machinery), each against float32
-and against SFD's floor in the same precision.
+channels-last), all with the options files' fused Adam, through the models' own options (``use_amp``,
+``amp_bf16``, ``use_compile``, ...; the U-Net baseline is BasicSR's ``SRGANModel`` step with the same
+``FastTraining`` machinery), each against float32 and against SFD's floor in the same precision.
 
 ``--diffaugment``: full SFD steps with DiffAugment (p = 1, colour, translation and cutout on every sample: the most
 it costs) and without, alternating in one process so that both meet the same machine load, and the augmentation
@@ -44,6 +45,9 @@ from report import machine, median, run_for_result, write_section  # noqa: E402
 PRESETS = {
     'small': {'g': {'num_feat': 32, 'num_block': 4, 'num_grow_ch': 16}, 'gt_size': 64, 'batch': 2, 'runs': 5,
               'iqa_sizes': [(384, 512), (768, 1024), (3000, 4000)], 'iqa_runs': 3},
+    # the recipe's generator on the small preset's patches: the discriminator head's share of a real step, on a CPU
+    'recipe_g': {'g': {'num_feat': 64, 'num_block': 23, 'num_grow_ch': 32}, 'gt_size': 64, 'batch': 2, 'runs': 10,
+                 'iqa_sizes': [(384, 512)], 'iqa_runs': 3},
     'full': {'g': {'num_feat': 64, 'num_block': 23, 'num_grow_ch': 32}, 'gt_size': 256, 'batch': 8, 'runs': 20,
              'iqa_sizes': [(384, 512), (768, 1024), (3000, 4000)], 'iqa_runs': 10},
 }
@@ -52,8 +56,7 @@ PRECISIONS = {  # name: the models' speed options (docs/training.md, "Mixed prec
     'float32': {},
     'bf16': {'use_amp': True, 'amp_bf16': True},
     'fp16': {'use_amp': True},
-    'bf16 + compile': {'use_amp': True, 'amp_bf16': True, 'use_compile': True, 'use_channels_last': True,
-                       'fused': True},
+    'bf16 + compile': {'use_amp': True, 'amp_bf16': True, 'use_compile': True, 'use_channels_last': True},
 }
 PRECISION_CASES = ['unet', 'sfd', 'floor']
 ENCODER = {'clip_model': 'RN50-quickgelu', 'pretrained': None}
@@ -130,15 +133,6 @@ def fast_srgan_model(opt):
     return FastSRGANModel(opt)
 
 
-def with_precision(opt, precision):
-    speed = dict(PRECISIONS[precision])
-    if speed.pop('fused', False):
-        for key in ('optim_g', 'optim_d'):
-            opt['train'][key]['fused'] = True
-    opt.update(speed)
-    return opt
-
-
 def run_train_case(case, args, device, steps_only=False, model=None):
     """A training case's median step time and peak memory; with ``steps_only`` its step function (``step.model``
     the model it trains, which ``model`` passes back in to time another case's step on the same model)."""
@@ -151,7 +145,7 @@ def run_train_case(case, args, device, steps_only=False, model=None):
     opt = train_options({'floor': 'sfd', 'sed_floor': 'sedu_hr'}.get(case, case), preset, backbone)
     opt['num_gpu'] = 1 if device.type == 'cuda' else 0
     if precision:
-        opt = with_precision(opt, precision)
+        opt.update(PRECISIONS[precision])
     if model is None:
         model = fast_srgan_model(opt) if precision and opt['model_type'] == 'SRGANModel' else build_model(opt)
     precision_of = getattr(model, 'mixed_precision', None)
@@ -493,8 +487,9 @@ def render_precisions(args, results, elapsed):
              f'{machine(args.device)}; {elapsed / 60:.1f} min.', '',
              f'Training step: RRDBNet {g["num_feat"]}/{g["num_block"]}/{g["num_grow_ch"]} x4, GT patch '
              f'{preset["gt_size"]}, batch {preset["batch"]}, median of {preset["runs"]} steps after {args.warmup} '
-             'warm-up (compiling happens in the warm-up). "bf16 + compile" also sets `use_channels_last` and fused '
-             'Adam. The floor is SFD\'s (G fwd/bwd + 1 encoder fwd/bwd on SR + 1 fwd on GT) in the same precision.',
+             'warm-up (compiling happens in the warm-up). "bf16 + compile" also sets `use_channels_last`; every '
+             'row uses fused Adam, as the options files do. The floor is SFD\'s (G fwd/bwd + 1 encoder fwd/bwd '
+             'on SR + 1 fwd on GT) in the same precision.',
              '', f'| configuration | precision | s / step | vs its float32 | vs SFD floor, same precision | {memory} '
              '(MB) | vs its float32 memory |', '|---|---|---|---|---|---|---|']
     names = {'unet': '(a) UNetDiscriminatorSN', 'sfd': '(d) full SFD', 'floor': 'SFD floor'}

@@ -11,15 +11,17 @@ from sfd_basicsr.models.mixed_precision import MixedPrecision
 SED_D = {'type': 'SeDPatchDiscriminator', 'num_feat': 8, 'fused_channels': 8, 'clip_model': CLIP, 'pretrained': None}
 
 
-def options(model_type, **speed):
+def options(model_type, fused=True, **speed):
     opt = stock_options(model_type, SED_D) if model_type == 'SeDModel' else dict(sfd_options(), model_type=model_type)
     opt.update(speed)
+    for key in ('optim_g', 'optim_d'):  # the options files' fused Adam, or torch's default implementation
+        opt['train'][key] = {**opt['train'][key], 'fused': fused}
     return opt
 
 
-def built(model_type, **speed):
+def built(model_type, fused=True, **speed):
     torch.manual_seed(0)
-    model = build_model(options(model_type, **speed))
+    model = build_model(options(model_type, fused, **speed))
     if model_type == 'SFDRealModel':  # the pair its degradations would make, and the USM-sharpened GT it trains on
         data = batch()
         model.lq, model.gt = data['lq'], data['gt']
@@ -37,8 +39,10 @@ def gradients_at_each_step(model):
         real_step = optimizer.step
 
         def step(*args, _name=name, _optimizer=optimizer, _step=real_step, **kwargs):
-            seen[_name] = [p.grad.clone() for group in _optimizer.param_groups for p in group['params']
-                           if p.grad is not None]
+            # a fused Adam is handed scaled gradients and the scale, and unscales inside its kernel
+            scale = getattr(_optimizer, 'grad_scale', None)
+            seen[_name] = [p.grad.clone() / (1 if scale is None else scale)
+                           for group in _optimizer.param_groups for p in group['params'] if p.grad is not None]
             return _step(*args, **kwargs)
         optimizer.step = step
     return seen
@@ -79,12 +83,13 @@ def test_bf16_autocasts_generator_encoder_text_tower_and_discriminators_and_keep
         assert log[key] == pytest.approx(value, rel=2e-2, abs=2e-3), key
 
 
+@pytest.mark.parametrize('fused', [True, False], ids=['fused_adam', 'default_adam'])
 @pytest.mark.parametrize('model_type', ['SFDModel', 'SFDRealModel', 'SeDModel'])
-def test_fp16_scales_each_optimisers_gradients_in_backward_and_unscales_them_before_its_step(model_type):
-    reference = built(model_type)
+def test_fp16_scales_each_optimisers_gradients_in_backward_and_unscales_them_before_its_step(model_type, fused):
+    reference = built(model_type, fused)
     expected = gradients_at_each_step(reference)
     reference.optimize_parameters(1)
-    model = built(model_type, use_amp=True)
+    model = built(model_type, fused, use_amp=True)
     scalers = {model.optimizer_g.scaler, model.optimizer_d.scaler}
     assert len(scalers) == 2 and all(s.is_enabled() for s in scalers), 'one GradScaler per optimiser'
     scales = {'optimizer_g': 2.0**10, 'optimizer_d': 2.0**6}  # low enough that no gradient overflows
@@ -109,8 +114,9 @@ def test_fp16_scales_each_optimisers_gradients_in_backward_and_unscales_them_bef
         assert relative_error(expected[name][i] * scales[name], sum(in_backward[name])) < 0.05, name
 
 
-def test_fp16_skips_a_step_whose_gradients_overflow_counts_it_and_lowers_only_that_scale():
-    model = built('SFDModel', use_amp=True)
+@pytest.mark.parametrize('fused', [True, False], ids=['fused_adam', 'default_adam'])
+def test_fp16_skips_a_step_whose_gradients_overflow_counts_it_and_lowers_only_that_scale(fused):
+    model = built('SFDModel', fused, use_amp=True)
     scaler_g = model.optimizer_g.scaler
     set_scale(model.optimizer_g, 3e38)  # any gradient times this is inf
     set_scale(model.optimizer_d, 2.0**6)
@@ -122,7 +128,10 @@ def test_fp16_skips_a_step_whose_gradients_overflow_counts_it_and_lowers_only_th
     assert torch.isfinite(torch.tensor(log['l_g_total'])), 'the loss itself was finite: only its gradient overflowed'
     for key, value in model.net_g.state_dict().items():
         assert torch.equal(value, before[key]), f'{key} changed in a skipped step'
-    assert len(model.optimizers[0].state) == adam_state == 0, 'Adam never took the step'
+    # torch's loop Adam never starts its state; the fused one starts it and takes its step back (step 0, no moments)
+    assert adam_state == 0 and all(
+        float(state['step']) == 0 and not state['exp_avg'].any() and not state['exp_avg_sq'].any()
+        for state in model.optimizers[0].state.values()), 'Adam never took the step'
     assert scaler_g.get_scale() == pytest.approx(3e38 * 0.5, rel=1e-6)  # torch's backoff factor
     assert model.optimizer_d.scaler.get_scale() == 2.0**6
     model.optimize_parameters(2)

@@ -9,7 +9,7 @@ import os
 from ..data.sample_images import write_bicubic_pairs
 from ..utils.image_io import read_image
 
-ADAM = {'type': 'Adam', 'lr': 1e-4, 'weight_decay': 0, 'betas': [0.9, 0.99]}
+ADAM = {'type': 'Adam', 'lr': 1e-4, 'weight_decay': 0, 'betas': [0.9, 0.99], 'fused': True}
 DEFAULT_ENCODER = {'clip_model': 'RN50-quickgelu', 'pretrained': None}
 
 
