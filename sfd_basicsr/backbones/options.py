@@ -2,6 +2,7 @@
 import os
 
 from ..utils.errors import InputError
+from ..utils.offline import offline_setting
 from .layout import encoder_layout
 from .names import is_weights_path
 from .weights import cached_pretrained_file, check_weight_tag, pretrained_url, resolve_pretrained, \
@@ -41,8 +42,8 @@ def check_encoder_options(model_name, pretrained, layers=None, needs_text=None):
         check_weight_tag(model_name, pretrained)
     except ValueError as error:
         raise InputError(f'pretrained: {error}') from None
-    offline = os.environ.get('HF_HUB_OFFLINE', '').upper() in ('1', 'ON', 'YES', 'TRUE')  # huggingface_hub's spellings
+    offline = offline_setting()
     if offline and cached_pretrained_file(model_name, pretrained) is None:
         raise InputError(f"pretrained: the '{pretrained}' weights of {model_name} are not on this machine and "
-                         f'HF_HUB_OFFLINE=1 forbids downloading them; fetch {pretrained_url(model_name, pretrained)} '
+                         f'{offline} forbids downloading them; fetch {pretrained_url(model_name, pretrained)} '
                          'elsewhere and set pretrained to the local file path.')

@@ -7,6 +7,7 @@ import os
 
 import torch
 
+from ..utils.offline import offline_setting
 from .options_check import OptionsError
 
 BASICSR_VGG_FILE = os.path.join('experiments', 'pretrained_models', 'vgg19-dcbb9e9d.pth')  # basicsr.archs.vgg_arch
@@ -74,23 +75,20 @@ def _vgg_downloads(opt):
     return wanted
 
 
-def _offline():
-    return os.environ.get('HF_HUB_OFFLINE', '').upper() in ('1', 'ON', 'YES', 'TRUE')  # huggingface_hub's spellings
-
-
 def offline_problems(opt):
-    """Under ``HF_HUB_OFFLINE=1`` (no downloads), the VGG weights a perceptual loss needs and no file holds, as
-    problem lines naming the option and where to put the file (the CLIP tags: ``clip.options``)."""
-    if not _offline():
+    """Offline (``HF_HUB_OFFLINE=1`` or ``TRANSFORMERS_OFFLINE=1``), the VGG weights a perceptual loss needs and no
+    file holds, as problem lines naming the option and where to put the file (the CLIP tags: ``clip.options``)."""
+    offline = offline_setting()
+    if not offline:
         return []
     return [f"{' / '.join(keys)}: BasicSR's perceptual loss needs its VGG weights, which are not on this machine and "
-            f'HF_HUB_OFFLINE=1 forbids downloading them; fetch {url} elsewhere and put it at '
+            f'{offline} forbids downloading them; fetch {url} elsewhere and put it at '
             f'{os.path.abspath(BASICSR_VGG_FILE)} or {_hub_file(url)}, or remove the loss.'
             for url, keys in _vgg_downloads(opt).items()]
 
 
 def _fetched_by_train():
-    return '' if _offline() else ': train downloads it first'
+    return '' if offline_setting() else ': train downloads it first'
 
 
 def weights_report(opt):
