@@ -121,3 +121,80 @@ def test_a_run_without_a_launcher_on_several_gpus_needs_a_batch_for_each_of_them
         'datasets.train.batch_size_per_gpu: 3 per GPU on 2 GPUs of one process (6 images a batch), but the training '
         'set has 4 images (x1 dataset_enlarge_ratio), so not one full batch exists and training would run 0 '
         'iterations. Lower batch_size_per_gpu to 2 or less, use fewer GPUs, or raise dataset_enlarge_ratio.')
+
+
+def _basicsr_pool_refuses(queue_size, batch):
+    """Whether BasicSR's own training-pair pool (``RealESRNetModel._dequeue_and_enqueue``, which RealESRGANModel
+    shares) stops on this queue and batch, run on a stand-in holding just what it reads."""
+    import torch
+    from basicsr.models.realesrnet_model import RealESRNetModel
+
+    class Pool:
+        pass
+    pool = Pool()
+    pool.queue_size, pool.lq, pool.gt = queue_size, torch.zeros(batch, 3, 4, 4), torch.zeros(batch, 3, 16, 16)
+    try:
+        RealESRNetModel._dequeue_and_enqueue(pool)
+    except AssertionError as error:
+        if 'divisible' in str(error):
+            return True
+    except RuntimeError:  # past the check, its .cuda() on this CPU machine
+        pass
+    return False
+
+
+def _basicsr_default_queue_size():
+    from basicsr.models.realesrnet_model import RealESRNetModel
+    return int(re.search(r"opt\.get\('queue_size', (\d+)\)", inspect.getsource(RealESRNetModel.__init__)).group(1))
+
+
+@pytest.mark.parametrize('queue_size, batch', [(4, 2), (5, 2), (180, 12), (180, 7), (2, 4), (1, 1), (None, 7),
+                                               (None, 12)])
+def test_the_pair_pool_check_refuses_what_basicsrs_pool_refuses(tiny_options, queue_size, batch):
+    opt = copy.deepcopy(tiny_options[1])
+    opt['model_type'] = 'SFDRealModel'
+    if queue_size is None:  # absent: BasicSR's default, read from its source
+        queue_size = _basicsr_default_queue_size()
+    else:
+        opt['queue_size'] = queue_size
+    opt['datasets']['train']['batch_size_per_gpu'] = batch
+    opt['datasets']['train']['dataset_enlarge_ratio'] = 10  # enough images for any of these batches
+    refused = [line for line in options_problems(opt)[0] if line.startswith('queue_size:')]
+    assert bool(refused) == _basicsr_pool_refuses(queue_size, batch), refused
+
+
+@pytest.mark.parametrize('queue_size, batch, advice', [(5, 2, 'set queue_size to 4 or 6.'),
+                                                       (2, 4, 'set queue_size to 4.')])
+def test_the_pair_pool_check_names_the_option_and_the_nearest_sizes(tiny_options, queue_size, batch, advice):
+    opt = copy.deepcopy(tiny_options[1])
+    opt.update(model_type='SFDRealModel', queue_size=queue_size)
+    opt['datasets']['train'].update(batch_size_per_gpu=batch, dataset_enlarge_ratio=10)
+    assert [line for line in options_problems(opt)[0] if line.startswith('queue_size:')] == [
+        f'queue_size: {queue_size} is not a multiple of the {batch} images of a batch '
+        "(datasets.train.batch_size_per_gpu), which SFDRealModel's training-pair pool needs (it would stop at the "
+        f'first iteration); {advice}']
+
+
+def test_the_pair_pool_of_a_run_without_a_launcher_takes_every_gpus_batch(tiny_options, monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)  # a 2-GPU machine, as num_gpu: 2 needs
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda **kwargs: True)
+    opt = copy.deepcopy(tiny_options[1])
+    opt.update(model_type='SFDRealModel', queue_size=6, num_gpu=2, dist=False)
+    opt['datasets']['train'].update(batch_size_per_gpu=3, dataset_enlarge_ratio=10)
+    assert _basicsr_pool_refuses(6, 3 * 2) is False  # DataParallel's one batch of 6 fills the pool of 6
+    assert not [line for line in options_problems(copy.deepcopy(opt))[0] if line.startswith('queue_size:')]
+    opt['queue_size'] = 9  # a multiple of 3 per GPU, not of the loader's 6
+    assert _basicsr_pool_refuses(9, 3 * 2) is True
+    assert [line for line in options_problems(opt)[0] if line.startswith('queue_size:')] == [
+        'queue_size: 9 is not a multiple of the 6 images of a batch (batch_size_per_gpu 3 x num_gpu 2), which '
+        "SFDRealModel's training-pair pool needs (it would stop at the first iteration); set queue_size to 6 or 12."]
+
+
+def test_models_without_a_pair_pool_leave_queue_size_to_the_schema(tiny_options):
+    opt = copy.deepcopy(tiny_options[1])  # SFDModel
+    opt['queue_size'] = 5
+    errors = options_problems(opt)[0]
+    assert not [line for line in errors if 'multiple' in line]
+    assert any(line.startswith('queue_size:') for line in errors)  # the schema's: SFDModel never reads it

@@ -150,19 +150,45 @@ def _check_paths(mapping, prefix, keys):
         raise OptionsError(problems)
 
 
+def _world_size(opt):
+    return opt.get('world_size') or int(os.environ.get('WORLD_SIZE', 1))
+
+
+def _gpus_per_loader(opt):
+    """GPUs one data loader fills: without a launcher BasicSR's one loader takes batch_size_per_gpu x num_gpu
+    (DataParallel); under a launcher each process loads batch_size_per_gpu."""
+    num_gpu = opt.get('num_gpu')
+    single = _world_size(opt) == 1 and not opt.get('dist')
+    return num_gpu if isinstance(num_gpu, int) and not isinstance(num_gpu, bool) and num_gpu > 1 and single else 1
+
+
 def _check_dataset(opt, phase, dataset_opt):
     _registered(DATASET_REGISTRY, 'dataset', f'datasets.{phase}.type', dataset_opt.get('type'))
     if (dataset_opt.get('io_backend') or {}).get('type', 'disk') == 'disk':
         _check_paths(dataset_opt, f'datasets.{phase}.', DATA_PATH_KEYS)
         if phase == 'train':
-            world_size = opt.get('world_size') or int(os.environ.get('WORLD_SIZE', 1))
-            num_gpu = opt.get('num_gpu')
-            # without a launcher BasicSR's one loader takes batch_size_per_gpu x num_gpu (DataParallel)
-            gpus = num_gpu if isinstance(num_gpu, int) and num_gpu > 1 and world_size == 1 and not opt.get('dist') \
-                else 1
-            problem = check_training_set_size(dataset_opt, world_size, gpus)
+            problem = check_training_set_size(dataset_opt, _world_size(opt), _gpus_per_loader(opt))
             if problem:
                 raise OptionsError(f'datasets.train.batch_size_per_gpu: {problem}')
+
+
+def _check_pair_pool(opt, model_cls):
+    """BasicSR's training-pair pool (Real-ESRGAN's models) asserts at the first iteration, after the experiment's
+    folders exist, that ``queue_size`` is a multiple of the batch; say it before."""
+    if not hasattr(model_cls, '_dequeue_and_enqueue'):
+        return
+    batch = _mapping(_mapping(opt.get('datasets')).get('train')).get('batch_size_per_gpu')
+    queue = opt.get('queue_size', 180)  # BasicSR's default
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (batch, queue)):
+        return  # the schema names a missing or wrong value
+    gpus = _gpus_per_loader(opt)
+    if queue % (batch * gpus):
+        per_batch = batch * gpus
+        lower, higher = queue - queue % per_batch, queue - queue % per_batch + per_batch
+        source = f'batch_size_per_gpu {batch} x num_gpu {gpus}' if gpus > 1 else 'datasets.train.batch_size_per_gpu'
+        raise OptionsError(f'queue_size: {queue} is not a multiple of the {per_batch} images of a batch ({source}), '
+                           f"which {model_cls.__name__}'s training-pair pool needs (it would stop at the first "
+                           f'iteration); set queue_size to {f"{lower} or " if lower else ""}{higher}.')
 
 
 def _is_loss(name, loss_opt):
@@ -277,6 +303,7 @@ def _checks(opt, model_cls, is_train):
             yield _check_loss, (name, loss_opt)
     if is_train and 'train' in opt:  # a test options file has no train section
         yield _check_training_plan, (opt, model_cls)
+        yield _check_pair_pool, (opt, model_cls)
     for name, metric_opt in _mapping(_mapping(opt.get('val')).get('metrics')).items():
         if isinstance(metric_opt, dict):
             yield _metric, (name, metric_opt)
