@@ -8,6 +8,7 @@ metric. Scores of lower-is-better metrics are negated first, so every correlatio
 metric that cannot be built here (weights missing offline) is listed as unavailable with the reason.
 """
 import csv
+import math
 import os
 import sys
 import time
@@ -22,22 +23,49 @@ DEFAULT_METRICS = ('sfd_iqa', 'niqe', 'piqe', 'clipiqa', 'qualiclip')
 FEW_IMAGES = 10  # fewer points: a correlation is mostly chance
 
 
+def _mos_rows(path):
+    """``[(line number, row), ...]`` of a CSV file (UTF-8, with or without the byte-order mark spreadsheets write)."""
+    try:
+        with open(path, newline='', encoding='utf-8-sig') as f:
+            reader = csv.DictReader(f)
+            return [(reader.line_num, row) for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise InputError(f"--mos '{path}': cannot be read as a UTF-8 CSV file ({reason}).") from None
+
+
+def _score(path, line, column, value):
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        score = None
+    if score is None or not math.isfinite(score):
+        raise InputError(f"--mos '{path}', line {line}: the {column} column holds "
+                         f"{'nothing' if value in (None, '') else repr(value)}, not a finite number.")
+    return score
+
+
 def read_mos_csv(path, images_dir, name_column=None, score_column=None):
     """``[(image_path, mos), ...]`` for the rows of ``path`` whose image is in ``images_dir``, and the rows missing."""
-    with open(path, newline='') as f:
-        rows = list(csv.DictReader(f))
+    if not os.path.isdir(images_dir):
+        raise InputError(f"--images '{images_dir}' is not a folder.")
+    rows = _mos_rows(path)
     if not rows:
-        raise InputError(f"'{path}' has no rows.")
-    header = {name.lower(): name for name in rows[0]}
-    name_column = name_column or next((header[n] for n in NAME_COLUMNS if n in header), list(rows[0])[0])
+        raise InputError(f"--mos '{path}' has no rows under its header.")
+    first = rows[0][1]
+    header = {str(name).lower(): name for name in first}
+    name_column = name_column or next((header[n] for n in NAME_COLUMNS if n in header), list(first)[0])
     score_column = score_column or next((header[n] for n in SCORE_COLUMNS if n in header), None)
-    if score_column is None or name_column not in rows[0] or score_column not in rows[0]:
-        raise InputError(f"'{path}': cannot tell the image-name and score columns apart ({list(rows[0])}); give "
+    if score_column is None or name_column not in first or score_column not in first:
+        raise InputError(f"--mos '{path}': cannot tell the image-name and score columns apart ({list(first)}); give "
                          '--name-column and --score-column.')
     pairs, missing = [], []
-    for row in rows:
+    for line, row in rows:
+        if not row[name_column]:
+            raise InputError(f"--mos '{path}', line {line}: the {name_column} column holds no image name.")
         image = os.path.join(images_dir, os.path.basename(row[name_column]))
-        (pairs if os.path.isfile(image) else missing).append((image, float(row[score_column])))
+        score = _score(path, line, score_column, row[score_column])
+        (pairs if os.path.isfile(image) else missing).append((image, score))
     return pairs, missing
 
 
