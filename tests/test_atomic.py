@@ -237,3 +237,13 @@ def test_a_failure_at_each_durability_step_leaves_the_previous_file(tmp_path, mo
         atomic_write_bytes(str(target), b'new')
     monkeypatch.undo()
     assert target.read_bytes() == b'old' and os.listdir(tmp_path) == ['x.bin']
+
+
+def test_a_text_holding_a_file_name_that_is_not_utf8_writes_the_names_own_bytes(tmp_path):
+    from sfd_basicsr.utils.atomic import atomic_write_text
+    raw = b'bad\xff\xfe.png'
+    (tmp_path / os.fsdecode(raw)).write_bytes(b'')
+    name = os.listdir(tmp_path)[0]  # as Python gives it: the undecodable bytes as surrogates
+    atomic_write_text(str(tmp_path / 'names.csv'), f'image\r\n{name}\r\n')
+    written = (tmp_path / 'names.csv').read_bytes()
+    assert written == b'image\r\n' + os.fsencode(name) + b'\r\n' == b'image\r\n' + raw + b'\r\n'

@@ -9,21 +9,21 @@ SCORE_FIRST = 'mos,image\r\n1,0.png\r\n2.5,1.png\r\n3,2.png\r\n'  # the mark the
 
 
 @pytest.fixture
-def images(tmp_path):
-    folder = tmp_path / 'images'
+def mos_images(tmp_path):
+    folder = tmp_path / 'mos_images'
     folder.mkdir()
     for i in range(3):
         (folder / f'{i}.png').write_bytes(b'')  # only their presence is read here
     return folder
 
 
-def test_a_byte_order_mark_is_read_past_as_spreadsheets_write_it(tmp_path, images):
+def test_a_byte_order_mark_is_read_past_as_spreadsheets_write_it(tmp_path, mos_images):
     plain, marked = tmp_path / 'plain.csv', tmp_path / 'marked.csv'
     plain.write_text(SCORE_FIRST)
     marked.write_bytes(b'\xef\xbb\xbf' + SCORE_FIRST.encode())  # Excel's "CSV UTF-8"
-    expected = ([(str(images / f'{i}.png'), score) for i, score in enumerate((1.0, 2.5, 3.0))], [])
-    assert read_mos_csv(str(plain), str(images)) == expected
-    assert read_mos_csv(str(marked), str(images)) == expected
+    expected = ([(str(mos_images / f'{i}.png'), score) for i, score in enumerate((1.0, 2.5, 3.0))], [])
+    assert read_mos_csv(str(plain), str(mos_images)) == expected
+    assert read_mos_csv(str(marked), str(mos_images)) == expected
 
 
 @pytest.mark.parametrize('content, line', [
@@ -37,21 +37,21 @@ def test_a_byte_order_mark_is_read_past_as_spreadsheets_write_it(tmp_path, image
     (b'\xff\xfeimage,mos\n', "cannot be read as a UTF-8 CSV file ('utf-8' codec can't decode byte 0xff in position 0: "
                              'invalid start byte).'),
 ], ids=['text score', 'empty score', 'short row', 'nan', 'infinite', 'no name', 'no rows', 'not utf-8'])
-def test_a_malformed_mos_file_is_refused_naming_the_file_and_line(tmp_path, images, sfd_iqa_main, content, line):
+def test_a_malformed_mos_file_is_refused_naming_the_file_and_line(tmp_path, mos_images, sfd_iqa_main, content, line):
     mos = tmp_path / 'mos.csv'
     mos.write_bytes(content)
-    refused = sfd_iqa_main(['correlate', '--images', str(images), '--mos', str(mos), '--metrics', 'piqe', '-q'])
+    refused = sfd_iqa_main(['correlate', '--images', str(mos_images), '--mos', str(mos), '--metrics', 'piqe', '-q'])
     assert refused.returncode == 2
     separator = ' ' if line.startswith('has') else ', ' if line.startswith('line') else ': '
     assert refused.stderr.strip().splitlines() == [f"sfd-iqa correlate: --mos '{mos}'{separator}{line}"]
 
 
 @pytest.mark.parametrize('what', ['absent', 'a folder'])
-def test_a_mos_path_that_is_no_file_is_refused(tmp_path, images, sfd_iqa_main, what):
+def test_a_mos_path_that_is_no_file_is_refused(tmp_path, mos_images, sfd_iqa_main, what):
     mos = tmp_path / 'mos.csv'
     if what == 'a folder':
         mos.mkdir()
-    refused = sfd_iqa_main(['correlate', '--images', str(images), '--mos', str(mos), '--metrics', 'piqe', '-q'])
+    refused = sfd_iqa_main(['correlate', '--images', str(mos_images), '--mos', str(mos), '--metrics', 'piqe', '-q'])
     reason = 'No such file or directory' if what == 'absent' else 'Is a directory'
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [

@@ -124,3 +124,10 @@ def test_decoding_what_the_free_memory_cannot_hold_is_refused_before_decoding(tm
 def test_sizes_are_said_in_gigabytes_from_one_gigabyte_on():
     assert memory.size_text(2**30) == '1.0 GB' and memory.size_text(2**30 - 2**20) == '1023 MB'
     assert memory.size_text(5 * 2**20) == '5 MB'
+
+
+@pytest.mark.parametrize('content', [b'', b'a', b'ab', b'BM', b'abc'])
+def test_a_file_too_short_for_any_header_has_none(tmp_path, content):
+    # Pillow's BMP check reads 4 bytes from whatever prefix it is given and raised struct.error on fewer
+    (tmp_path / 'short.png').write_bytes(content)
+    assert image_header(str(tmp_path / 'short.png')) is None

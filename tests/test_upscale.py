@@ -557,3 +557,38 @@ def test_an_output_folder_another_command_is_writing_is_refused_naming_it(models
     assert f"basicsr upscale: output folder '{out}' is being written by another run (pid {os.getpid()}, " \
         in result.stderr
     assert os.listdir(out) == []
+
+
+@pytest.mark.parametrize('outscale', ['inf', 'nan', '0', '-2'])
+def test_an_outscale_that_is_no_finite_number_above_zero_is_refused_before_any_work(models, tmp_path, basicsr_main,
+                                                                                     outscale):
+    cv2.imwrite(str(tmp_path / 'a.png'), np.full((16, 16, 3), 128, np.uint8))
+    refused = basicsr_main(['upscale', '-i', str(tmp_path / 'a.png'), '-o', str(tmp_path / 'out'), '-m',
+                            str(models['basicsr_checkpoint']), f'--outscale={outscale}', '-q'])
+    assert refused.returncode == 2 and not (tmp_path / 'out').exists()
+    assert refused.stderr.splitlines()[-1].endswith(
+        f"error: argument --outscale: expected a finite number above 0, got '{outscale}'")
+
+
+@pytest.mark.parametrize('ext', ['xyz', 'gif', 'exr', ''])
+def test_an_output_format_that_is_not_written_and_read_back_is_refused_before_any_work(models, tmp_path,
+                                                                                       basicsr_main, ext):
+    from sfd_basicsr.utils.image_io import IMAGE_EXTENSIONS
+    cv2.imwrite(str(tmp_path / 'a.png'), np.full((16, 16, 3), 128, np.uint8))
+    refused = basicsr_main(['upscale', '-i', str(tmp_path / 'a.png'), '-o', str(tmp_path / 'out'), '-m',
+                            str(models['basicsr_checkpoint']), f'--ext={ext}', '-q'])
+    assert refused.returncode == 2 and not (tmp_path / 'out').exists()
+    readable = ', '.join(e[1:] for e in IMAGE_EXTENSIONS)
+    assert refused.stderr.splitlines()[-1].endswith(
+        f"error: argument --ext: expected auto or one of {readable}; got '{ext}'")
+
+
+@pytest.mark.parametrize('ext, written', [('.JPG', 'a.jpg'), ('webp', 'a.webp'), ('auto', 'a.png')])
+def test_an_output_format_is_taken_with_or_without_its_dot_in_any_case(models, tmp_path, basicsr_main, ext, written):
+    from sfd_basicsr.utils.image_io import read_image
+    cv2.imwrite(str(tmp_path / 'a.png'), np.full((16, 16, 3), 128, np.uint8))
+    done = basicsr_main(['upscale', '-i', str(tmp_path / 'a.png'), '-o', str(tmp_path / 'out'), '-m',
+                         str(models['basicsr_checkpoint']), f'--ext={ext}', '-q'])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert os.listdir(tmp_path / 'out') == [written]
+    assert tuple(read_image(str(tmp_path / 'out' / written)).shape) == (1, 3, 64, 64)

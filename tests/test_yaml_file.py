@@ -1,5 +1,6 @@
 """``utils/yaml_file.py``: options files and an experiment's recorded options are read safely and within bounds;
 every refusal is one line naming the file, through the commands a user would run."""
+import re
 import shutil
 
 import pytest
@@ -85,3 +86,11 @@ def test_options_problems_are_cut_to_a_bounded_length(tmp_path, basicsr_main):
     assert result.returncode == 2
     line = next(line for line in result.stderr.splitlines() if 'train.total_iter' in line)
     assert len(line) < 2100 and line.endswith(' characters)')
+
+
+@pytest.mark.parametrize('content', [b'\xff\xfe\x00name', b'name: \xff\xfe x\n', b'\x00\x01\x02'])
+def test_bytes_that_are_no_yaml_text_are_refused_naming_the_file(tmp_path, content):
+    path = tmp_path / 'options.yml'
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=rf"^options file '{re.escape(str(path))}' is not YAML text \(.+\)\.$"):
+        yaml_file.read_yaml(str(path), 'options file')

@@ -1,5 +1,6 @@
 """What the commands share: options with one name and meaning everywhere, and how BasicSR's pipelines are run."""
 import argparse
+import math
 import os
 import sys
 from contextlib import contextmanager
@@ -18,9 +19,32 @@ def add_weights(parser):
                         "pyiqa's weight folder)")
 
 
+def usable_device(text):
+    """A device of this machine to compute on, as ``--device`` takes it: refused by name here, not by torch mid-run."""
+    import torch
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a device: expected cpu, cuda, cuda:1, ...") from None
+    count = {'cpu': 1, 'cuda': torch.cuda.device_count() if torch.cuda.is_available() else 0,
+             'mps': int(torch.backends.mps.is_available()),
+             'xpu': torch.xpu.device_count() if hasattr(torch, 'xpu') and torch.xpu.is_available() else 0}
+    if device.type not in count:
+        raise argparse.ArgumentTypeError(f"'{text}' is no device to compute on: expected cpu, cuda, cuda:1, ...")
+    if not count[device.type]:
+        raise argparse.ArgumentTypeError(f"'{text}': this machine has no {device.type.upper()} device; use cpu")
+    available = count[device.type]
+    if device.type == 'cpu' and device.index:
+        raise argparse.ArgumentTypeError(f"'{text}': the CPU is one device; use cpu")
+    if (device.index or 0) >= available:
+        raise argparse.ArgumentTypeError(f"'{text}': this machine has {available} {device.type} device(s), "
+                                         f'{device.type}:0 to {device.type}:{available - 1}')
+    return text
+
+
 def add_device(parser):
-    parser.add_argument('--device', default=None, help="cpu, cuda, cuda:1, ... (default: this process's GPU if "
-                        'there is one, else the CPU)')
+    parser.add_argument('--device', type=usable_device, default=None, help="cpu, cuda, cuda:1, ... (default: this "
+                        "process's GPU if there is one, else the CPU)")
 
 
 BF16_HELP = 'bfloat16 (any device; fast on GPUs and on CPUs with bfloat16 instructions)'
@@ -41,6 +65,17 @@ def positive_whole_number(text):
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f'expected a positive whole number, got {text!r}')
     return int(text)
+
+
+def positive_number(text):
+    """A finite number above 0 (a scale), as an argparse type."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f'expected a finite number above 0, got {text!r}')
+    return value
 
 
 def add_max_pixels(parser):

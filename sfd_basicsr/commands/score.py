@@ -8,8 +8,9 @@ import sys
 
 import numpy as np
 
+from ..utils.errors import InputError
 from .common import (BF16_HELP, add_device, add_max_pixels, add_quiet, add_weights, in_inference_processes,
-                     outputs_writable_on_every_process)
+                     outputs_writable_on_every_process, positive_whole_number)
 
 
 def add_parser(commands):
@@ -30,7 +31,7 @@ def add_parser(commands):
     add_device(parser)
     parser.add_argument('--bf16', action='store_true', help=BF16_HELP + '; scores within 0.01 of float32')
     parser.add_argument('--maps', default=None, help='folder for quality-map pictures (<name>_sfd_map.png)')
-    parser.add_argument('--map-size', type=int, default=DEFAULT_MAX_SIDE,
+    parser.add_argument('--map-size', type=positive_whole_number, default=DEFAULT_MAX_SIDE,
                         help=f'longest side of each map panel in pixels (default {DEFAULT_MAX_SIDE})')
     parser.add_argument('--csv', default=None, help='also write the scores to this CSV file')
     add_max_pixels(parser)
@@ -62,6 +63,8 @@ def _score(args, rank, world):
         raise NoImages(args.target)
     root = args.target if os.path.isdir(args.target) else os.path.dirname(args.target) or os.curdir
     map_paths = map_files(paths, root, args.maps) if args.maps else None
+    if args.csv:
+        _refuse_csv_over_an_input(args.csv, paths, map_paths, args.weights)
     device = default_device(args.device)
     net = SFDIQA(args.weights, fusion_weight=args.fusion_weight, clip_pretrained=args.clip_pretrained,
                  tile_size=args.tile_size, bf16=args.bf16).to(device)
@@ -89,6 +92,19 @@ def _score(args, rank, world):
     if failures:
         print(f'sfd-iqa: {len(failures)} of {len(paths)} files could not be scored.', file=sys.stderr)
     return 1 if failures else 0
+
+
+def _refuse_csv_over_an_input(csv_path, images, map_paths, weights):
+    """``--csv`` naming a scored image, a map of this run or the weights file would replace it with the table."""
+    from ..iqa.weights import resolve_weights_path
+    target = os.path.realpath(csv_path)
+    given = [(path, 'an image this run scores') for path in images]
+    given += [(path, 'a quality map this run writes') for path in (map_paths or {}).values()]
+    given += [(resolve_weights_path(weights), 'the SFD-IQA weights this run reads')]
+    for path, what in given:
+        if path and os.path.realpath(path) == target:
+            raise InputError(f"--csv '{csv_path}' is {what}; writing the scores there would replace it. Give another "
+                             'file name.')
 
 
 def _write_csv(path, results, failures):

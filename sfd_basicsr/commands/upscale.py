@@ -1,8 +1,9 @@
 """``basicsr upscale``: run a trained generator on your own images (``inference``); under torchrun, split the files."""
+import argparse
 import sys
 
 from .common import (add_device, add_max_pixels, add_model, add_precision, add_quiet, in_inference_processes,
-                     user_error_exit)
+                     positive_number, user_error_exit)
 
 
 def add_parser(commands):
@@ -14,15 +15,25 @@ def add_parser(commands):
     add_model(parser)
     parser.add_argument('--tile', type=int, default=0, help='largest input tile side; 0: whole image (default)')
     parser.add_argument('--tile-pad', type=int, default=16, help='context pixels around each tile (default 16)')
-    parser.add_argument('--outscale', type=float, default=None, help="final scale (default: the network's)")
+    parser.add_argument('--outscale', type=positive_number, default=None,
+                        help="final scale (default: the network's)")
     add_precision(parser)
     add_device(parser)
     parser.add_argument('--suffix', default='', help='added to output names, e.g. _x4')
-    parser.add_argument('--ext', default='auto', help="output format: auto (the input's; PNG where it cannot "
-                        'hold alpha or 16 bits), png, jpg, ...')
+    parser.add_argument('--ext', type=output_extension, default='auto', help="output format: auto (the input's; "
+                        'PNG where it cannot hold alpha or 16 bits), png, jpg, ...')
     add_max_pixels(parser)
     add_quiet(parser)
     parser.set_defaults(run=run)
+
+
+def output_extension(text):
+    """``auto`` or an extension that is written and read back (``utils.image_io.IMAGE_EXTENSIONS``)."""
+    from ..utils.image_io import IMAGE_EXTENSIONS
+    if text.lower() == 'auto' or '.' + text.lower().lstrip('.') in IMAGE_EXTENSIONS:
+        return text
+    raise argparse.ArgumentTypeError(f"expected auto or one of {', '.join(e[1:] for e in IMAGE_EXTENSIONS)}; "
+                                     f'got {text!r}')
 
 
 def run(args):

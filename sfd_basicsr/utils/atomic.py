@@ -102,8 +102,9 @@ def atomic_write_bytes(path, data):
 
 
 def atomic_write_text(path, text):
-    """``text`` (UTF-8) as the whole new content of ``path``."""
-    atomic_write_bytes(path, text.encode('utf-8'))
+    """``text`` (UTF-8) as the whole new content of ``path``; file names that are not UTF-8 (which Python reads as
+    surrogates) are written back as the bytes they were."""
+    atomic_write_bytes(path, text.encode('utf-8', 'surrogateescape'))
 
 
 def atomic_write_csv(path, rows):

@@ -2,6 +2,7 @@
 need for it, and the memory this machine has free. A command refuses an image that cannot fit in one line naming the
 file, its size and the limit, instead of dying in ``_ArrayMemoryError`` minutes later."""
 import os
+import struct
 import warnings
 
 from .errors import InputError
@@ -27,7 +28,11 @@ def _pil_reader(path):
         prefix = f.read(16)
     for format_id in Image.ID:
         factory, accept = Image.OPEN[format_id]
-        if accept is None or accept(prefix):
+        try:
+            accepted = accept is None or accept(prefix)
+        except (struct.error, IndexError, ValueError):  # some checks read past a prefix of under 4 bytes (BMP's)
+            continue
+        if accepted:
             try:
                 reader = factory(path)
             except (SyntaxError, OSError, ValueError, IndexError, TypeError):

@@ -45,9 +45,11 @@ def read_yaml(path, what='file'):
             raise InputError(f"{what} '{path}' is {size / 2**20:.1f} MB; an options file is a few kB (at most "
                              f'{MAX_BYTES // 2**20} MB read).')
         with open(path, 'rb') as f:
-            loader = yaml.SafeLoader(f.read())
+            loader = yaml.SafeLoader(f.read())  # its reader decodes the bytes here (UTF-8 or UTF-16, as YAML allows)
     except OSError as error:
         raise InputError(f"{what} '{path}' cannot be read ({error.strerror or error}).") from None
+    except yaml.YAMLError as error:
+        raise InputError(f"{what} '{path}' is not YAML text ({' '.join(str(error).split())[:300]}).") from None
     try:
         node = loader.get_single_node()
         if node is None:
