@@ -12,6 +12,7 @@ import torch
 
 FULL_REFERENCE = ('PSNR-Y', 'SSIM-Y')
 SFD_IQA = 'sfd_iqa'
+SSIM_WINDOW = 11  # basicsr.metrics.psnr_ssim: an 11x11 Gaussian window, then 5 px cut from each side
 
 
 @dataclass
@@ -66,6 +67,12 @@ class Scorers:
         from ..metrics.basicsr_images import basicsr_image_to_tensor
         values, notes, realness = {}, [], None
         border = self.crop_border
+        left = min(image.shape[:2]) - 2 * (border or 0)
+        if gt is not None and left < SSIM_WINDOW:
+            notes.append(f'PSNR-Y, SSIM-Y and full-reference metrics: a crop border of {border} px (--scale) leaves '
+                         f'{max(left, 0)} px of the {image.shape[0]}x{image.shape[1]} image; SSIM needs '
+                         f'{SSIM_WINDOW}.')
+            gt = None  # scored as no-reference, like a run without GT
         if gt is not None:
             values['PSNR-Y'] = calculate_psnr(image, gt, border, test_y_channel=True)
             values['SSIM-Y'] = calculate_ssim(image, gt, border, test_y_channel=True)
