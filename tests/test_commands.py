@@ -47,7 +47,8 @@ def test_python_m_sfd_basicsr_train_is_basicsr_train(tmp_path):
     result = subprocess.run([sys.executable, '-m', 'sfd_basicsr.train', '-opt', str(tmp_path / 'absent.yml')],
                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"basicsr train: options file '{tmp_path / 'absent.yml'}' does not exist."
+    assert result.stderr.strip() == (f"basicsr train: options file '{tmp_path / 'absent.yml'}' does not exist; "
+                                     'expected a YAML file (options/train_sfd_esrgan_x4.yml, ...).')
 
 
 def test_an_option_the_command_does_not_know_is_refused_before_any_work(tmp_path, basicsr_main):

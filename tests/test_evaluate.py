@@ -34,3 +34,20 @@ def test_16_bit_pixels_are_rounded_to_8_bits_and_an_alpha_channel_dropped(tmp_pa
     bgra = np.dstack([np.full((4, 4), value, np.uint8) for value in (10, 20, 30, 40)])
     cv2.imwrite(str(tmp_path / 'alpha.png'), bgra)
     assert read_bgr8(str(tmp_path / 'alpha.png'))[0, 0].tolist() == [10, 20, 30]
+
+
+def test_sfd_iqa_weights_given_and_unreadable_are_refused_before_any_work_as_compare_refuses_them(models, tmp_path,
+                                                                                                   basicsr_main):
+    gt = tmp_path / 'gt'
+    gt.mkdir()
+    cv2.imwrite(str(gt / 'a.png'), np.full((64, 64, 3), 90, np.uint8))
+    (tmp_path / 'text.pth').write_text('not weights')
+    command = ['-m', str(models['experiment']), '--weights', str(tmp_path / 'text.pth'), '--metrics', 'sfd_iqa', '-q']
+    evaluated = basicsr_main(['evaluate', '--data', f'mini={gt}', '-o', str(tmp_path / 'out')] + command)
+    compared = basicsr_main(['compare', '-o', str(tmp_path / 'page'), f'a={gt}', f'b={gt}', '--weights',
+                             str(tmp_path / 'text.pth'), '--metrics', 'sfd_iqa', '-q'])
+    assert evaluated.returncode == compared.returncode == 2
+    assert not (tmp_path / 'out' / 'results.md').exists()
+    line = evaluated.stderr.strip().splitlines()[-1]
+    assert line.startswith('basicsr evaluate: ') and str(tmp_path / 'text.pth') in line
+    assert line.split(': ', 1)[1] == compared.stderr.strip().splitlines()[-1].split(': ', 1)[1]

@@ -152,3 +152,10 @@ def test_a_recursive_listing_passes_over_the_folders_it_is_told_to_skip_with_the
     assert sorted((os.path.relpath(p, root), why) for p, why in passed_over) == [
         ('a/loop', 'a folder searched already (a link to it, or a link loop)'), ('c', 'the output'),
         ('c_again', 'the output')]
+
+
+def test_a_pipe_named_like_an_image_is_refused_without_reading_it(tmp_path):
+    fifo = tmp_path / 'x.png'
+    os.mkfifo(fifo)  # opening it to read would wait for a writer forever
+    with pytest.raises(ImageReadError, match=r"is not a regular file \(a pipe or a device\), not an image file\.$"):
+        read_unchanged(str(fifo))

@@ -157,3 +157,11 @@ def test_what_the_weights_cannot_show_is_taken_from_the_runs_options(checkpoints
     exported = export_experiment(str(experiment), str(tmp_path / 'run.pth'), clip_pretrained=None)
     assert exported['featd']['config']['skip_connection'] is False  # no weight tells a U-Net without skips apart
     assert load_weights(str(tmp_path / 'run.pth'))['featd']['config']['skip_connection'] is False
+
+
+def test_a_weights_folder_is_refused_naming_the_file_it_should_hold(tmp_path):
+    from sfd_basicsr.iqa.weights import resolve_weights_path
+    from sfd_basicsr.utils.errors import InputError
+    with pytest.raises(InputError, match=rf"^SFD-IQA weights '{tmp_path}' is a folder; give the weights file in it "
+                                         r'\(sfd_iqa\.pth, as `sfd-iqa export` writes it\)\.$'):
+        resolve_weights_path(str(tmp_path))

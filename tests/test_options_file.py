@@ -1,5 +1,7 @@
 """``training/options_file.py``: the options file and ``--force_yml`` as BasicSR's ``parse_options`` reads them; each
 refusal one line naming the file or the entry (messages worked out by hand)."""
+import os
+
 import pytest
 
 from sfd_basicsr.training.options_check import OptionsError
@@ -15,10 +17,16 @@ def test_a_file_that_is_not_a_mapping_is_refused_naming_it(tmp_path):
                                     'lines).']
 
 
-def test_a_folder_given_as_the_options_file_does_not_exist_as_a_file(tmp_path):
+@pytest.mark.parametrize('kind', ['is a folder', 'is not a regular file', 'does not exist'])
+def test_an_options_path_that_is_no_file_says_what_it_is(tmp_path, kind):
+    path = {'is a folder': tmp_path, 'is not a regular file': tmp_path / 'fifo.yml',
+            'does not exist': tmp_path / 'absent.yml'}[kind]
+    if kind == 'is not a regular file':
+        os.mkfifo(path)
     with pytest.raises(OptionsError) as error:
-        read_options_file(str(tmp_path))
-    assert error.value.problems == [f"options file '{tmp_path}' does not exist."]
+        read_options_file(str(path))
+    assert error.value.problems == [
+        f"options file '{path}' {kind}; expected a YAML file (options/train_sfd_esrgan_x4.yml, ...)."]
 
 
 def test_a_missing_nested_section_is_named_to_its_depth():

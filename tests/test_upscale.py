@@ -592,3 +592,20 @@ def test_an_output_format_is_taken_with_or_without_its_dot_in_any_case(models, t
     assert done.returncode == 0, done.stderr[-2000:]
     assert os.listdir(tmp_path / 'out') == [written]
     assert tuple(read_image(str(tmp_path / 'out' / written)).shape) == (1, 3, 64, 64)
+
+
+@pytest.mark.parametrize('channels', [1, 4])
+def test_a_generator_that_does_not_take_rgb_is_refused_before_any_work(tmp_path, basicsr_main, channels):
+    torch.manual_seed(0)
+    net = RRDBNet(channels, channels, num_feat=8, num_block=1, num_grow_ch=32, scale=4)
+    torch.save({'params': net.state_dict()}, tmp_path / 'net.pth')
+    assert load_generator(str(tmp_path / 'net.pth')).input_channels == channels  # as spandrel reads the file
+    cv2.imwrite(str(tmp_path / 'a.png'), np.full((16, 16, 3), 128, np.uint8))
+    refused = basicsr_main(['upscale', '-i', str(tmp_path / 'a.png'), '-o', str(tmp_path / 'out'), '-m',
+                            str(tmp_path / 'net.pth'), '-q'])
+    assert refused.returncode == 2
+    assert not (tmp_path / 'out').exists() or not os.listdir(tmp_path / 'out')
+    assert refused.stderr.strip().splitlines()[-1].endswith(
+        f'takes {channels}-channel images; images are fed to a generator as RGB (3 channels), as BasicSR and '
+        'Real-ESRGAN train them.')
+    assert 'Traceback' not in refused.stderr

@@ -185,7 +185,8 @@ def run_command(prog, args):
 def run_pipeline(command, pipeline, args):
     """``pipeline`` (``pipeline.train|test|check``) with BasicSR's ``sys.argv`` rebuilt from ``args``; the exit code."""
     if not os.path.isfile(args.opt):
-        print(f"basicsr {command}: options file '{args.opt}' does not exist.", file=sys.stderr)
+        from ..training.options_file import options_file_missing
+        print(f'basicsr {command}: {options_file_missing(args.opt)}', file=sys.stderr)
         return 2
     from ..compat.argv import basicsr_command_line
     with basicsr_command_line([f'basicsr {command}'] + basicsr_argv(args)):

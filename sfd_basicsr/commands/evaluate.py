@@ -43,6 +43,9 @@ def _evaluate(args, rank, world):
     if not outputs_writable_on_every_process('basicsr evaluate', [(args.output, '-o')], rank, world):
         return 1
     test_sets = [parse_test_set(text) for text in args.data]
+    if args.weights and 'sfd_iqa' in args.metrics:  # weights given are read now, as compare reads them: a bad file
+        from ..iqa.weights import load_weights    # is refused, not reported as an unavailable column after the work
+        load_weights(args.weights)
     upscaler = Upscaler(load_generator(args.model), args.device, tile=args.tile, tile_pad=args.tile_pad,
                         half=args.half, bf16=args.bf16)
     results, unavailable, lower_better = evaluate(upscaler, test_sets, args.metrics,

@@ -37,6 +37,9 @@ class Upscaler:
             raise InputError(f'tile and tile_pad must be >= 0; got {tile} and {tile_pad}.')
         if half and bf16:
             raise InputError('half (float16) and bf16 (bfloat16) are two precisions; choose one.')
+        if generator.input_channels != 3:  # grey and alpha are handled around an RGB generator
+            raise InputError(f'{generator.source} takes {generator.input_channels}-channel images; images are fed '
+                             'to a generator as RGB (3 channels), as BasicSR and Real-ESRGAN train them.')
         self.device = default_device(device)
         self.generator, self.scale = generator, generator.scale
         self.tile, self.tile_pad = tile, tile_pad

@@ -48,6 +48,9 @@ def resolve_weights_path(path=None):
     """The explicit path, else ``$SFD_IQA_WEIGHTS``, else the default path; it must exist."""
     candidate = path or os.environ.get(WEIGHTS_ENV) or default_weights_path()
     candidate = os.path.expanduser(candidate)
+    if os.path.isdir(candidate):
+        raise InputError(f"SFD-IQA weights '{candidate}' is a folder; give the weights file in it (sfd_iqa.pth, as "
+                         '`sfd-iqa export` writes it).')
     if not os.path.isfile(candidate):
         raise InputNotFound(
             f"SFD-IQA weights not found at '{candidate}'. No SFD-IQA weights are published: train SFD "

@@ -11,10 +11,17 @@ from ..utils.yaml_file import read_yaml
 from .options_check import OptionsError
 
 
+def options_file_missing(path):
+    """Why ``path``, which is no file, cannot be an options file."""
+    kind = ('is a folder' if os.path.isdir(path) else 'is not a regular file' if os.path.exists(path) else
+            'does not exist')
+    return f"options file '{path}' {kind}; expected a YAML file (options/train_sfd_esrgan_x4.yml, ...)."
+
+
 def read_options_file(path):
     """The mapping in the YAML file ``path``."""
     if not os.path.isfile(path):
-        raise OptionsError(f"options file '{path}' does not exist.")
+        raise OptionsError(options_file_missing(path))
     try:
         opt = read_yaml(path, 'options file')
     except InputError as error:

@@ -79,6 +79,8 @@ def read_unchanged(path, max_pixels=DEFAULT_MAX_PIXELS):
         raise ImageReadError(f"'{path}' is a broken link (to '{os.readlink(path)}').")
     if os.path.isdir(path):
         raise ImageReadError(f"'{path}' is a folder, not an image file.")
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO, a device: reading it could block forever
+        raise ImageReadError(f"'{path}' is not a regular file (a pipe or a device), not an image file.")
     if not os.path.isfile(path):
         raise InputNotFound(f"Image file '{path}' does not exist.")
     data = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: it cannot open non-ASCII paths on Windows
