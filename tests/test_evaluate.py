@@ -1,6 +1,7 @@
 """``inference/evaluate.py``'s readers and matching: what a test set on disk becomes before it is scored."""
 import cv2
 import numpy as np
+import pytest
 
 from sfd_basicsr.inference.evaluate import _pairs, parse_test_set, read_bgr8
 
@@ -51,3 +52,19 @@ def test_sfd_iqa_weights_given_and_unreadable_are_refused_before_any_work_as_com
     line = evaluated.stderr.strip().splitlines()[-1]
     assert line.startswith('basicsr evaluate: ') and str(tmp_path / 'text.pth') in line
     assert line.split(': ', 1)[1] == compared.stderr.strip().splitlines()[-1].split(': ', 1)[1]
+
+
+@pytest.mark.parametrize('data, line', [
+    (['={gt}'], "--data '={gt}': the test set needs a name before '=' (NAME=GT_FOLDER[:LQ_FOLDER])."),
+    (['S={gt}', 'S={gt}'], '--data: the name S is given more than once; give each test set its own name.'),
+], ids=['no name', 'a name twice'])
+def test_every_test_set_needs_a_name_of_its_own(models, tmp_path, basicsr_main, data, line):
+    gt = tmp_path / 'GT'
+    gt.mkdir()
+    cv2.imwrite(str(gt / 'a.png'), np.full((64, 64, 3), 90, np.uint8))
+    command = ['evaluate', '-m', str(models['experiment']), '-o', str(tmp_path / 'out'), '--metrics', '-q']
+    for text in data:
+        command += ['--data', text.format(gt=gt)]
+    refused = basicsr_main(command)
+    assert refused.returncode == 2 and not (tmp_path / 'out' / 'results.md').exists()
+    assert refused.stderr.strip().splitlines()[-1] == 'basicsr evaluate: ' + line.format(gt=gt)

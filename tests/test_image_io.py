@@ -159,3 +159,14 @@ def test_a_pipe_named_like_an_image_is_refused_without_reading_it(tmp_path):
     os.mkfifo(fifo)  # opening it to read would wait for a writer forever
     with pytest.raises(ImageReadError, match=r"is not a regular file \(a pipe or a device\), not an image file\.$"):
         read_unchanged(str(fifo))
+
+
+@pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf])
+def test_a_float_image_holding_nan_or_infinite_pixels_is_refused(tmp_path, bad):
+    pixels = np.full((8, 8, 3), 0.5, np.float32)
+    pixels[3, 4, 1] = bad
+    path = tmp_path / 'x.tif'
+    assert cv2.imwrite(str(path), pixels)
+    assert not np.isfinite(cv2.imread(str(path), cv2.IMREAD_UNCHANGED)).all()  # OpenCV keeps the value
+    with pytest.raises(ImageReadError, match=r"holds NaN or infinite pixels; not read\.$"):
+        read_unchanged(str(path))

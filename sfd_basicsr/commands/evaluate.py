@@ -5,6 +5,7 @@ Under torchrun each process scores a share of the images and rank 0 writes the t
 import os
 import sys
 
+from ..utils.errors import InputError
 from .common import (add_device, add_max_pixels, add_model, add_precision, add_quiet, add_weights,
                      in_inference_processes, outputs_writable_on_every_process)
 
@@ -43,6 +44,11 @@ def _evaluate(args, rank, world):
     if not outputs_writable_on_every_process('basicsr evaluate', [(args.output, '-o')], rank, world):
         return 1
     test_sets = [parse_test_set(text) for text in args.data]
+    names = [name for name, _, _ in test_sets]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:  # one row per name: the second set would be dropped from the table unsaid
+        raise InputError(f"--data: the name {', '.join(repeated)} is given more than once; give each test set its "
+                         'own name.')
     if args.weights and 'sfd_iqa' in args.metrics:  # weights given are read now, as compare reads them: a bad file
         from ..iqa.weights import load_weights    # is refused, not reported as an unavailable column after the work
         load_weights(args.weights)

@@ -25,6 +25,8 @@ def parse_test_set(text):
     if '=' not in text:
         raise InputError(f"--data '{text}': expected NAME=GT_FOLDER[:LQ_FOLDER].")
     name, folders = text.split('=', 1)
+    if not name.strip():
+        raise InputError(f"--data '{text}': the test set needs a name before '=' (NAME=GT_FOLDER[:LQ_FOLDER]).")
     gt, _, lq = folders.partition(':')
     for folder in (gt, lq):
         if folder and not os.path.isdir(folder):
