@@ -70,3 +70,13 @@ def test_a_scale_must_be_a_finite_number_above_zero(text):
 @pytest.mark.parametrize('text, value', [('2', 2.0), ('0.5', 0.5), ('1e-1', 0.1)])
 def test_a_scale_reads_as_python_reads_the_number(text, value):
     assert positive_number(text) == value == float(text)
+
+
+def test_other_accelerators_are_counted_by_their_own_torch_module(monkeypatch):
+    import argparse
+    monkeypatch.setattr(torch.xpu, 'is_available', lambda: True)  # as an Intel GPU machine with two of them
+    monkeypatch.setattr(torch.xpu, 'device_count', lambda: 2)
+    assert usable_device('xpu') == 'xpu' and usable_device('xpu:1') == 'xpu:1'
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^'xpu:2': this machine has 2 xpu device\(s\), xpu:0 to "
+                                                         r'xpu:1$'):
+        usable_device('xpu:2')

@@ -33,7 +33,7 @@ def _ssim_works_in_basicsr(side, border):
         return False
 
 
-@pytest.mark.parametrize('side, border', [(64, 26), (64, 27), (32, 10), (32, 11), (64, 1000)])
+@pytest.mark.parametrize('side, border', [(64, 26), (64, 27), (32, 10), (32, 11), (33, 11), (64, 1000)])
 def test_a_crop_border_that_leaves_too_little_for_basicsrs_ssim_is_a_note_not_a_crash(side, border):
     from basicsr.metrics import calculate_psnr, calculate_ssim
 

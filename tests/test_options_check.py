@@ -124,8 +124,8 @@ def test_a_run_without_a_launcher_on_several_gpus_needs_a_batch_for_each_of_them
 
 
 def _basicsr_pool_refuses(queue_size, batch):
-    """Whether BasicSR's own training-pair pool (``RealESRNetModel._dequeue_and_enqueue``, which RealESRGANModel
-    shares) stops on this queue and batch, run on a stand-in holding just what it reads."""
+    """Whether BasicSR's own training-pair pool (``RealESRNetModel._dequeue_and_enqueue``; RealESRGANModel's is a copy
+    of it) stops on this queue and batch, run on a stand-in holding just what it reads."""
     import torch
     from basicsr.models.realesrnet_model import RealESRNetModel
 
@@ -198,3 +198,30 @@ def test_models_without_a_pair_pool_leave_queue_size_to_the_schema(tiny_options)
     errors = options_problems(opt)[0]
     assert not [line for line in errors if 'multiple' in line]
     assert any(line.startswith('queue_size:') for line in errors)  # the schema's: SFDModel never reads it
+
+
+def test_the_pair_pool_is_left_alone_without_high_order_degradation(tiny_options):
+    from basicsr.models.realesrnet_model import RealESRNetModel
+    # BasicSR degrades, and fills its pool, only under this switch (default true)
+    assert "self.opt.get('high_order_degradation', True)" in inspect.getsource(RealESRNetModel.feed_data)
+    opt = copy.deepcopy(tiny_options[1])
+    opt.update(model_type='SFDRealModel', queue_size=5, high_order_degradation=False)
+    opt['datasets']['train'].update(batch_size_per_gpu=2, dataset_enlarge_ratio=10)
+    assert not [line for line in options_problems(opt)[0] if line.startswith('queue_size:')]
+    opt['high_order_degradation'] = True
+    assert [line for line in options_problems(opt)[0] if line.startswith('queue_size:')]
+
+
+def test_num_gpu_auto_is_every_gpu_as_basicsr_makes_it(tiny_options, monkeypatch):
+    import torch
+    from basicsr.utils import options as basicsr_options
+    assert "opt['num_gpu'] = torch.cuda.device_count()" in inspect.getsource(basicsr_options.parse_options)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)  # a 2-GPU machine
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda **kwargs: True)
+    opt = copy.deepcopy(tiny_options[1])
+    opt.update(model_type='SFDRealModel', queue_size=9, num_gpu='auto', dist=False)
+    opt['datasets']['train'].update(batch_size_per_gpu=3, dataset_enlarge_ratio=10)
+    assert [line for line in options_problems(opt)[0] if line.startswith('queue_size:')] == [
+        'queue_size: 9 is not a multiple of the 6 images of a batch (batch_size_per_gpu 3 x num_gpu 2), which '
+        "SFDRealModel's training-pair pool needs (it would stop at the first iteration); set queue_size to 6 or 12."]

@@ -68,3 +68,20 @@ def test_a_map_size_that_is_no_positive_whole_number_is_refused(tmp_path, score_
     assert refused.returncode == 2 and not (tmp_path / 'maps').exists()
     assert refused.stderr.splitlines()[-1].endswith(
         f"error: argument --map-size: expected a positive whole number, got '{size}'")
+
+
+@pytest.mark.slow  # its own process: stdout as a terminal's, strict UTF-8, not pytest's capture
+def test_a_file_name_that_is_not_utf8_is_printed_and_written_as_its_own_bytes(tmp_path, score_weights):
+    import os
+    import subprocess
+
+    from helpers.training import command_path
+    images = _images(tmp_path / 'images')
+    raw = os.fsencode(str(images / 'a.png')).replace(b'a.png', b'bad\xff.png')
+    os.rename(images / 'a.png', os.fsdecode(raw))
+    done = subprocess.run([command_path('sfd-iqa'), 'score', '-t', str(images), '--weights', str(score_weights),
+                           '--csv', str(tmp_path / 's.csv'), '-q'], capture_output=True, timeout=300,
+                          env=dict(os.environ, HF_HUB_OFFLINE='1', PYTHONIOENCODING='utf-8', LC_ALL='C.UTF-8'))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[1].startswith(raw + b'\t')  # sorted: b.png, then bad\xff.png
+    assert raw + b',' in (tmp_path / 's.csv').read_bytes()

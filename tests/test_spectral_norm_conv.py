@@ -9,7 +9,7 @@ from sfd_basicsr.archs.spectral_norm_conv import SpectralNormConv2d, conv_output
 
 # (in, out, kernel, stride, padding, bias, input side): the weight outweighs the output on small inputs
 CONVS = [(64, 128, 4, 2, 1, False, 8), (16, 8, 3, 1, 1, True, 32), (32, 16, 1, 1, 0, True, 4),
-         (8, 8, 3, 1, 1, False, 64)]
+         (8, 8, 3, 1, 1, False, 64), (64, 128, 4, 2, 1, True, 8), (32, 16, 1, 1, 0, True, 2)]
 
 
 def ours_and_torchs(in_ch, out_ch, kernel, stride, padding, bias, seed=0):

@@ -26,11 +26,13 @@ def usable_device(text):
         device = torch.device(text)
     except (RuntimeError, ValueError):
         raise argparse.ArgumentTypeError(f"'{text}' is not a device: expected cpu, cuda, cuda:1, ...") from None
-    count = {'cpu': 1, 'cuda': torch.cuda.device_count() if torch.cuda.is_available() else 0,
-             'mps': int(torch.backends.mps.is_available()),
-             'xpu': torch.xpu.device_count() if hasattr(torch, 'xpu') and torch.xpu.is_available() else 0}
-    if device.type not in count:
+    if device.type == 'meta':
         raise argparse.ArgumentTypeError(f"'{text}' is no device to compute on: expected cpu, cuda, cuda:1, ...")
+    count = {'cpu': 1, 'mps': int(torch.backends.mps.is_available())}
+    if device.type not in count:  # cuda, xpu and plugin accelerators (torch.<type>) count their own devices
+        backend = getattr(torch, device.type, None)
+        available = getattr(backend, 'is_available', lambda: False)()
+        count[device.type] = backend.device_count() if available and hasattr(backend, 'device_count') else 0
     if not count[device.type]:
         raise argparse.ArgumentTypeError(f"'{text}': this machine has no {device.type.upper()} device; use cpu")
     available = count[device.type]
@@ -176,6 +178,8 @@ def user_error_exit(command, error):
 def run_command(prog, args):
     """``args.run(args)`` of the command ``prog`` chose; every ``UserError`` it raises as one line and an exit code."""
     from ..utils.errors import UserError
+    if hasattr(sys.stdout, 'reconfigure'):  # file names that are not UTF-8 are printed as the bytes they are
+        sys.stdout.reconfigure(errors='surrogateescape')
     try:
         return args.run(args)
     except UserError as error:

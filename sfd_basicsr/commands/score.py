@@ -97,12 +97,15 @@ def _score(args, rank, world):
 def _refuse_csv_over_an_input(csv_path, images, map_paths, weights):
     """``--csv`` naming a scored image, a map of this run or the weights file would replace it with the table."""
     from ..iqa.weights import resolve_weights_path
-    target = os.path.realpath(csv_path)
+    def same(path):  # links, hard links, and names told apart by case only where the file system ignores it
+        if os.path.exists(csv_path) and os.path.exists(path):
+            return os.path.samefile(csv_path, path)
+        return os.path.normcase(os.path.realpath(path)) == os.path.normcase(os.path.realpath(csv_path))
     given = [(path, 'an image this run scores') for path in images]
     given += [(path, 'a quality map this run writes') for path in (map_paths or {}).values()]
     given += [(resolve_weights_path(weights), 'the SFD-IQA weights this run reads')]
     for path, what in given:
-        if path and os.path.realpath(path) == target:
+        if path and same(path):
             raise InputError(f"--csv '{csv_path}' is {what}; writing the scores there would replace it. Give another "
                              'file name.')
 

@@ -28,12 +28,13 @@ def add_parser(commands):
 
 
 def output_extension(text):
-    """``auto`` or an extension that is written and read back (``utils.image_io.IMAGE_EXTENSIONS``)."""
+    """``auto`` or an extension that is written and read back (``utils.image_io.IMAGE_EXTENSIONS``) and holds colour
+    (OpenCV writes no colour PGM)."""
     from ..utils.image_io import IMAGE_EXTENSIONS
-    if text.lower() == 'auto' or '.' + text.lower().lstrip('.') in IMAGE_EXTENSIONS:
+    formats = [e for e in IMAGE_EXTENSIONS if e != '.pgm']
+    if text.lower() == 'auto' or '.' + text.lower().lstrip('.') in formats:
         return text
-    raise argparse.ArgumentTypeError(f"expected auto or one of {', '.join(e[1:] for e in IMAGE_EXTENSIONS)}; "
-                                     f'got {text!r}')
+    raise argparse.ArgumentTypeError(f"expected auto or one of {', '.join(e[1:] for e in formats)}; got {text!r}")
 
 
 def run(args):

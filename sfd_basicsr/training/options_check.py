@@ -158,6 +158,9 @@ def _gpus_per_loader(opt):
     """GPUs one data loader fills: without a launcher BasicSR's one loader takes batch_size_per_gpu x num_gpu
     (DataParallel); under a launcher each process loads batch_size_per_gpu."""
     num_gpu = opt.get('num_gpu')
+    if num_gpu == 'auto':  # BasicSR's parse_options makes it the GPU count, after this check reads the file
+        import torch
+        num_gpu = torch.cuda.device_count() if torch.cuda.is_available() else 0
     single = _world_size(opt) == 1 and not opt.get('dist')
     return num_gpu if isinstance(num_gpu, int) and not isinstance(num_gpu, bool) and num_gpu > 1 and single else 1
 
@@ -175,8 +178,8 @@ def _check_dataset(opt, phase, dataset_opt):
 def _check_pair_pool(opt, model_cls):
     """BasicSR's training-pair pool (Real-ESRGAN's models) asserts at the first iteration, after the experiment's
     folders exist, that ``queue_size`` is a multiple of the batch; say it before."""
-    if not hasattr(model_cls, '_dequeue_and_enqueue'):
-        return
+    if not hasattr(model_cls, '_dequeue_and_enqueue') or not opt.get('high_order_degradation', True):
+        return  # BasicSR fills the pool only while it degrades (high_order_degradation, its default true)
     batch = _mapping(_mapping(opt.get('datasets')).get('train')).get('batch_size_per_gpu')
     queue = opt.get('queue_size', 180)  # BasicSR's default
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (batch, queue)):

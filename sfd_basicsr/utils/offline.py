@@ -5,7 +5,7 @@ import os
 def offline_setting():
     """The variable that forbids downloads, as set (``'HF_HUB_OFFLINE=1'``), or None.
 
-    huggingface_hub's rule: ``HF_HUB_OFFLINE`` if it is set at all, else ``TRANSFORMERS_OFFLINE``; true is
+    huggingface_hub's rule: ``HF_HUB_OFFLINE`` if it is set and not empty, else ``TRANSFORMERS_OFFLINE``; true is
     ``1``, ``ON``, ``YES`` or ``TRUE`` in any case.
     """
     for name in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'):
