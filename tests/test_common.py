@@ -3,7 +3,7 @@ option) before any work; tried through ``sfd-iqa score`` and ``basicsr upscale``
 import pytest
 import torch
 
-from sfd_basicsr.commands.common import positive_number, usable_device
+from sfd_basicsr.commands.common import positive_number, pyiqa_metric_name, usable_device
 
 
 def _device_parses_in_torch(text):
@@ -80,3 +80,30 @@ def test_other_accelerators_are_counted_by_their_own_torch_module(monkeypatch):
     with pytest.raises(argparse.ArgumentTypeError, match=r"^'xpu:2': this machine has 2 xpu device\(s\), xpu:0 to "
                                                          r'xpu:1$'):
         usable_device('xpu:2')
+
+
+def test_a_metric_name_pyiqa_does_not_know_is_refused_by_every_command_with_the_nearest_names(tmp_path, basicsr_main,
+                                                                                               sfd_iqa_main):
+    import pyiqa
+    assert 'lpips' in pyiqa.list_models() and 'lpip' not in pyiqa.list_models()
+    out = tmp_path / 'out'
+    for main, command in ((basicsr_main, ['compare', '-o', str(out), f'a={tmp_path}', f'b={tmp_path}']),
+                          (basicsr_main, ['evaluate', '-m', 'x', '--data', f'a={tmp_path}', '-o', str(out)]),
+                          (sfd_iqa_main, ['correlate', '--images', str(tmp_path), '--mos', 'x.csv'])):
+        refused = main(command + ['--metrics', 'niqe', 'lpip', '-q'])
+        assert refused.returncode == 2, command[0]
+        line = refused.stderr.splitlines()[-1]
+        assert "error: argument --metrics: 'lpip' is not a pyiqa metric (did you mean lpips, " in line
+        assert line.endswith('; see pyiqa.list_models()')
+        assert not out.exists()
+
+
+def test_every_name_pyiqa_lists_is_a_metric_name_and_sfd_iqa_is_one():
+    import argparse
+
+    import pyiqa
+    names = pyiqa.list_models()
+    assert [pyiqa_metric_name(name) for name in names] == names
+    assert pyiqa_metric_name('sfd_iqa') == 'sfd_iqa'  # the hook registers it on first use
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^'qwertyuiop' is not a pyiqa metric; see"):
+        pyiqa_metric_name('qwertyuiop')  # nothing near: no guess offered

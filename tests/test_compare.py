@@ -67,10 +67,24 @@ def test_scale_sets_the_crop_border_of_psnr(folders, tmp_path, basicsr_main):
 
 
 def test_a_metric_that_cannot_be_built_is_named_and_the_page_still_builds(folders, tmp_path, basicsr_main):
-    result = basicsr_main(['compare', '-o', tmp_path / 'page', *folders['runs'], '--metrics', 'no_such_metric', '-q'])
+    # lpips is a pyiqa metric whose weights are a download, which this offline suite cannot make
+    result = basicsr_main(['compare', '-o', tmp_path / 'page', *folders['runs'], '--gt', folders['gt'], '--metrics',
+                           'lpips', '--figure', 'coffee', '--figure-metric', 'lpips', '-q'])
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "no_such_metric: unavailable ('no_such_metric' is not a pyiqa metric" in result.stderr
-    assert "no_such_metric: unavailable" in (tmp_path / 'page' / 'index.html').read_text()
+    assert "lpips: unavailable (pyiqa metric 'lpips' cannot be built" in result.stderr
+    assert 'figure: lpips is unavailable, so the figure shows PSNR-Y under its crops.' in result.stderr
+    assert "lpips: unavailable" in (tmp_path / 'page' / 'index.html').read_text()
+
+
+def test_a_figure_metric_the_page_does_not_compute_is_refused_before_any_work(folders, tmp_path, basicsr_main):
+    out = tmp_path / 'page'
+    refused = basicsr_main(['compare', '-o', out, *folders['runs'], '--metrics', 'piqe', '--figure',
+                            '--figure-metric', 'niqe', '-q'])
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[-1].endswith(
+        "--figure-metric 'niqe': not a metric of this page (it has PSNR-Y, SSIM-Y, sfd_iqa, piqe; add it to "
+        '--metrics).')
+    assert not out.exists()
 
 
 def test_an_unreadable_image_gives_exit_1_with_the_page_built(folders, tmp_path, basicsr_main):

@@ -44,6 +44,21 @@ def usable_device(text):
     return text
 
 
+def pyiqa_metric_name(text):
+    """A metric name pyiqa knows, as ``--metrics`` takes it: a typo is refused before any work, not reported as an
+    unavailable column after it (a known metric that cannot be built here still is)."""
+    from ..iqa.pyiqa_metrics import unknown_metric
+    problem = unknown_metric(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def add_metrics(parser, default, help):
+    parser.add_argument('--metrics', nargs='*', type=pyiqa_metric_name, default=list(default), metavar='METRIC',
+                        help=help)
+
+
 def add_device(parser):
     parser.add_argument('--device', type=usable_device, default=None, help="cpu, cuda, cuda:1, ... (default: this "
                         "process's GPU if there is one, else the CPU)")

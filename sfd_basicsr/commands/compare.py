@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from .common import add_device, add_quiet, add_weights
+from .common import add_device, add_metrics, add_quiet, add_weights
 
 DEFAULT_METRICS = ('lpips', 'dists', 'niqe')
 
@@ -36,9 +36,9 @@ def add_parser(commands):
     parser.add_argument('--gt', default=None, metavar='GT_DIR', help='ground truth (PSNR/SSIM and full-reference '
                         'metrics need it)')
     parser.add_argument('--lr', default=None, metavar='LR_DIR', help='the LR inputs, shown bicubic-upscaled')
-    parser.add_argument('--metrics', nargs='*', default=list(DEFAULT_METRICS),
-                        help=f"pyiqa metrics besides PSNR/SSIM-Y and SFD-IQA (default: {' '.join(DEFAULT_METRICS)}); "
-                        'one that cannot be built here is named as unavailable')
+    add_metrics(parser, DEFAULT_METRICS, help='pyiqa metrics besides PSNR/SSIM-Y and SFD-IQA (default: '
+                f"{' '.join(DEFAULT_METRICS)}); a name pyiqa does not know is refused, a metric that cannot be "
+                'built here (weights not downloaded) is named as unavailable')
     add_weights(parser)
     parser.add_argument('--scale', type=_positive, default=None,
                         help='the crop border of PSNR/SSIM (default: from the LR and output sizes, else none)')

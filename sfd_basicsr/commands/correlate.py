@@ -2,7 +2,7 @@
 import sys
 
 from ..utils.errors import InputError
-from .common import add_device, add_quiet, add_weights
+from .common import add_device, add_metrics, add_quiet, add_weights
 
 
 def add_parser(commands):
@@ -18,8 +18,7 @@ def add_parser(commands):
     parser.add_argument('--score-column', default=None,
                         help='score column of the MOS file (default: mos, dmos, score)')
     parser.add_argument('--data-root', default='./datasets', help='where the pyiqa dataset is (with --dataset)')
-    parser.add_argument('--metrics', nargs='*', default=list(DEFAULT_METRICS),
-                        help=f"pyiqa NR metrics (default: {' '.join(DEFAULT_METRICS)})")
+    add_metrics(parser, DEFAULT_METRICS, help=f"pyiqa NR metrics (default: {' '.join(DEFAULT_METRICS)})")
     add_weights(parser)
     add_device(parser)
     parser.add_argument('--csv', default=None, help="write every image's scores to this CSV")

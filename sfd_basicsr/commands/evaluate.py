@@ -6,7 +6,7 @@ import os
 import sys
 
 from ..utils.errors import InputError
-from .common import (add_device, add_max_pixels, add_model, add_precision, add_quiet, add_weights,
+from .common import (add_device, add_max_pixels, add_metrics, add_model, add_precision, add_quiet, add_weights,
                      in_inference_processes, outputs_writable_on_every_process)
 
 DEFAULT_METRICS = ('lpips', 'dists', 'niqe', 'musiq', 'clipiqa', 'sfd_iqa')
@@ -20,8 +20,7 @@ def add_parser(commands):
     add_model(parser, help='experiments/<name> folder or generator weights file')
     parser.add_argument('--data', action='append', required=True, metavar='NAME=GT[:LQ]',
                         help='a test set: its GT folder and, optionally, its LR folder (repeat for several)')
-    parser.add_argument('--metrics', nargs='*', default=list(DEFAULT_METRICS),
-                        help=f"pyiqa metrics besides PSNR/SSIM (default: {' '.join(DEFAULT_METRICS)})")
+    add_metrics(parser, DEFAULT_METRICS, help=f"pyiqa metrics besides PSNR/SSIM (default: {' '.join(DEFAULT_METRICS)})")
     add_weights(parser)
     parser.add_argument('-o', '--output', default='evaluation', help='folder for results.md and results.csv')
     parser.add_argument('--tile', type=int, default=0, help='upscale in tiles of this size (0: whole images)')

@@ -22,7 +22,7 @@ from ..utils.atomic import atomic_write_bytes, atomic_write_csv, atomic_write_te
 from ..utils.image_io import ImageReadError, write_image
 from .compare_crops import auto_crops, clipped
 from .compare_match import CompareInputError, match_folders
-from .compare_metrics import SFD_IQA, Scorers, best_label, means, realness_picture
+from .compare_metrics import FULL_REFERENCE, SFD_IQA, Scorers, best_label, means, realness_picture
 from .evaluate import read_bgr8
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'templates')
@@ -265,7 +265,7 @@ def build_compare_page(output, runs, gt=None, lr=None, metrics=(), weights=None,
     from tqdm import tqdm
 
     from ..utils.atomic import check_writable_folder
-    from .compare_figure import write_figure
+    from .compare_figure import figure_metric_of, write_figure
     matched = match_folders(runs, gt, lr)
     named = {}
     for image, box in crops:
@@ -277,6 +277,10 @@ def build_compare_page(output, runs, gt=None, lr=None, metrics=(), weights=None,
     unknown = [name for name in figure_names if name not in matched.names]
     if unknown:
         raise CompareInputError(f"--figure: no compared image is named {', '.join(unknown)}.")
+    page_metrics = list(dict.fromkeys((*FULL_REFERENCE, SFD_IQA, *metrics)))
+    if figure_metric is not None and figure_metric not in page_metrics:
+        raise CompareInputError(f"--figure-metric '{figure_metric}': not a metric of this page (it has "
+                                f"{', '.join(page_metrics)}; add it to --metrics).")
     check_writable_folder(output, '-o')
     scale = scale or _inferred_scale(matched)
     scorers = Scorers(metrics, any(p.kind == 'gt' for p in matched.panes), scale or 0, device, weights,
@@ -300,6 +304,10 @@ def build_compare_page(output, runs, gt=None, lr=None, metrics=(), weights=None,
         notes.append('PSNR/SSIM without a crop border: the scale is unknown (give --lr or --scale).')
     report = PageReport(os.path.join(output, 'index.html'), len(images), builder.failures, notes)
     if builder.figure_rows:
+        shown = figure_metric_of(columns, figure_metric)
+        if figure_metric is not None and (shown is None or shown.key != figure_metric):
+            notes.append(f'figure: {figure_metric} is unavailable, so the figure shows '
+                         f"{shown.label if shown else 'no metric'} under its crops.")
         report.figure = write_figure(os.path.join(output, 'figure'), builder.figure_rows, columns, figure_metric)
     atomic_write_csv(os.path.join(output, 'metrics.csv'), [['image', 'pane', 'metric', 'value']] + [
         [name, label, column.key, repr(float(row[label][column.key]))] for name, row in builder.values.items()

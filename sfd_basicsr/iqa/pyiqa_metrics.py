@@ -17,11 +17,27 @@ class MetricUnavailable(UserError, RuntimeError):
     """A pyiqa metric that cannot be built here (unknown name, weights that cannot be downloaded, ...)."""
 
 
-def pyiqa_metric(metric, device=None, **options):
-    """The pyiqa metric ``metric`` built with ``options``, once per process and device."""
+def _pyiqa():
     import sfd_basicsr_pyiqa_hook  # pyiqa learns sfd_iqa
     sfd_basicsr_pyiqa_hook.install()
     import pyiqa
+    return pyiqa
+
+
+def unknown_metric(metric):
+    """Why ``metric`` is no pyiqa metric name (with the nearest names, a typo's likely cure), or None."""
+    import difflib
+    known = _pyiqa().list_models()
+    if metric in known:
+        return None
+    near = difflib.get_close_matches(metric, known, n=3)
+    return (f"'{metric}' is not a pyiqa metric" + (f" (did you mean {', '.join(near)}?)" if near else '') +
+            '; see pyiqa.list_models()')
+
+
+def pyiqa_metric(metric, device=None, **options):
+    """The pyiqa metric ``metric`` built with ``options``, once per process and device."""
+    pyiqa = _pyiqa()
     device = default_device(device)
     key = (metric, str(device), tuple(sorted((k, repr(v)) for k, v in options.items())))
     return _METRICS.get(key, lambda: _build(pyiqa, metric, device, options))
