@@ -122,3 +122,32 @@ def test_thresh_size_and_opt_reach_the_result(photos, tmp_path, basicsr_main):
     assert per_image == {'astronaut', 'chelsea', 'coffee'}
     coffee = [n for n in os.listdir(out / 'train' / 'hr_sub') if n.startswith('coffee_')]
     assert len(coffee) == len(crop_positions(400, 192, 96, 100)) * len(crop_positions(600, 192, 96, 100)) == 15
+
+
+def test_images_that_give_no_sub_image_are_refused_and_leave_no_folders(tmp_path, basicsr_main):
+    photos = tmp_path / 'small_photos'
+    photos.mkdir()
+    for name in ('a', 'b'):
+        cv2.imwrite(str(photos / f'{name}.png'), np.zeros((40, 40, 3), np.uint8))
+    out = tmp_path / 'deep' / 'out'
+    result = basicsr_main(['prepare', '-i', str(photos), '-o', str(out), '--crop-size', '192', '-q'], cwd=tmp_path)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert result.stderr.splitlines()[-1].endswith(
+        f"-i '{photos}': none of its 2 training image(s) gave a sub-image (each was skipped, said above); nothing to "
+        'train on.')
+    assert 'wrote' not in result.stderr and result.stdout == ''
+    assert [name for name in os.listdir(out) if not name.startswith('.')] == []  # the command's lock may stay
+
+
+def test_with_no_sub_image_the_validation_pairs_and_folders_there_before_stay(tmp_path, basicsr_main):
+    photos = tmp_path / 'small_photos'
+    photos.mkdir()
+    cv2.imwrite(str(photos / 'a.png'), skimage.data.chelsea()[:, :, ::-1])  # the validation image, whole
+    cv2.imwrite(str(photos / 'b.png'), np.zeros((40, 40, 3), np.uint8))
+    out = tmp_path / 'out'
+    out.mkdir()
+    result = basicsr_main(['prepare', '-i', str(photos), '-o', str(out), '--crop-size', '192', '--val', '1', '-q'],
+                          cwd=tmp_path)
+    assert result.returncode == 2 and 'none of its 1 training image(s) gave a sub-image' in result.stderr
+    assert [name for name in sorted(os.listdir(out)) if not name.startswith('.')] == ['val']
+    assert sorted(os.listdir(out / 'val' / 'gt_mod')) == ['a.png']

@@ -8,6 +8,7 @@ the scale on LR), named ``<stem>_s001.png``... as BasicSR's ``extract_subimages.
 images are whole (modcrop) with their bicubic LR, like Set5's ``GTmod12`` / ``LRbicx4``. Every file is written whole;
 a file already there (from an interrupted run) is complete and kept, so a re-run goes on where it stopped.
 """
+import contextlib
 import os
 import sys
 
@@ -59,9 +60,7 @@ def prepare(hr_folder, out, scale=4, crop_size=DEFAULT_CROP_SIZE, step=DEFAULT_S
              'meta_info': os.path.join(out, 'train', 'meta_info.txt')}
     if val_count:
         paths.update(val_gt=os.path.join(out, 'val', 'gt_mod'), val_lq=os.path.join(out, 'val', f'lr_x{scale}'))
-    for key in ('train_gt', 'train_lq', 'val_gt', 'val_lq'):
-        if key in paths:
-            os.makedirs(paths[key], exist_ok=True)
+    made = _new_folders([paths[key] for key in ('train_gt', 'train_lq', 'val_gt', 'val_lq') if key in paths])
     failures, names = [], []
     for path in tqdm(train_images, unit='image', desc='prepare train', disable=not progress):
         try:
@@ -75,11 +74,30 @@ def prepare(hr_folder, out, scale=4, crop_size=DEFAULT_CROP_SIZE, step=DEFAULT_S
         except (ValueError, OSError) as error:
             failures.append((path, str(error)))
             tqdm.write(f'prepare: skipped {path}: {error}', file=sys.stderr)
+    if not names:  # a meta_info of no lines: BasicSR's first epoch would fail far from the cause
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):  # a folder holding something (validation pairs) stays
+                os.rmdir(folder)
+        raise InputError(f"-i '{hr_folder}': none of its {len(train_images)} training image(s) gave a sub-image "
+                         '(each was skipped, said above); nothing to train on.')
     from ..utils.atomic import atomic_write_text
     atomic_write_text(paths['meta_info'], ''.join(f'{name}\n' for name in sorted(names)))
     if lmdb:
         paths.update(_lmdb(paths, sorted(names)))
     return paths, failures
+
+
+def _new_folders(leaves):
+    """Make the folders ``leaves``; those this made, parents first, to remove if nothing is written."""
+    made = []
+    for leaf in leaves:
+        missing, folder = [], os.path.abspath(leaf)
+        while not os.path.isdir(folder):
+            missing.insert(0, folder)
+            folder = os.path.dirname(folder)
+        os.makedirs(leaf, exist_ok=True)
+        made += [folder for folder in missing if folder not in made]
+    return made
 
 
 def _sub_images(path, paths, scale, crop_size, step, thresh_size, max_pixels):
