@@ -105,6 +105,31 @@ class Payload:
         return (open, (self.marker, 'w'))
 
 
+@pytest.mark.parametrize('value', [float('nan'), float('inf'), float('-inf')])
+def test_a_diverged_checkpoint_is_refused_naming_the_weight_and_never_upscaled_or_exported(models, tmp_path, value,
+                                                                                          basicsr_main):
+    experiment = tmp_path / 'experiments' / 'diverged'
+    shutil.copytree(models['experiment'], experiment)
+    checkpoint = experiment / 'models' / 'net_g_5.pth'
+    saved = torch.load(checkpoint, weights_only=True)
+    saved['params_ema']['body.0.rdb2.conv3.weight'][0, 0, 1, 1] = value  # the weights inference reads
+    torch.save(saved, checkpoint)
+    (tmp_path / 'in').mkdir()
+    cv2.imwrite(str(tmp_path / 'in' / 'a.png'), np.zeros((16, 16, 3), np.uint8))
+    for command in (['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'o')],
+                    ['export', '-o', str(tmp_path / 'x.safetensors')]):
+        result = basicsr_main(command + ['-m', str(experiment)], cwd=tmp_path)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert result.stderr.strip().splitlines()[-1].endswith(
+            f"'{checkpoint} [params_ema]': weight body.0.rdb2.conv3.weight holds NaN or infinite values (the run "
+            'diverged by then?); give an earlier checkpoint, models/net_g_<iter>.pth.')
+    assert not (tmp_path / 'o').exists() or not os.listdir(tmp_path / 'o')
+    assert not (tmp_path / 'x.safetensors').exists()
+    saved['params_ema']['body.0.rdb2.conv3.weight'][0, 0, 1, 1] = 0.5  # the same file, finite: it loads
+    torch.save(saved, checkpoint)
+    assert load_generator(experiment).source == f'{checkpoint} [params_ema]'
+
+
 @pytest.mark.parametrize('kind', ['truncated', 'empty', 'text', 'malicious'])
 def test_a_bad_checkpoint_in_an_experiment_is_named_in_one_line_and_never_run(models, tmp_path, kind, basicsr_main):
     experiment = tmp_path / 'experiments' / 'bad'

@@ -37,8 +37,21 @@ def load_generator(model, device='cpu'):
         generator = _from_file(model)
     else:
         raise GeneratorLoadError(f"Model '{model}' does not exist (expected an experiment folder or a weights file).")
+    broken = _non_finite_weight(generator.module)
+    if broken:  # a diverged run's checkpoint: it upscales to black or NaN images, and an export would spread it
+        raise GeneratorLoadError(f"'{generator.source}': weight {broken} holds NaN or infinite values (the run "
+                                 'diverged by then?); give an earlier checkpoint, models/net_g_<iter>.pth.')
     generator.module.to(device).eval().requires_grad_(False)
     return generator
+
+
+def _non_finite_weight(module):
+    """The name of the first floating-point weight or buffer of ``module`` holding NaN or infinity, or None."""
+    import torch
+    for name, tensor in (*module.named_parameters(), *module.named_buffers()):
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
 
 
 def _own_experiment(path):
