@@ -170,3 +170,21 @@ def test_a_float_image_holding_nan_or_infinite_pixels_is_refused(tmp_path, bad):
     assert not np.isfinite(cv2.imread(str(path), cv2.IMREAD_UNCHANGED)).all()  # OpenCV keeps the value
     with pytest.raises(ImageReadError, match=r"holds NaN or infinite pixels; not read\.$"):
         read_unchanged(str(path))
+
+
+@pytest.mark.parametrize('name, options', [('pages.tiff', {}), ('anim.webp', {'lossless': True}), ('anim.png', {})])
+def test_a_multi_page_tiff_or_an_animation_is_refused_saying_how_many_pages(tmp_path, name, options):
+    frames = [Image.fromarray(np.ascontiguousarray(photo()[..., ::-1]) // (1 + i)) for i in range(3)]
+    frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:], **options)
+    assert Image.open(tmp_path / name).n_frames == 3  # the writer's own count
+    assert cv2.imread(str(tmp_path / name)) is not None  # OpenCV alone would read the first page, unsaid
+    with pytest.raises(ImageReadError, match=rf"^'{tmp_path / name}' holds 3 pages or frames \(a multi-page TIFF "
+                       r'or an animation\): only the first would be read'):
+        read_unchanged(str(tmp_path / name))
+
+
+@pytest.mark.parametrize('name', ['one.tiff', 'one.webp', 'one.png'])
+def test_a_single_page_tiff_webp_or_png_reads_as_opencv_reads_it(tmp_path, name):
+    Image.fromarray(np.ascontiguousarray(photo()[..., ::-1])).save(tmp_path / name, **(
+        {'lossless': True} if name.endswith('webp') else {}))
+    assert np.array_equal(read_unchanged(str(tmp_path / name)), cv2.imread(str(tmp_path / name), cv2.IMREAD_UNCHANGED))

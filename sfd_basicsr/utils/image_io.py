@@ -1,5 +1,6 @@
 """Reading any image file as an RGB float tensor in [0, 1], with errors that name the file."""
 import os
+import struct
 
 import cv2
 import numpy as np
@@ -7,7 +8,7 @@ import torch
 
 from .errors import InputError, InputNotFound
 from .locks import OUTPUT_LOCK
-from .memory import DEFAULT_MAX_PIXELS, check_fits, check_pixels, image_header
+from .memory import DEFAULT_MAX_PIXELS, check_fits, check_pixels, image_header, pil_reader
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -71,7 +72,8 @@ def read_unchanged(path, max_pixels=DEFAULT_MAX_PIXELS):
     """The file's pixels as stored (grey, BGR or BGRA; 8-bit, 16-bit or float), as ``cv2.IMREAD_UNCHANGED``.
 
     Refuses, naming the file: folders, broken links, empty files, truncated PNG and JPEG files (which
-    decoders return with grey or repeated rows), GIF (animated frames beyond the first would be lost), images whose
+    decoders return with grey or repeated rows), GIF, multi-page TIFF and animated WebP / PNG (the pages or frames
+    beyond the first would be lost), images whose
     header says more than ``max_pixels`` pixels or more than the free memory can decode (``memory``), and anything
     OpenCV cannot decode.
     """
@@ -97,6 +99,10 @@ def read_unchanged(path, max_pixels=DEFAULT_MAX_PIXELS):
         height, width, channels, sample_bytes = header
         check_pixels(path, height, width, max_pixels)
         check_fits(path, height * width * channels * sample_bytes, f'decoding its {width}x{height} pixels')
+    frames = frame_count(path)
+    if frames > 1:
+        raise ImageReadError(f"'{path}' holds {frames} pages or frames (a multi-page TIFF or an animation): only the "
+                             'first would be read; save each as an image of its own.')
     try:
         array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error as error:  # OpenCV's own size bound, an allocation it cannot make
@@ -107,6 +113,23 @@ def read_unchanged(path, max_pixels=DEFAULT_MAX_PIXELS):
     if np.issubdtype(array.dtype, np.floating) and not (np.isfinite(array.min()) and np.isfinite(array.max())):
         raise ImageReadError(f"'{path}' holds NaN or infinite pixels; not read.")
     return array
+
+
+def frame_count(path):
+    """Pages or frames of a TIFF, WebP or PNG (APNG) file as Pillow counts them, which OpenCV would read as the first
+    alone; 1 for other formats and for files whose header Pillow cannot read."""
+    try:
+        reader = pil_reader(path)
+    except OSError:
+        return 1
+    if reader is None:
+        return 1
+    try:
+        return int(getattr(reader, 'n_frames', 1)) if reader.format in ('TIFF', 'WEBP', 'PNG') else 1
+    except (OSError, ValueError, EOFError, struct.error):  # a damaged page chain: OpenCV's decoder decides
+        return 1
+    finally:
+        reader.close()
 
 
 def write_image(path, array):

@@ -19,7 +19,7 @@ def size_text(size):
     return f'{size / 2**30:.1f} GB' if size >= 2**30 else f'{size / 2**20:.0f} MB'
 
 
-def _pil_reader(path):
+def pil_reader(path):
     """Pillow's reader of ``path``'s format, opened without ``Image.open``'s size bound (the bound is ours here)."""
     from PIL import Image, ImageFile
     Image.preinit()
@@ -48,7 +48,7 @@ def image_header(path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            reader = _pil_reader(path)
+            reader = pil_reader(path)
     except OSError:
         return None
     if reader is None:
