@@ -94,3 +94,44 @@ def test_bytes_that_are_no_yaml_text_are_refused_naming_the_file(tmp_path, conte
     path.write_bytes(content)
     with pytest.raises(InputError, match=rf"^options file '{re.escape(str(path))}' is not YAML text \(.+\)\.$"):
         yaml_file.read_yaml(str(path), 'options file')
+
+
+REPEATED = '''name: run
+network_d:
+  type: FeatD
+  num_feat: 64
+  num_feat: 32
+'''
+
+
+def test_a_key_written_twice_in_the_options_is_refused_naming_both_lines(tmp_path, basicsr_main):
+    import yaml
+    (tmp_path / 'twice.yml').write_text(REPEATED)
+    assert yaml.safe_load(REPEATED)['network_d']['num_feat'] == 32  # PyYAML (and so BasicSR) keeps the second unsaid
+    for command in ('check', 'train'):
+        refused = basicsr_main([command, '-opt', str(tmp_path / 'twice.yml')], cwd=tmp_path)
+        assert refused.returncode == 2 and 'Traceback' not in refused.stderr
+        assert refused.stderr.strip().splitlines()[-1].endswith(
+            f"options file '{tmp_path / 'twice.yml'}': the key 'num_feat' is written twice in one block (lines 4 and "
+            "5); YAML would keep the second alone. Merge them or remove one.")
+    assert not (tmp_path / 'experiments').exists()
+
+
+@pytest.mark.parametrize('text', [
+    'a: {x: 1}\nb: {x: 2}\n',  # the same key in two blocks
+    'base: &base {x: 1, y: 2}\nrun:\n  <<: *base\n  x: 3\n',  # a merge key, then an override of what it brought
+    'a:\n  - {x: 1}\n  - {x: 2}\n',  # items of a list
+])
+def test_the_same_key_in_other_blocks_and_a_merge_override_are_read_as_pyyaml_reads_them(tmp_path, text):
+    import yaml
+    (tmp_path / 'ok.yml').write_text(text)
+    assert yaml_file.read_yaml(str(tmp_path / 'ok.yml'), unique_keys=True) == yaml.safe_load(text)
+
+
+def test_a_repeated_key_is_found_inside_a_list_and_read_as_pyyaml_does_where_not_asked(tmp_path):
+    import yaml
+    text = 'datasets:\n  - {name: a, name: b}\n'
+    (tmp_path / 'list.yml').write_text(text)
+    with pytest.raises(InputError, match=r"the key 'name' is written twice in one block \(lines 2 and 2\)"):
+        yaml_file.read_yaml(str(tmp_path / 'list.yml'), unique_keys=True)
+    assert yaml_file.read_yaml(str(tmp_path / 'list.yml')) == yaml.safe_load(text)  # an experiment's recorded copy

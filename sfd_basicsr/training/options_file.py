@@ -23,7 +23,7 @@ def read_options_file(path):
     if not os.path.isfile(path):
         raise OptionsError(options_file_missing(path))
     try:
-        opt = read_yaml(path, 'options file')
+        opt = read_yaml(path, 'options file', unique_keys=True)
     except InputError as error:
         raise OptionsError(str(error)) from None
     if not isinstance(opt, dict):

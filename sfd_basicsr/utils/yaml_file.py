@@ -36,9 +36,33 @@ def _expanded_values(root, path, what):
     return size(root)
 
 
-def read_yaml(path, what='file'):
+def _repeated_key(root):
+    """``(key, first line, second line)`` of the first key written twice in one mapping of the document, or None
+    (merge keys ``<<`` aside: YAML defines what they override)."""
+    seen_nodes, stack = set(), [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            lines = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != 'tag:yaml.org,2002:merge':
+                    if key.value in lines:
+                        return key.value, lines[key.value], key.start_mark.line + 1
+                    lines[key.value] = key.start_mark.line + 1
+                stack += [key, value]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return None
+
+
+def read_yaml(path, what='file', unique_keys=False):
     """The value in the YAML file ``path``, read with ``yaml.SafeLoader``; ``InputError`` naming ``what`` and the
-    file for a missing, unreadable, oversized, malformed, tagged or alias-bombed file."""
+    file for a missing, unreadable, oversized, malformed, tagged or alias-bombed file, and with ``unique_keys`` for a
+    key written twice in one mapping (PyYAML keeps the last silently: a second ``val:`` block would replace the
+    first)."""
     try:
         size = os.path.getsize(path)
         if size > MAX_BYTES:
@@ -57,6 +81,11 @@ def read_yaml(path, what='file'):
         if _expanded_values(node, path, what) > MAX_VALUES:
             raise InputError(f"{what} '{path}': its YAML aliases expand to more than {MAX_VALUES} values (an alias "
                              'bomb?); not read.')
+        repeated = _repeated_key(node) if unique_keys else None
+        if repeated:
+            key, first, second = repeated
+            raise InputError(f"{what} '{path}': the key '{key}' is written twice in one block (lines {first} and "
+                             f'{second}); YAML would keep the second alone. Merge them or remove one.')
         return loader.construct_document(node)
     except yaml.constructor.ConstructorError as error:
         tag = getattr(error.problem_mark, 'line', None)
