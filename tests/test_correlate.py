@@ -33,10 +33,12 @@ def test_a_byte_order_mark_is_read_past_as_spreadsheets_write_it(tmp_path, mos_i
     (b'image,mos\n0.png,nan\n', "line 2: the mos column holds 'nan', not a finite number."),
     (b'image,mos\n0.png,1\n1.png,-inf\n', "line 3: the mos column holds '-inf', not a finite number."),
     (b'image,mos\n0.png,1\n,2\n', 'line 3: the image column holds no image name.'),
+    (b'image,mos\n0.png,1\n1.png,2\nsub/0.png,3\n', 'lines 2 and 4: the image 0.png is listed twice; give each '
+                                                  'image one score (the mean of its ratings).'),
     (b'image,mos\n', 'has no rows under its header.'),
     (b'\xff\xfeimage,mos\n', "cannot be read as a UTF-8 CSV file ('utf-8' codec can't decode byte 0xff in position 0: "
                              'invalid start byte).'),
-], ids=['text score', 'empty score', 'short row', 'nan', 'infinite', 'no name', 'no rows', 'not utf-8'])
+], ids=['text score', 'empty score', 'short row', 'nan', 'infinite', 'no name', 'twice', 'no rows', 'not utf-8'])
 def test_a_malformed_mos_file_is_refused_naming_the_file_and_line(tmp_path, mos_images, sfd_iqa_main, content, line):
     mos = tmp_path / 'mos.csv'
     mos.write_bytes(content)

@@ -59,11 +59,16 @@ def read_mos_csv(path, images_dir, name_column=None, score_column=None):
     if score_column is None or name_column not in first or score_column not in first:
         raise InputError(f"--mos '{path}': cannot tell the image-name and score columns apart ({list(first)}); give "
                          '--name-column and --score-column.')
-    pairs, missing = [], []
+    pairs, missing, lines = [], [], {}
     for line, row in rows:
         if not row[name_column]:
             raise InputError(f"--mos '{path}', line {line}: the {name_column} column holds no image name.")
-        image = os.path.join(images_dir, os.path.basename(row[name_column]))
+        name = os.path.basename(row[name_column])
+        if name in lines:  # it would weigh twice in every correlation
+            raise InputError(f"--mos '{path}', lines {lines[name]} and {line}: the image {name} is listed twice; give "
+                             'each image one score (the mean of its ratings).')
+        lines[name] = line
+        image = os.path.join(images_dir, name)
         score = _score(path, line, score_column, row[score_column])
         (pairs if os.path.isfile(image) else missing).append((image, score))
     return pairs, missing
