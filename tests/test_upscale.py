@@ -105,6 +105,15 @@ class Payload:
         return (open, (self.marker, 'w'))
 
 
+def upscale_and_export(model, tmp_path, basicsr_main):
+    """What ``basicsr upscale`` (of one image into ``o/``) and ``basicsr export`` (to ``x.safetensors``) give."""
+    (tmp_path / 'in').mkdir(exist_ok=True)
+    cv2.imwrite(str(tmp_path / 'in' / 'a.png'), np.zeros((16, 16, 3), np.uint8))
+    return [basicsr_main(command + ['-m', str(model)], cwd=tmp_path)
+            for command in (['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'o')],
+                            ['export', '-o', str(tmp_path / 'x.safetensors')])]
+
+
 @pytest.mark.parametrize('value', [float('nan'), float('inf'), float('-inf')])
 def test_a_diverged_checkpoint_is_refused_naming_the_weight_and_never_upscaled_or_exported(models, tmp_path, value,
                                                                                           basicsr_main):
@@ -114,11 +123,7 @@ def test_a_diverged_checkpoint_is_refused_naming_the_weight_and_never_upscaled_o
     saved = torch.load(checkpoint, weights_only=True)
     saved['params_ema']['body.0.rdb2.conv3.weight'][0, 0, 1, 1] = value  # the weights inference reads
     torch.save(saved, checkpoint)
-    (tmp_path / 'in').mkdir()
-    cv2.imwrite(str(tmp_path / 'in' / 'a.png'), np.zeros((16, 16, 3), np.uint8))
-    for command in (['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'o')],
-                    ['export', '-o', str(tmp_path / 'x.safetensors')]):
-        result = basicsr_main(command + ['-m', str(experiment)], cwd=tmp_path)
+    for result in upscale_and_export(experiment, tmp_path, basicsr_main):
         assert result.returncode == 2, result.stderr[-2000:]
         assert result.stderr.strip().splitlines()[-1].endswith(
             f"'{checkpoint} [params_ema]': weight body.0.rdb2.conv3.weight holds NaN or infinite values (the run "
@@ -140,11 +145,7 @@ def test_a_bad_checkpoint_in_an_experiment_is_named_in_one_line_and_never_run(mo
         torch.save({'params': Payload(str(marker))}, checkpoint)
     else:
         checkpoint.write_bytes({'truncated': data[:len(data) // 2], 'empty': b'', 'text': b'not a checkpoint'}[kind])
-    (tmp_path / 'in').mkdir()
-    cv2.imwrite(str(tmp_path / 'in' / 'a.png'), np.zeros((16, 16, 3), np.uint8))
-    for command in (['upscale', '-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'o')],
-                    ['export', '-o', str(tmp_path / 'x.safetensors')]):
-        result = basicsr_main(command + ['-m', str(experiment)], cwd=tmp_path)
+    for result in upscale_and_export(experiment, tmp_path, basicsr_main):
         assert result.returncode == 2, result.stderr[-2000:]
         last = result.stderr.strip().splitlines()[-1]
         assert str(checkpoint) in last and 'Traceback' not in result.stderr and 'weights_only' not in result.stderr
