@@ -635,3 +635,67 @@ def test_a_generator_that_does_not_take_rgb_is_refused_before_any_work(tmp_path,
         f'takes {channels}-channel images; images are fed to a generator as RGB (3 channels), as BasicSR and '
         'Real-ESRGAN train them.')
     assert 'Traceback' not in refused.stderr
+
+
+def nested_photos(root):
+    """Small photos in nested folders (pyiqa's ``scandir_images`` lists the same files)."""
+    import skimage.data
+    names = {'a.png': 'astronaut', 'a.jpg': 'coffee', 'sub/b.png': 'chelsea', 'sub/deeper/c.png': 'rocket'}
+    for relative, name in names.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / relative), cv2.resize(getattr(skimage.data, name)()[..., ::-1], (20, 16)))
+    return root
+
+
+def test_recursive_upscales_what_pyiqa_lists_into_mirrored_sub_folders_and_skips_its_own_output(models, tmp_path,
+                                                                                             basicsr_main):
+    from pyiqa.utils import scandir_images
+    root = nested_photos(tmp_path / 'photos')
+    expected = sorted(os.path.relpath(path, root) for path in scandir_images(str(root)))
+    out = root / 'out'  # inside the input: a rerun must not upscale the first run's results
+    words = ['upscale', '-i', str(root), '-o', str(out), '-r', '-m', str(models['experiment']), '-q']
+    first = basicsr_main(words, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    written = sorted(os.path.relpath(os.path.join(folder, name), out) for folder, _, names in os.walk(out)
+                     for name in names if not name.startswith('.'))
+    assert written == expected
+    alone = basicsr_main(['upscale', '-i', str(root / 'sub' / 'deeper' / 'c.png'), '-o', str(tmp_path / 'alone'),
+                          '-m', str(models['experiment']), '-q'], cwd=tmp_path)
+    assert alone.returncode == 0
+    assert np.array_equal(cv2.imread(str(out / 'sub' / 'deeper' / 'c.png')), cv2.imread(str(tmp_path / 'alone' /
+                                                                                              'c.png')))
+    again = basicsr_main(words, cwd=tmp_path)
+    assert again.returncode == 0 and f'passed over {out}: the -o folder of this run (not upscaled)' in again.stderr
+    assert 'wrote 4 image(s)' in again.stderr
+
+
+def test_without_recursive_sub_folders_are_named_and_recursive_is_suggested(models, tmp_path, basicsr_main):
+    root = nested_photos(tmp_path / 'photos')
+    out = root / 'out'  # inside the input, made by an earlier run
+    out.mkdir()
+    words = ['-o', str(out), '-m', str(models['experiment']), '-q']
+    result = basicsr_main(['upscale', '-i', str(root), *words], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(name for name in os.listdir(out) if not name.startswith('.')) == ['a.jpg', 'a.png']
+    assert f'passed over {out}: the -o folder of this run (not upscaled)' in result.stderr
+    assert f'passed over {root / "sub"}: a folder (folders are not searched)' in result.stderr
+    assert 'upscale: give --recursive to upscale the images in sub-folders too.' in result.stderr
+    (root / 'sub' / 'b.png').unlink()  # left: a folder alone
+    only_folders = basicsr_main(['upscale', '-i', str(root / 'sub'), *words], cwd=tmp_path)
+    assert only_folders.returncode == 2
+    assert only_folders.stderr.strip().splitlines()[-1].endswith(
+        f"-i '{root / 'sub'}': no image files (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .ppm, .pgm) to upscale "
+        '(give --recursive to search its sub-folders).')
+
+
+def test_a_mirrored_sub_folder_that_cannot_be_made_stops_the_run_naming_it(models, tmp_path, basicsr_main):
+    root = nested_photos(tmp_path / 'photos')
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'sub').write_text('a file where the sub-folder goes')
+    result = basicsr_main(['upscale', '-i', str(root), '-o', str(out), '-r', '-m', str(models['experiment']), '-q'],
+                          cwd=tmp_path)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(  # it stops there: every later file would fail too
+        f"basicsr upscale: stopped: cannot make the output folder '{out / 'sub'}'")
+    assert (out / 'sub').read_text() == 'a file where the sub-folder goes'

@@ -12,6 +12,8 @@ def add_parser(commands):
                                  'written whole or not at all and never replace an input.')
     parser.add_argument('-i', '--input', required=True, help='image file or folder')
     parser.add_argument('-o', '--output', required=True, help='output folder (never an input file)')
+    parser.add_argument('-r', '--recursive', action='store_true', help="also upscale the images in the folder's "
+                        'sub-folders, each result in the matching sub-folder of --output')
     add_model(parser)
     parser.add_argument('--tile', type=int, default=0, help='largest input tile side; 0: whole image (default)')
     parser.add_argument('--tile-pad', type=int, default=16, help='context pixels around each tile (default 16)')
@@ -55,7 +57,7 @@ def _upscale(args, rank, world):
                   + (f' and {world - 1} more process(es)' if world > 1 else ''), file=sys.stderr)
         share = upscale_files(upscaler, args.input, args.output, args.suffix, args.ext, args.outscale,
                               progress=not args.quiet and rank == 0, rank=rank, world=world,
-                              max_pixels=args.max_pixels)
+                              max_pixels=args.max_pixels, recursive=args.recursive)
     except OutputWriteError as error:
         user_error_exit('basicsr upscale', error)
         share = None  # still gathered: a process that left would end the others' gather in a traceback

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ..utils.errors import InputError, InputNotFound
-from ..utils.image_io import IMAGE_EXTENSIONS, read_unchanged, scan_images, write_image
+from ..utils.image_io import FOLDER_NOT_SEARCHED, IMAGE_EXTENSIONS, read_unchanged, scan_images, write_image
 from ..utils.memory import DEFAULT_MAX_PIXELS, available_memory, check_pixels, image_header
 
 LOSSLESS_EXTENSION = '.png'  # for alpha or 16-bit results that the input's format cannot hold
@@ -36,20 +36,28 @@ def output_path(input_path, output_dir, array, suffix='', ext='auto'):
     return _output_file(input_path, output_dir, suffix, ext, needs_lossless)
 
 
-def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
+def output_folder(input_path, root, output_dir):
+    """The folder of ``input_path``'s result: the sub-folder of ``output_dir`` that mirrors its place under ``root``
+    (the ``-i`` folder; ``--recursive``), ``output_dir`` itself for the images directly in it."""
+    return os.path.normpath(os.path.join(output_dir, os.path.relpath(os.path.dirname(input_path), root)))
+
+
+def planned_outputs(inputs, output_dir, suffix='', ext='auto', root=None):
     """Refuse, before any work, outputs that would overwrite an input (same folder, no suffix) or collide.
 
-    Returns the inputs' real paths, for the per-file check once the output format is known.
+    ``root``: the folder the inputs were found in, whose sub-folders the outputs mirror (None: all in
+    ``output_dir``). Returns the inputs' real paths, for the per-file check once the output format is known.
     """
     sources = {os.path.realpath(path) for path in inputs}
     seen = {}
     for path in inputs:
-        target = _output_file(path, output_dir, suffix, ext)
+        folder = output_dir if root is None else output_folder(path, root, output_dir)
+        target = _output_file(path, folder, suffix, ext)
         if os.path.realpath(target) in sources:
             raise OutputPathError(f"Output '{target}' would overwrite the input '{path}': choose another output "
                                   'folder or give a --suffix.')
         if _extension(path, ext) in SWITCHED_TO_LOSSLESS:  # the header tells whether it will be written as PNG
-            target = _output_file(path, output_dir, suffix, ext, _header_needs_lossless(path))
+            target = _output_file(path, folder, suffix, ext, _header_needs_lossless(path))
         real = os.path.realpath(target)
         if real in seen:
             advice = 'give --ext auto (each keeps its own extension), or ' if ext != 'auto' else ''
@@ -57,6 +65,15 @@ def planned_outputs(inputs, output_dir, suffix='', ext='auto'):
                                   'rename one of them or upscale them into different folders.')
         seen[real] = path
     return sources
+
+
+def _make_folder(folder):
+    """A mirrored sub-folder of ``-o``; one that cannot be made fails every file after it, as a full disk does."""
+    from ..utils.atomic import OutputWriteError
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise OutputWriteError(f"cannot make the output folder '{folder}' ({error.strerror or error}).") from None
 
 
 def _header_needs_lossless(path):
@@ -81,8 +98,9 @@ def _tile_admitted(upscaler, path, max_pixels):
 
 
 def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=None, progress=True, rank=0, world=1,
-                  max_pixels=DEFAULT_MAX_PIXELS):
-    """Upscale an image file or every image of a folder into ``output_dir``.
+                  max_pixels=DEFAULT_MAX_PIXELS, recursive=False):
+    """Upscale an image file or every image of a folder into ``output_dir`` (``recursive``: and of its sub-folders,
+    each result in the sub-folder of ``output_dir`` that mirrors its input's).
 
     ``rank`` of ``world`` processes upscales its share of the files (``distributed.shard``); the output checks
     cover all of them. Returns ``(written, failures)``: output paths, and ``(input, reason)`` for files that
@@ -95,12 +113,17 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
 
     from ..utils.atomic import OutputWriteError, check_writable_folder
     from ..utils.distributed import shard
-    inputs, passed_over = scan_images(target)
+    inputs, passed_over = scan_images(target, recursive, {output_dir: 'the -o folder of this run (not upscaled)'})
     if not inputs:
-        raise InputNotFound(f"-i '{target}': no image files ({', '.join(IMAGE_EXTENSIONS)}) to upscale.")
+        raise InputNotFound(f"-i '{target}': no image files ({', '.join(IMAGE_EXTENSIONS)}) to upscale"
+                            + (' (give --recursive to search its sub-folders).' if any(
+                                why == FOLDER_NOT_SEARCHED for _, why in passed_over) else '.'))
     for path, why in passed_over if rank == 0 else ():
         print(f'upscale: passed over {path}: {why}', file=sys.stderr)
-    sources = planned_outputs(inputs, output_dir, suffix, ext)
+    if rank == 0 and any(why == FOLDER_NOT_SEARCHED for _, why in passed_over):
+        print('upscale: give --recursive to upscale the images in sub-folders too.', file=sys.stderr)
+    root = target if os.path.isdir(target) else None
+    sources = planned_outputs(inputs, output_dir, suffix, ext, root)
     check_writable_folder(output_dir, '-o')
     written, failures = [], []
     for path in tqdm(shard(inputs, rank, world), unit='image', desc='upscale', disable=not progress):
@@ -108,9 +131,12 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
             tile = _tile_admitted(upscaler, path, max_pixels)
             array = read_unchanged(path, max_pixels)
             result = upscaler.upscale_array(array, outscale, tile)
-            destination = output_path(path, output_dir, result, suffix, ext)
+            folder = output_dir if root is None else output_folder(path, root, output_dir)
+            destination = output_path(path, folder, result, suffix, ext)
             if os.path.realpath(destination) in sources:  # a format switch to PNG can land on another input
                 raise InputError(f"its output '{destination}' would overwrite an input; give --suffix.")
+            if folder != output_dir:
+                _make_folder(folder)
             write_image(destination, result)
         except OutputWriteError:
             raise  # a full disk or a read-only folder fails every following file too

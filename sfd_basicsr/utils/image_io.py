@@ -196,10 +196,10 @@ def _scan_folder(folder, recursive, skipped, searched, images, passed_over):
             passed_over.append((path, 'a broken link'))
         elif os.path.isdir(path):
             real = os.path.realpath(path)
-            if not recursive:
-                passed_over.append((path, FOLDER_NOT_SEARCHED))
-            elif real in skipped:
+            if real in skipped:  # named for what it is, searched or not
                 passed_over.append((path, skipped[real]))
+            elif not recursive:
+                passed_over.append((path, FOLDER_NOT_SEARCHED))
             elif real in searched:  # a link loop, or a second link to one folder: its images are listed once
                 passed_over.append((path, 'a folder searched already (a link to it, or a link loop)'))
             else:
