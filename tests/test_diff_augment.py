@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from helpers.training import torchrun
-from sfd_basicsr.models.diff_augment import POLICIES, Augmentation, DiffAugment, augment, draw_augmentation
+from sfd_basicsr.models.diff_augment import (POLICIES, Augmentation, DiffAugment, DiffAugmentTraining, augment,
+                                             draw_augmentation)
 
 
 def ones(batch):
@@ -217,3 +218,62 @@ def test_every_rank_moves_p_from_the_logits_of_all_ranks(tmp_path):
     # r_t = (6 - 10) / 16 = -0.25 < 0.6, over 2 x (3 + 5) = 16 images: p = 0.5 - 16 / 100 on both ranks;
     # rank 0 alone (r_t = 1) would have moved it up, rank 1 alone by 10 / 100
     assert [float((tmp_path / f'rank{rank}.txt').read_text()) for rank in (0, 1)] == [pytest.approx(0.34)] * 2
+
+
+def test_saturation_moves_each_pixel_around_its_own_channel_mean_and_contrast_around_the_image_mean():
+    # two pixels: (0.25, 0.5, 0.75) and white; in [-1, 1]: (-0.5, 0, 0.5) with channel mean 0, (1, 1, 1) with mean 1;
+    # saturation 0.5 around each pixel's own mean -> (-0.25, 0, 0.25) and (1, 1, 1); contrast 2 around the mean of
+    # all six values, 0.5 -> (-1, -0.5, 0) and (1.5, 1.5, 1.5); in [0, 1]: (0, 0.25, 0.5) and 1.25 (no clamp, as the
+    # reference)
+    images = torch.tensor([[0.25, 1.0], [0.5, 1.0], [0.75, 1.0]]).view(1, 3, 1, 2)
+    out = augment(images, only(saturation=torch.tensor([0.5]), contrast=torch.tensor([2.0])))
+    assert out[0, :, 0].tolist() == [[0.0, 1.25], [0.25, 1.25], [0.5, 1.25]]
+
+
+def test_ada_reads_every_logit_of_a_map_but_steps_by_the_images_judged():
+    augmenter = DiffAugment(POLICIES, 0.5, target=0.6, interval=1, ramp_images=100)
+    # two images of 2 x 2 logits (Feat-D's map): signs 4 and 1 - 3 = -2, r_t = 2 / 8 = 0.25 < 0.6: down by 2 / 100
+    # (per image: 2 / 2 = 1 would read as up; per logit: 8 / 100)
+    augmenter.observe(torch.tensor([[1.0, 2.0, 3.0, 4.0], [0.5, -1.0, -2.0, -3.0]]).view(2, 1, 2, 2))
+    augmenter.iteration_done(1)
+    assert augmenter.probability == pytest.approx(0.48)
+
+
+def test_each_ada_update_reads_only_the_logits_since_the_last_one():
+    augmenter = DiffAugment(POLICIES, 0.5, target=0.6, interval=1, ramp_images=100)
+    fed(augmenter, [1, 1, 1, 1], 1)  # r_t = 1 > 0.6: up by 4 / 100
+    assert augmenter.probability == pytest.approx(0.54)
+    # r_t = 0 < 0.6 on this iteration's logits alone (with the last iteration's too, 4 / 8 or 4 / 4): down by 4 / 100
+    fed(augmenter, [1, 1, -1, -1], 1, start=2)
+    assert augmenter.probability == pytest.approx(0.5)
+    assert augmenter.state_dict() == {'probability': pytest.approx(0.5), 'signs': 0.0, 'logits': 0, 'images': 0}
+
+
+class _Trainer:
+    """What the mixin reads of BasicSR's model: a training state to add to and a resume to extend."""
+
+    def training_state(self, epoch, current_iter):
+        return {'epoch': epoch, 'iter': current_iter}
+
+    def resume_training(self, resume_state):
+        pass
+
+
+class _AugmentedModel(DiffAugmentTraining, _Trainer):
+    def __init__(self, rank=0, **diffaugment):
+        self.opt, self.device, self.log_dict = {'rank': rank, 'train': {'diffaugment': diffaugment}}, 'cpu', {}
+        self.setup_diffaugment()
+
+
+def test_the_probability_defaults_to_1_when_fixed_and_to_0_when_adaptive():
+    # docs/training.md: probability "1 (0 when adaptive)"
+    assert _AugmentedModel().diffaugment.probability == 1.0
+    assert _AugmentedModel(adaptive_target=0.6).diffaugment.probability == 0.0
+
+
+def test_a_model_resumed_on_another_rank_takes_p_but_none_of_the_saved_sums():
+    state = {'probability': 0.7, 'signs': 6.0, 'logits': 12, 'images': 12}
+    for rank, sums in ((0, state), (1, {**state, 'signs': 0.0, 'logits': 0, 'images': 0})):
+        model = _AugmentedModel(rank, adaptive_target=0.6)
+        model.resume_training({'iter': 3, 'diffaugment': state})
+        assert model.training_state(0, 3)['diffaugment'] == sums

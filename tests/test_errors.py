@@ -84,5 +84,6 @@ def test_one_line_of_a_state_dict_error_names_the_first_mismatch_and_counts_the_
         line = one_line(error)
     assert len(torch_lines) == 4 and '\n' not in line
     assert line == f'RuntimeError: {torch_lines[0].strip()} {torch_lines[1].strip()} (and 2 more lines)'
-    assert one_line(ValueError('x' * 500), limit=10) == 'ValueError: xxxxxxxxxx...'
+    assert one_line(ValueError('x' * 500), limit=10) == 'ValueError: xxxxxxxxxx...'  # no space: cut where it must
+    assert one_line(ValueError('try again ' * 40), limit=25) == 'ValueError: try again try again try...'  # at a space
     assert one_line(KeyError('plain')) == "KeyError: 'plain'"

@@ -174,7 +174,7 @@ def test_a_float_image_holding_nan_or_infinite_pixels_is_refused(tmp_path, bad):
 
 @pytest.mark.parametrize('name, options', [('pages.tiff', {}), ('anim.webp', {'lossless': True}), ('anim.png', {})])
 def test_a_multi_page_tiff_or_an_animation_is_refused_saying_how_many_pages(tmp_path, name, options):
-    frames = [Image.fromarray(np.ascontiguousarray(photo()[..., ::-1]) // (1 + i)) for i in range(2)]  # two: the boundary
+    frames = [Image.fromarray(np.ascontiguousarray(photo()[..., ::-1]) // (1 + i)) for i in range(2)]  # the boundary
     frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:], **options)
     assert Image.open(tmp_path / name).n_frames == 2  # the writer's own count
     assert cv2.imread(str(tmp_path / name)) is not None  # OpenCV alone would read the first page, unsaid

@@ -51,3 +51,29 @@ def test_a_loss_made_before_its_module_is_reloaded_still_averages_several_output
     importlib.reload(module)  # a notebook's autoreload, or a plugin registered twice
     loss = made_before([torch.tensor([0.0]), torch.tensor([LN3])], True, is_disc=True)
     assert loss.item() == pytest.approx((math.log(2) + math.log(4 / 3)) / 2, rel=1e-6)
+
+
+def test_several_bfloat16_outputs_give_a_float32_loss_of_their_values():
+    outputs = [torch.tensor([0.3, -1.7]).bfloat16(), torch.tensor([2.2]).bfloat16()]
+    loss = SFDGANLoss()(outputs, True, is_disc=True)
+    first, second = ([math.log1p(math.exp(-x)) for x in o.float().tolist()] for o in outputs)
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx((sum(first) / 2 + sum(second)) / 2, rel=1e-6)
+
+
+def test_a_tuple_of_outputs_averages_like_a_list():
+    try:
+        loss = SFDGANLoss()((torch.tensor([0.0]), torch.tensor([LN3, LN3])), True, is_disc=True)
+    except AttributeError as error:  # taken for one tensor
+        pytest.fail(f'a tuple of outputs was not averaged as several outputs: {error}')
+    assert loss.item() == pytest.approx((math.log(2) + math.log(4 / 3)) / 2, rel=1e-6)
+
+
+@pytest.mark.parametrize('name', ['FeatDGANLoss', 'TGDGANLoss'])
+def test_basicsr_builds_the_loss_under_both_option_names(name):
+    from basicsr.losses import build_loss
+    from basicsr.utils.registry import LOSS_REGISTRY
+    assert name in LOSS_REGISTRY
+    loss = build_loss({'type': name, 'gan_type': 'vanilla', 'loss_weight': 0.1})
+    assert type(loss).__name__ == 'SFDGANLoss'
+    assert loss(torch.tensor([0.0]), True).item() == pytest.approx(0.1 * math.log(2), rel=1e-6)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from helpers.models import tiny_tgd
+from sfd_basicsr.archs.tgd_arch import TGDiscriminator
 from sfd_basicsr.utils.errors import InputError
 
 
@@ -82,3 +83,61 @@ def test_a_checkpoint_saved_before_any_text_pass_holds_no_text_features():
         fresh.text_features()
     loaded.load_state_dict(fresh.state_dict())
     assert loaded.has_text_features()
+
+
+def test_a_context_of_just_the_init_words_gives_open_clips_own_text_features(clip_model):
+    # n_ctx = the init text's token count: the prompt is [SOS] good photo . [EOS], what open_clip's tokenizer gives
+    tokenizer = open_clip.get_tokenizer(clip_model)
+    texts = ['Good photo.', 'Bad photo.']
+    length = len(tokenizer.encode(texts[0]))
+    assert len(tokenizer.encode(texts[1])) == length
+    tgd = tiny_tgd(clip_model, prompt_pairs=[texts], n_ctx=length)
+    with torch.no_grad():
+        expected = tgd.encoder().clip.encode_text(tokenizer(texts), normalize=True)
+        torch.testing.assert_close(tgd.text_features()[0], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_every_prompt_of_every_pair_starts_from_its_own_init_words(encoder):
+    pairs = [['Good photo.', 'Bad photo.'], ['Sharp.', 'Blurry.']]
+    tgd = tiny_tgd(prompt_pairs=pairs, n_ctx=5)
+    assert tgd.prompts.ctx.shape[:3] == (2, 2, 5)
+    for p, pair in enumerate(pairs):
+        for k, text in enumerate(pair):
+            words = encoder.tokenizer().encode(text)
+            torch.testing.assert_close(tgd.prompts.ctx[p, k, -len(words):], encoder.embed_tokens(torch.tensor(words)))
+
+
+def test_the_context_before_the_init_words_starts_coop_random_with_std_0_02():
+    ctx = tiny_tgd(prompt_pairs=[['Good photo.', 'Bad photo.']], n_ctx=16).prompts.ctx.detach()
+    random_part = ctx[..., :16 - 3, :]  # good, photo, . fill the last 3 of each prompt
+    assert 0.018 < random_part.std().item() < 0.022 and abs(random_part.mean().item()) < 0.002
+
+
+def test_a_prompt_pair_of_other_than_two_texts_is_refused():
+    for pairs in ([['Good photo.']], [['Good.', 'Bad.', 'Ugly.']], []):
+        with pytest.raises(Exception) as refused:
+            tiny_tgd(prompt_pairs=pairs)
+        assert isinstance(refused.value, InputError), pairs
+        assert "Option 'prompt_pairs' must be a non-empty list of [positive, negative] texts" in str(refused.value)
+
+
+def test_a_prompt_exactly_filling_its_context_is_accepted():
+    length = len(open_clip.tokenizer.SimpleTokenizer().encode('Good photo.'))
+    try:
+        built = tiny_tgd(prompt_pairs=[['Good photo.', 'Bad.']], n_ctx=length)
+    except InputError as error:
+        built = error
+    assert isinstance(built, TGDiscriminator), built
+
+
+def test_a_fresh_tgd_asked_for_stale_features_computes_them_rather_than_return_its_empty_cache():
+    with torch.no_grad():
+        features = tiny_tgd().text_features(allow_stale=True)
+    torch.testing.assert_close(features.norm(dim=-1), torch.ones(1, 2))
+
+
+def test_the_discriminator_steps_gradient_reaches_the_prompt_contexts():
+    tgd = tiny_tgd()
+    tgd(torch.rand(2, 3, 64, 64, requires_grad=True)).sum().backward()
+    grad = tgd.prompts.ctx.grad
+    assert grad is not None and grad.abs().sum() > 0

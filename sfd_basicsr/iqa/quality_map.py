@@ -48,14 +48,23 @@ def quality_map_picture(image, quality_map, score, max_side=DEFAULT_MAX_SIDE):
 
 
 def _header(width, score):
-    """The score line; on narrow pictures split in two so nothing is cut off."""
+    """The score line; on narrow pictures split in two, in a smaller font where even the halves would not fit, so
+    nothing is cut off."""
     parts = [f'SFD-IQA {score:.4f} (higher = better)', 'overlay: Feat-D realness']
     one_line = '   '.join(parts)
-    lines = [one_line] if cv2.getTextSize(one_line, FONT, 0.5, 1)[0][0] + 12 <= width else parts
-    header = np.full((8 + 22 * len(lines), width, 3), 255, np.uint8)
+    lines = [one_line] if _text_width(one_line, 0.5) + 12 <= width else parts
+    scale = 0.5
+    while scale > 0.2 and max(_text_width(line, scale) for line in lines) + 12 > width:
+        scale = round(scale - 0.02, 2)
+    step = round(44 * scale)  # 22 px lines at the usual 0.5
+    header = np.full((8 + step * len(lines), width, 3), 255, np.uint8)
     for i, line in enumerate(lines):
-        cv2.putText(header, line, (6, 20 + 22 * i), FONT, 0.5, BLACK, 1, cv2.LINE_AA)
+        cv2.putText(header, line, (6, step - 2 + step * i), FONT, scale, BLACK, 1, cv2.LINE_AA)
     return header
+
+
+def _text_width(text, scale):
+    return cv2.getTextSize(text, FONT, scale, 1)[0][0]
 
 
 def write_png(path, picture):

@@ -30,11 +30,15 @@ BF16_TOLERANCE = 0.01  # |score under bf16 - float32 score|, scores in [0, 1] (d
 
 def clip_weights_advice(clip_model, clip_pretrained, error):
     """One line for CLIP weights SFD-IQA cannot load, with the ways to give them that SFD-IQA's users have."""
-    reason = ' '.join(str(error).split()).split('. Without network access')[0].rstrip('.')
-    return (f"SFD-IQA needs the CLIP {clip_model} weights '{clip_pretrained}', which cannot be loaded here ({reason}). "
-            "Give a local copy: clip_pretrained='/path/to/RN50.pt' (pyiqa.create_metric('sfd_iqa', ...) or SFDIQA), "
-            '--clip-pretrained /path/to/RN50.pt (sfd-iqa score), or record it in the weights file for the pyiqa '
-            'command: sfd-iqa export -m EXPERIMENT -o sfd_iqa.pth --clip-pretrained /path/to/RN50.pt.')
+    reason = ' '.join(str(error).split()).split('. Without network access')[0]
+    reason = reason if reason.endswith('...') else reason.rstrip('.')  # a cut reason keeps its ellipsis
+    # open_clip's CLIP names (RN50-quickgelu) are bare; other backbones carry their library (timm:convnext_tiny)
+    encoder, local = (f'CLIP {clip_model}', f"/path/to/{str(clip_model).split('-')[0]}.pt") if ':' not in str(
+        clip_model) else (str(clip_model), '/path/to/weights.pth')
+    return (f"SFD-IQA needs the {encoder} weights '{clip_pretrained}', which cannot be loaded here ({reason}). "
+            f"Give a local copy: clip_pretrained='{local}' (pyiqa.create_metric('sfd_iqa', ...) or SFDIQA), "
+            f'--clip-pretrained {local} (sfd-iqa score), or record it in the weights file for the pyiqa '
+            f'command: sfd-iqa export -m EXPERIMENT -o sfd_iqa.pth --clip-pretrained {local}.')
 
 
 class SFDIQA(nn.Module):

@@ -37,6 +37,9 @@ def one_line(error, limit=300):
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()] or ['']
     shown = 2 if lines[0].endswith(':') and len(lines) > 1 else 1  # a heading alone says nothing: add its first item
     first = ' '.join(lines[:shown])
-    first = first if len(first) <= limit else first[:limit] + '...'
+    if len(first) > limit:  # cut at the last space of the limit's final 40 characters, not inside a word
+        cut = first[:limit]
+        space = cut.rfind(' ', limit - 40)
+        first = (cut[:space] if space > 0 else cut) + '...'
     rest = f' (and {len(lines) - shown} more lines)' if len(lines) > shown else ''
     return f'{type(error).__name__}: {first}{rest}'
