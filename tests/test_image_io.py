@@ -188,3 +188,34 @@ def test_a_single_page_tiff_webp_or_png_reads_as_opencv_reads_it(tmp_path, name)
     Image.fromarray(np.ascontiguousarray(photo()[..., ::-1])).save(tmp_path / name, **(
         {'lossless': True} if name.endswith('webp') else {}))
     assert np.array_equal(read_unchanged(str(tmp_path / name)), cv2.imread(str(tmp_path / name), cv2.IMREAD_UNCHANGED))
+
+
+def test_a_tiff_with_a_thumbnail_page_holds_one_image_and_reads_as_opencv_reads_it(tmp_path):
+    tifffile = pytest.importorskip('tifffile')  # scikit-image's dependency: it writes NewSubfileType
+    rgb = np.ascontiguousarray(photo()[..., ::-1])
+    with tifffile.TiffWriter(tmp_path / 'scan.tiff') as writer:
+        writer.write(rgb, photometric='rgb')
+        writer.write(rgb[::8, ::8], photometric='rgb', subfiletype=1)  # a reduced-resolution copy
+    assert Image.open(tmp_path / 'scan.tiff').n_frames == 2
+    path = str(tmp_path / 'scan.tiff')
+    assert np.array_equal(read_unchanged(path), cv2.imread(path, cv2.IMREAD_UNCHANGED))
+
+
+def test_a_tiff_whose_pages_pillow_cannot_walk_is_left_to_opencv(tmp_path, monkeypatch):
+    from sfd_basicsr.utils import image_io
+
+    class Unwalkable:  # Pillow's reader of a page in a layout it does not support
+        format = 'TIFF'
+
+        @property
+        def n_frames(self):
+            raise SyntaxError('unknown pixel mode')
+
+        def close(self):
+            pass
+
+    path = tmp_path / 'odd.tiff'
+    cv2.imwrite(str(path), photo())
+    monkeypatch.setattr(image_io, 'pil_reader', lambda _: Unwalkable())
+    assert image_io.frame_count(str(path)) == 1
+    assert np.array_equal(read_unchanged(str(path)), cv2.imread(str(path), cv2.IMREAD_UNCHANGED))

@@ -699,3 +699,12 @@ def test_a_mirrored_sub_folder_that_cannot_be_made_stops_the_run_naming_it(model
     assert result.stderr.strip().splitlines()[-1].startswith(  # it stops there: every later file would fail too
         f"basicsr upscale: stopped: cannot make the output folder '{out / 'sub'}'")
     assert (out / 'sub').read_text() == 'a file where the sub-folder goes'
+
+
+def test_an_output_folder_mirrors_the_inputs_place_and_keeps_the_output_path_as_given():
+    from sfd_basicsr.inference.files import output_folder
+    # worked out by hand; 'link/..' is not collapsed on paper: through a link it is another folder
+    assert output_folder(os.path.join('in', 'a.png'), 'in', os.path.join('link', '..', 'res')) == os.path.join(
+        'link', '..', 'res')
+    assert output_folder(os.path.join('in', 'sub', 'deeper', 'c.png'), 'in', 'out') == os.path.join(
+        'out', 'sub', 'deeper')

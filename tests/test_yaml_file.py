@@ -122,6 +122,7 @@ def test_a_key_written_twice_in_the_options_is_refused_naming_both_lines(tmp_pat
     'base: &base {x: 1, y: 2}\nrun:\n  <<: *base\n  x: 3\n',  # a merge key, then an override of what it brought
     'a:\n  - {x: 1}\n  - {x: 2}\n',  # items of a list
     'a: &a {x: 1}\nb: &b {y: 2}\nrun:\n  <<: *a\n  <<: *b\n',  # two merge keys in one block
+    'm:\n  1: a\n  "1": b\n',  # the number 1 and the text "1": two keys
 ])
 def test_the_same_key_in_other_blocks_and_a_merge_override_are_read_as_pyyaml_reads_them(tmp_path, text):
     import yaml

@@ -39,7 +39,8 @@ def output_path(input_path, output_dir, array, suffix='', ext='auto'):
 def output_folder(input_path, root, output_dir):
     """The folder of ``input_path``'s result: the sub-folder of ``output_dir`` that mirrors its place under ``root``
     (the ``-i`` folder; ``--recursive``), ``output_dir`` itself for the images directly in it."""
-    return os.path.normpath(os.path.join(output_dir, os.path.relpath(os.path.dirname(input_path), root)))
+    relative = os.path.relpath(os.path.dirname(input_path), root)
+    return output_dir if relative == os.curdir else os.path.join(output_dir, relative)  # no normpath: '..' and links
 
 
 def planned_outputs(inputs, output_dir, suffix='', ext='auto', root=None):

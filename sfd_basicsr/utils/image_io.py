@@ -1,6 +1,5 @@
 """Reading any image file as an RGB float tensor in [0, 1], with errors that name the file."""
 import os
-import struct
 
 import cv2
 import numpy as np
@@ -116,20 +115,33 @@ def read_unchanged(path, max_pixels=DEFAULT_MAX_PIXELS):
 
 
 def frame_count(path):
-    """Pages or frames of a TIFF, WebP or PNG (APNG) file as Pillow counts them, which OpenCV would read as the first
-    alone; 1 for other formats and for files whose header Pillow cannot read."""
+    """Images in a TIFF (pages, thumbnails and masks aside), WebP or PNG (APNG) file as Pillow reads them, of which
+    OpenCV would read the first alone; 1 for other formats and for files whose pages Pillow cannot walk."""
+    import warnings
     try:
-        reader = pil_reader(path)
-    except OSError:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            reader = pil_reader(path)
+            if reader is None:
+                return 1
+            try:
+                if reader.format == 'TIFF':
+                    return _tiff_images(reader)
+                return int(getattr(reader, 'n_frames', 1)) if reader.format in ('WEBP', 'PNG') else 1
+            finally:
+                reader.close()
+    except Exception:  # noqa: BLE001  (a page Pillow cannot set up, a damaged chain: OpenCV's decoder decides)
         return 1
-    if reader is None:
-        return 1
-    try:
-        return int(getattr(reader, 'n_frames', 1)) if reader.format in ('TIFF', 'WEBP', 'PNG') else 1
-    except (OSError, ValueError, EOFError, struct.error):  # a damaged page chain: OpenCV's decoder decides
-        return 1
-    finally:
-        reader.close()
+
+
+def _tiff_images(reader):
+    """Pages of a TIFF that are images of their own: not a reduced-resolution copy (a thumbnail, a preview) nor a
+    transparency mask of another page (NewSubfileType, tag 254, bits 0 and 2)."""
+    images = 0
+    for index in range(reader.n_frames):
+        reader.seek(index)
+        images += not int(reader.tag_v2.get(254, 0)) & 0b101
+    return max(images, 1)
 
 
 def write_image(path, array):

@@ -49,9 +49,10 @@ def _repeated_key(root):
             lines = {}
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode) and key.tag != 'tag:yaml.org,2002:merge':
-                    if key.value in lines:
-                        return key.value, lines[key.value], key.start_mark.line + 1
-                    lines[key.value] = key.start_mark.line + 1
+                    typed = (key.tag, key.value)  # 1 and "1" are two keys
+                    if typed in lines:
+                        return key.value, lines[typed], key.start_mark.line + 1
+                    lines[typed] = key.start_mark.line + 1
                 stack += [key, value]
         elif isinstance(node, yaml.SequenceNode):
             stack += node.value
