@@ -99,3 +99,10 @@ def test_a_reason_cut_to_its_length_keeps_its_ellipsis_in_the_advice():
     assert reason.endswith('...') and len(reason) < 330  # one_line's cut
     advice = clip_weights_advice('RN50-quickgelu', 'openai', EncoderWeightsError(reason))
     assert f'({reason}). Give a local copy' in advice
+
+
+@pytest.mark.parametrize('clip_model, local', [('RN50-quickgelu', '/path/to/RN50.pt'),
+                                               ('ViT-B-32', '/path/to/ViT-B-32.pt')])
+def test_the_advice_names_a_local_file_after_the_clip_model(clip_model, local):
+    advice = clip_weights_advice(clip_model, 'openai', EncoderWeightsError('no network'))
+    assert advice.endswith(f'--clip-pretrained {local}.') and f"clip_pretrained='{local}'" in advice

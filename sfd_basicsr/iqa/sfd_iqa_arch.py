@@ -33,8 +33,9 @@ def clip_weights_advice(clip_model, clip_pretrained, error):
     reason = ' '.join(str(error).split()).split('. Without network access')[0]
     reason = reason if reason.endswith('...') else reason.rstrip('.')  # a cut reason keeps its ellipsis
     # open_clip's CLIP names (RN50-quickgelu) are bare; other backbones carry their library (timm:convnext_tiny)
-    encoder, local = (f'CLIP {clip_model}', f"/path/to/{str(clip_model).split('-')[0]}.pt") if ':' not in str(
-        clip_model) else (str(clip_model), '/path/to/weights.pth')
+    name = str(clip_model)
+    encoder, local = (f'CLIP {name}', f"/path/to/{name.replace('-quickgelu', '')}.pt") if ':' not in name else (
+        name, '/path/to/weights.pth')
     return (f"SFD-IQA needs the {encoder} weights '{clip_pretrained}', which cannot be loaded here ({reason}). "
             f"Give a local copy: clip_pretrained='{local}' (pyiqa.create_metric('sfd_iqa', ...) or SFDIQA), "
             f'--clip-pretrained {local} (sfd-iqa score), or record it in the weights file for the pyiqa '
