@@ -2,16 +2,9 @@
 import argparse
 import sys
 
-from .common import add_device, add_metrics, add_quiet, add_weights
+from .common import add_device, add_metrics, add_quiet, add_weights, positive_whole_number
 
 DEFAULT_METRICS = ('lpips', 'dists', 'niqe')
-
-
-def _positive(text):
-    value = int(text) if text.isdigit() else 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
-    return value
 
 
 def _count(text):
@@ -40,7 +33,7 @@ def add_parser(commands):
                 f"{' '.join(DEFAULT_METRICS)}); a name pyiqa does not know is refused, a metric that cannot be "
                 'built here (weights not downloaded) is named as unavailable')
     add_weights(parser)
-    parser.add_argument('--scale', type=_positive, default=None,
+    parser.add_argument('--scale', type=positive_whole_number, default=None,
                         help='the crop border of PSNR/SSIM (default: from the LR and output sizes, else none)')
     parser.add_argument('--crop', action='append', default=[], metavar='IMAGE=X,Y,W,H',
                         help='a region to zoom in on (output pixels); repeat for several')

@@ -38,7 +38,10 @@ def output_path(input_path, output_dir, array, suffix='', ext='auto'):
 
 def output_folder(input_path, root, output_dir):
     """The folder of ``input_path``'s result: the sub-folder of ``output_dir`` that mirrors its place under ``root``
-    (the ``-i`` folder; ``--recursive``), ``output_dir`` itself for the images directly in it."""
+    (the ``-i`` folder; ``--recursive``), ``output_dir`` itself for the images directly in it or without a ``root``
+    (a single file given)."""
+    if root is None:
+        return output_dir
     relative = os.path.relpath(os.path.dirname(input_path), root)
     return output_dir if relative == os.curdir else os.path.join(output_dir, relative)  # no normpath: '..' and links
 
@@ -46,13 +49,13 @@ def output_folder(input_path, root, output_dir):
 def planned_outputs(inputs, output_dir, suffix='', ext='auto', root=None):
     """Refuse, before any work, outputs that would overwrite an input (same folder, no suffix) or collide.
 
-    ``root``: the folder the inputs were found in, whose sub-folders the outputs mirror (None: all in
-    ``output_dir``). Returns the inputs' real paths, for the per-file check once the output format is known.
+    ``root``: the folder the inputs were found in, whose sub-folders the outputs mirror (``output_folder``).
+    Returns the inputs' real paths, for the per-file check once the output format is known.
     """
     sources = {os.path.realpath(path) for path in inputs}
     seen = {}
     for path in inputs:
-        folder = output_dir if root is None else output_folder(path, root, output_dir)
+        folder = output_folder(path, root, output_dir)
         target = _output_file(path, folder, suffix, ext)
         if os.path.realpath(target) in sources:
             raise OutputPathError(f"Output '{target}' would overwrite the input '{path}': choose another output "
@@ -115,13 +118,13 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
     from ..utils.atomic import OutputWriteError, check_writable_folder
     from ..utils.distributed import shard
     inputs, passed_over = scan_images(target, recursive, {output_dir: 'the -o folder of this run (not upscaled)'})
+    unsearched = any(why == FOLDER_NOT_SEARCHED for _, why in passed_over)
     if not inputs:
         raise InputNotFound(f"-i '{target}': no image files ({', '.join(IMAGE_EXTENSIONS)}) to upscale"
-                            + (' (give --recursive to search its sub-folders).' if any(
-                                why == FOLDER_NOT_SEARCHED for _, why in passed_over) else '.'))
+                            + (' (give --recursive to search its sub-folders).' if unsearched else '.'))
     for path, why in passed_over if rank == 0 else ():
         print(f'upscale: passed over {path}: {why}', file=sys.stderr)
-    if rank == 0 and any(why == FOLDER_NOT_SEARCHED for _, why in passed_over):
+    if rank == 0 and unsearched:
         print('upscale: give --recursive to upscale the images in sub-folders too.', file=sys.stderr)
     root = target if os.path.isdir(target) else None
     sources = planned_outputs(inputs, output_dir, suffix, ext, root)
@@ -132,7 +135,7 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
             tile = _tile_admitted(upscaler, path, max_pixels)
             array = read_unchanged(path, max_pixels)
             result = upscaler.upscale_array(array, outscale, tile)
-            folder = output_dir if root is None else output_folder(path, root, output_dir)
+            folder = output_folder(path, root, output_dir)
             destination = output_path(path, folder, result, suffix, ext)
             if os.path.realpath(destination) in sources:  # a format switch to PNG can land on another input
                 raise InputError(f"its output '{destination}' would overwrite an input; give --suffix.")
