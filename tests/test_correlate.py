@@ -67,3 +67,15 @@ def test_an_images_folder_that_does_not_exist_is_refused_by_name(tmp_path, sfd_i
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
         f"sfd-iqa correlate: --images '{tmp_path / 'nowhere'}' is not a folder."]
+
+
+def test_a_metric_name_pyiqa_does_not_know_stops_the_library_call_before_any_image_is_scored(mos_images, monkeypatch):
+    from sfd_basicsr.iqa import correlate as module
+    from sfd_basicsr.iqa.pyiqa_metrics import UnknownMetric
+
+    def no_reading(path):
+        raise AssertionError(f'{path} was read before the metric names were checked')
+    monkeypatch.setattr('sfd_basicsr.utils.image_io.read_image', no_reading)
+    pairs = [(str(mos_images / f'{i}.png'), float(i)) for i in range(3)]
+    with pytest.raises(UnknownMetric, match=r"^'piqee' is not a pyiqa metric \(did you mean piqe"):
+        module.correlate(pairs, ['piqe', 'piqee'], device='cpu', progress=False)

@@ -29,3 +29,29 @@ def test_checkpoint_of_another_backbone_is_refused_by_name():
     state['backbone'] = encode_backbone_name('ViT-B-16')
     with pytest.raises(ValueError, match='ViT-B-16'):
         tiny_tgd().load_state_dict(state)
+
+
+def test_a_forward_looks_no_file_up_and_meets_the_encoder_of_its_weights_file(tmp_path, monkeypatch):
+    import os
+
+    import timm
+
+    from sfd_basicsr.archs.featd_arch import FeatD
+    from sfd_basicsr.backbones.encoder import get_encoder
+    weights = timm.create_model('convnext_atto', pretrained=False).state_dict()
+    torch.save(weights, tmp_path / 'atto.pth')
+    os.symlink(tmp_path / 'atto.pth', tmp_path / 'link.pth')
+    net = FeatD(backbone='timm:convnext_atto', pretrained=str(tmp_path / 'link.pth'), num_feat=8)
+    net(torch.rand(1, 3, 64, 64))  # builds the encoder (which reads the file)
+
+    def no_lookup(*args):
+        raise AssertionError(f'a file look-up on a forward: {args}')
+    for name in ('exists', 'realpath', 'expanduser'):
+        monkeypatch.setattr(os.path, name, no_lookup)
+    logits = net(torch.rand(1, 3, 64, 64))
+    monkeypatch.undo()
+    assert logits.shape == (1, 1, 8, 8)
+    # the link and the file it points to are one weights file: one encoder, holding what the test wrote
+    shared = get_encoder('timm:convnext_atto', str(tmp_path / 'atto.pth'))
+    assert net.encoder() is shared
+    assert all(torch.equal(shared.timm.state_dict()[k], v) for k, v in weights.items())

@@ -21,7 +21,7 @@ def _error_classes():
                 module = 'sfd_basicsr.' + os.path.relpath(path, PACKAGE)[:-3].replace(os.sep, '.')
                 for node in ast.parse(open(path).read()).body:
                     if isinstance(node, ast.ClassDef) and (node.name.endswith('Error') or node.name in (
-                            'MetricUnavailable', 'InputNotFound', 'RunStopped')):
+                            'MetricUnavailable', 'UnknownMetric', 'InputNotFound', 'RunStopped')):
                         found.append((module.removesuffix('.__init__'), node.name))
     return found
 

@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from ..backbones.encoder import get_encoder
+from ..backbones.encoder import encoder_identity, get_encoder
 from ..backbones.layout import encoder_layout
 from ..backbones.names import DEFAULT_PRETRAINED, backbone_name
 from ..backbones.weights import resolve_pretrained
@@ -36,9 +36,10 @@ class EncoderClient(nn.Module):
         self.layout = encoder_layout(self.clip_model)  # from the library's config: no encoder built here
         self.pretrained = resolve_pretrained(self.clip_model, pretrained)
         self.register_buffer('backbone', encode_backbone_name(self.clip_model))
+        self._encoder_identity = encoder_identity(self.clip_model, self.pretrained)  # no file look-up per forward
 
     def encoder(self, device=None):
-        return get_encoder(self.clip_model, self.pretrained, device or self.backbone.device)
+        return get_encoder(self.clip_model, self.pretrained, device or self.backbone.device, self._encoder_identity)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         saved = state_dict.get(prefix + 'backbone')

@@ -82,8 +82,16 @@ def build_encoder(model_name, pretrained):
 _ENCODERS = ProcessCache()
 
 
-def get_encoder(model_name, pretrained, device='cpu'):
-    """The process-wide encoder for (backbone, weights, device), built on first request."""
+def encoder_identity(model_name, pretrained):
+    """``(backbone, weights)`` as the encoder cache tells them apart: the canonical name, and a file's real path, the
+    tag, or None. It looks the file up, so a caller that asks on every forward computes it once."""
     model_name = backbone_name(model_name)
-    key = (model_name, weights_key(resolve_pretrained(model_name, pretrained)), _device_key(device))
+    return model_name, weights_key(resolve_pretrained(model_name, pretrained))
+
+
+def get_encoder(model_name, pretrained, device='cpu', identity=None):
+    """The process-wide encoder for (backbone, weights, device), built on first request; ``identity``:
+    ``encoder_identity(model_name, pretrained)`` when the caller keeps it."""
+    model_name, weights = identity or encoder_identity(model_name, pretrained)
+    key = (model_name, weights, _device_key(device))
     return _ENCODERS.get(key, lambda: build_encoder(model_name, pretrained).to(key[2]))

@@ -99,13 +99,13 @@ def correlate(pairs, metrics, device=None, weights=None, progress=True):
               f'little (a benchmark has hundreds).', file=sys.stderr)
     mos = np.array([score for _, score in pairs])
     device = default_device(device)
-    results, unavailable, scores = {}, {}, {}
-    for metric in metrics:
+    results, unavailable, scores, scorers = {}, {}, {}, {}
+    for metric in metrics:  # every metric built before any is scored: a typo (UnknownMetric) stops no finished work
         try:
-            scorer = pyiqa_metric(metric, device, **metric_options(metric, weights))
+            scorers[metric] = pyiqa_metric(metric, device, **metric_options(metric, weights))
         except MetricUnavailable as error:
             unavailable[metric] = str(error)
-            continue
+    for metric, scorer in scorers.items():
         values, started = [], time.perf_counter()
         for path, _ in tqdm(pairs, desc=metric, unit='image', disable=not progress):
             with torch.no_grad():

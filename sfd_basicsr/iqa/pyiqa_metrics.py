@@ -1,5 +1,6 @@
 """pyiqa metrics built by name, once per process, device and options; a metric that cannot be built here is
-``MetricUnavailable`` with the reason (``basicsr evaluate``, ``sfd-iqa correlate`` and ``calculate_pyiqa`` use it)."""
+``MetricUnavailable`` with the reason (``basicsr evaluate``, ``sfd-iqa correlate`` and ``calculate_pyiqa`` use it), a
+name pyiqa does not know is ``UnknownMetric``: a typo, refused rather than reported as a metric that is missing."""
 import contextlib
 import io
 import os
@@ -7,14 +8,18 @@ import re
 import sys
 
 from ..utils.distributed import default_device
-from ..utils.errors import UserError
+from ..utils.errors import InputError, UserError
 from ..utils.process_cache import ProcessCache
 
 _METRICS = ProcessCache()
 
 
 class MetricUnavailable(UserError, RuntimeError):
-    """A pyiqa metric that cannot be built here (unknown name, weights that cannot be downloaded, ...)."""
+    """A pyiqa metric that cannot be built here (weights that cannot be downloaded, options it refuses, ...)."""
+
+
+class UnknownMetric(InputError):
+    """A name that is no pyiqa metric."""
 
 
 def _pyiqa():
@@ -49,8 +54,9 @@ def metric_options(metric, sfd_iqa_weights=None):
 
 
 def _build(pyiqa, metric, device, options):
-    if metric not in pyiqa.list_models():
-        raise MetricUnavailable(f"'{metric}' is not a pyiqa metric; see pyiqa.list_models().")
+    problem = unknown_metric(metric)
+    if problem:
+        raise UnknownMetric(problem)
     said = io.StringIO()
     try:
         with contextlib.redirect_stdout(said):  # pyiqa prints 'Downloading: "<url>" to <file>' before each download
