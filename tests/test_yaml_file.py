@@ -130,6 +130,20 @@ def test_the_same_key_in_other_blocks_and_a_merge_override_are_read_as_pyyaml_re
     assert yaml_file.read_yaml(str(tmp_path / 'ok.yml'), unique_keys=True) == yaml.safe_load(text)
 
 
+@pytest.mark.parametrize('text, key', [
+    ('m:\n  null: a\n  ~: b\n', '~'),
+    ('m:\n  yes: a\n  true: b\n', 'true'),  # YAML 1.1 booleans, as PyYAML reads them
+    ('m:\n  1: a\n  0x1: b\n', '0x1'),
+    ('m:\n  1: a\n  1.0: b\n', '1.0'),  # a dict's keys 1 and 1.0 are one
+])
+def test_two_spellings_of_one_key_are_refused_as_a_key_written_twice(tmp_path, text, key):
+    import yaml
+    assert len(yaml.safe_load(text)['m']) == 1  # PyYAML keeps the second alone
+    (tmp_path / 'spelt.yml').write_text(text)
+    with pytest.raises(InputError, match=rf"the key '{re.escape(key)}' is written twice in one block \(lines 2 and 3\)"):
+        yaml_file.read_yaml(str(tmp_path / 'spelt.yml'), unique_keys=True)
+
+
 def test_a_repeated_key_is_found_inside_a_list_and_read_as_pyyaml_does_where_not_asked(tmp_path):
     import yaml
     text = 'datasets:\n  - {name: a, name: b}\n'

@@ -36,9 +36,10 @@ def _expanded_values(root, path, what):
     return size(root)
 
 
-def _repeated_key(root):
+def _repeated_key(root, loader):
     """``(key, first line, second line)`` of the first key written twice in one mapping of the document, or None
-    (merge keys ``<<`` aside: YAML defines what they override)."""
+    (merge keys ``<<`` aside: YAML defines what they override). Keys are compared as the dict PyYAML builds compares
+    them: ``null`` and ``~``, ``yes`` and ``true``, ``1`` and ``0x1`` are one key; ``1`` and ``"1"`` are two."""
     seen_nodes, stack = set(), [root]
     while stack:
         node = stack.pop()
@@ -49,7 +50,7 @@ def _repeated_key(root):
             lines = {}
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode) and key.tag != 'tag:yaml.org,2002:merge':
-                    typed = (key.tag, key.value)  # 1 and "1" are two keys
+                    typed = loader.construct_object(key)  # a scalar: hashable, and cached for construct_document
                     if typed in lines:
                         return key.value, lines[typed], key.start_mark.line + 1
                     lines[typed] = key.start_mark.line + 1
@@ -82,7 +83,7 @@ def read_yaml(path, what='file', unique_keys=False):
         if _expanded_values(node, path, what) > MAX_VALUES:
             raise InputError(f"{what} '{path}': its YAML aliases expand to more than {MAX_VALUES} values (an alias "
                              'bomb?); not read.')
-        repeated = _repeated_key(node) if unique_keys else None
+        repeated = _repeated_key(node, loader) if unique_keys else None
         if repeated:
             key, first, second = repeated
             raise InputError(f"{what} '{path}': the key '{key}' is written twice in one block (lines {first} and "
