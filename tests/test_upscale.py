@@ -306,6 +306,27 @@ def test_real_grey_alpha_and_16_bit_files(upscaler, tmp_path):
     assert kinds['tree_alpha_16bit.png'].dtype == np.uint16 and kinds['tree_alpha_16bit.png'].shape[2] == 4
 
 
+def test_every_process_upscales_its_share_of_rank_0s_list_gathered_before_any_write(upscaler, tmp_path, monkeypatch):
+    """-o equal to -i with a --suffix: a process listing the folder after another wrote into it would see a result as
+    an input, and the processes' shares would no longer split one list."""
+    from sfd_basicsr.inference.files import upscale_files
+    from sfd_basicsr.utils import distributed
+    write_inputs(tmp_path / 'in')
+    (tmp_path / 'in' / 'broken.jpg').unlink()
+    rank_0_list = [str(tmp_path / 'in' / name) for name in ('deep.png', 'grey.png')]  # what rank 0 saw, say
+    gathered = []
+
+    def gather(value, world):
+        gathered.append((sorted(os.listdir(tmp_path / 'in')), value, world))
+        return [rank_0_list, value]
+    monkeypatch.setattr(distributed, 'gather', gather)
+    written, failures = upscale_files(upscaler, str(tmp_path / 'in'), str(tmp_path / 'in'), suffix='_x4',
+                                      progress=False, rank=1, world=2)
+    own_list = [str(tmp_path / 'in' / name) for name in ('deep.png', 'grey.png', 'photo.png')]
+    assert gathered == [(['deep.png', 'grey.png', 'photo.png'], own_list, 2)]  # nothing written yet
+    assert (written, failures) == ([str(tmp_path / 'in' / 'grey_x4.png')], [])  # rank 1 of 2: the second of two
+
+
 @pytest.mark.slow
 def test_under_torchrun_a_process_that_cannot_write_stops_every_process_without_a_traceback(models, tmp_path):
     inputs, outputs = tmp_path / 'in', tmp_path / 'out'
