@@ -85,3 +85,28 @@ def test_a_file_name_that_is_not_utf8_is_printed_and_written_as_its_own_bytes(tm
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines()[1].startswith(raw + b'\t')  # sorted: b.png, then bad\xff.png
     assert raw + b',' in (tmp_path / 's.csv').read_bytes()
+
+
+def test_every_process_scores_its_share_of_rank_0s_list_gathered_before_any_map_is_written(tmp_path, score_weights,
+                                                                                           monkeypatch):
+    """--maps inside -t with -r: a process listing after another wrote a map would score that map."""
+    from sfd_basicsr.commands.score import _score
+    from sfd_basicsr.commands.sfd_iqa_command import build_parser
+    from sfd_basicsr.utils import distributed
+    images = _images(tmp_path / 'images')
+    cv2.imwrite(str(images / 'c.png'), np.full((64, 64, 3), 120, np.uint8))
+    calls = []
+
+    def gather(value, world):  # rank 1 of 2; rank 0 listed a and c, and scored nothing
+        calls.append((sorted(p.name for p in images.rglob('*.png')), value))
+        if isinstance(value, list):  # the listing
+            return [[str(images / 'a.png'), str(images / 'c.png')], value]
+        return [({}, []), value] if isinstance(value, tuple) else [value, value]
+    monkeypatch.setattr(distributed, 'gather', gather)
+    args = build_parser().parse_args(['score', '-t', str(images), '-r', '--weights', str(score_weights), '--maps',
+                                      str(images / 'maps'), '-q'])
+    assert _score(args, 1, 2) == 0
+    listed = [str(images / name) for name in ('a.png', 'b.png', 'c.png')]
+    assert [call for call in calls if isinstance(call[1], list)] == [(['a.png', 'b.png', 'c.png'], listed)]
+    assert sorted(p.name for p in (images / 'maps').iterdir()) == ['c_sfd_map.png']  # the second of rank 0's two
+    assert [list(call[1][0]) for call in calls if isinstance(call[1], tuple)] == [[str(images / 'c.png')]]

@@ -319,7 +319,7 @@ def test_every_process_upscales_its_share_of_rank_0s_list_gathered_before_any_wr
     def gather(value, world):
         gathered.append((sorted(os.listdir(tmp_path / 'in')), value, world))
         return [rank_0_list, value]
-    monkeypatch.setattr(distributed, 'gather', gather)
+    monkeypatch.setattr(distributed, 'gather', gather)  # rank_0_list's collective
     written, failures = upscale_files(upscaler, str(tmp_path / 'in'), str(tmp_path / 'in'), suffix='_x4',
                                       progress=False, rank=1, world=2)
     own_list = [str(tmp_path / 'in' / name) for name in ('deep.png', 'grey.png', 'photo.png')]

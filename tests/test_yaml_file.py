@@ -140,7 +140,7 @@ def test_two_spellings_of_one_key_are_refused_as_a_key_written_twice(tmp_path, t
     import yaml
     assert len(yaml.safe_load(text)['m']) == 1  # PyYAML keeps the second alone
     (tmp_path / 'spelt.yml').write_text(text)
-    with pytest.raises(InputError, match=rf"the key '{re.escape(key)}' is written twice in one block \(lines 2 and 3\)"):
+    with pytest.raises(InputError, match=rf"the key '{re.escape(key)}' is written twice in one block \(lines 2 and 3"):
         yaml_file.read_yaml(str(tmp_path / 'spelt.yml'), unique_keys=True)
 
 

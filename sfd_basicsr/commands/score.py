@@ -46,7 +46,7 @@ def run(args):
 def _score(args, rank, world):
     from ..iqa.scoring import map_files, score_files
     from ..iqa.sfd_iqa_arch import SFDIQA
-    from ..utils.distributed import default_device, gather, shard
+    from ..utils.distributed import default_device, gather, rank_0_list, shard
     from ..utils.image_io import FOLDER_NOT_SEARCHED, NoImages, scan_images
     outputs = ([(args.maps, '--maps')] if args.maps else []) + (
         [(os.path.dirname(os.path.abspath(args.csv)), '--csv')] if args.csv else [])
@@ -55,6 +55,7 @@ def _score(args, rank, world):
         return 1
     skip = {args.maps: 'the --maps folder of this run (its maps are not scored)'} if args.maps else {}
     paths, passed_over = scan_images(args.target, args.recursive, skip)
+    paths = rank_0_list(paths, world)  # --maps may be inside -t: no process lists after another wrote a map
     for path, why in passed_over if rank == 0 else ():
         print(f'sfd-iqa: passed over {path}: {why}', file=sys.stderr)
     if rank == 0 and any(why == FOLDER_NOT_SEARCHED for _, why in passed_over):

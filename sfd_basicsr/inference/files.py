@@ -116,10 +116,9 @@ def upscale_files(upscaler, target, output_dir, suffix='', ext='auto', outscale=
     from tqdm import tqdm
 
     from ..utils.atomic import OutputWriteError, check_writable_folder
-    from ..utils.distributed import gather, shard
+    from ..utils.distributed import rank_0_list, shard
     inputs, passed_over = scan_images(target, recursive, {output_dir: 'the -o folder of this run (not upscaled)'})
-    # no process writes before every one has listed (-o may be -i), and all share out rank 0's list
-    inputs = gather(inputs, world)[0]
+    inputs = rank_0_list(inputs, world)  # -o may be -i: no process lists after another wrote
     unsearched = any(why == FOLDER_NOT_SEARCHED for _, why in passed_over)
     if not inputs:
         raise InputNotFound(f"-i '{target}': no image files ({', '.join(IMAGE_EXTENSIONS)}) to upscale"

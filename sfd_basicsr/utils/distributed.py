@@ -171,6 +171,13 @@ def gather(value, world):
     return values
 
 
+def rank_0_list(items, world):
+    """Rank 0's ``items`` on every rank, handed out once every rank has made its own: a folder's listing that the
+    run's own outputs may land in (an output folder equal to or inside the input) is then one list, made before any
+    process writes."""
+    return gather(items, world)[0]
+
+
 def stop_together(code, world):
     """The worst exit code of a step that may stop some processes only, on every process (0: all go on).
 
