@@ -220,8 +220,8 @@ CUDA_ONLY_MODELS = {  # BasicSR models that build CUDA tensors whatever num_gpu 
 def _check_device(opt, model_name):
     import torch
     if torch.cuda.is_available():
-        native_bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
-        if opt.get('amp_bf16') and opt.get('num_gpu') != 0 and not native_bf16:
+        if opt.get('amp_bf16') and opt.get('num_gpu') != 0 and \
+                not torch.cuda.is_bf16_supported(including_emulation=False):
             raise OptionsError(f'amp_bf16: {torch.cuda.get_device_name()} has no bfloat16 arithmetic; set amp_bf16: '
                                'false (float16 with a gradient scaler per optimiser).')
         return
