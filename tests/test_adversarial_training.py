@@ -76,6 +76,9 @@ def test_discriminator_losses_label_hq_real_and_sr_fake():
     assert log['l_d_featd_fake'] == pytest.approx(bce(fake, False).item(), rel=1e-4)
     assert log['l_d_tgd_real'] == pytest.approx(bce(tg_real, True).item(), rel=1e-4)
     assert log['l_d_tgd_fake'] == pytest.approx(bce(tg_fake, False).item(), rel=1e-4)
+    # the logged mean outputs, as BasicSR's SRGANModel logs out_d_real / out_d_fake
+    for name, value in (('featd_real', real), ('featd_fake', fake), ('tgd_real', tg_real), ('tgd_fake', tg_fake)):
+        assert log[f'out_d_{name}'] == pytest.approx(value.mean().item(), rel=1e-4, abs=1e-6)
 
 
 @pytest.mark.parametrize('featd_weight, tgd_weight', [(WEIGHT, 0), (0, WEIGHT)], ids=['featd', 'tgd'])
@@ -137,19 +140,23 @@ def test_the_discriminator_step_descends_the_real_and_the_fake_loss_together():
         torch.testing.assert_close(got.grad, expected.grad, rtol=1e-3, atol=1e-6, msg=name)
 
 
-def test_the_first_generator_step_is_the_one_basicsrs_srgan_model_takes():
-    for init_iters in (0, 1):
-        srgan_options = stock_options('SRGANModel', {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3})
-        srgan_options['train']['net_d_init_iters'] = init_iters
-        srgan, sfd = build_model(srgan_options), build_model(sfd_options(net_d_init_iters=init_iters))
+@pytest.mark.parametrize('schedule', [{}, {'net_d_init_iters': 1}, {'net_d_iters': 2}],
+                         ids=['both absent: the defaults', 'init 1', 'every 2nd'])
+def test_the_generator_steps_when_basicsrs_srgan_model_steps(schedule):
+    srgan_options = stock_options('SRGANModel', {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3})
+    options = (srgan_options, sfd_options())
+    for opt in options:
+        del opt['train']['net_d_iters'], opt['train']['net_d_init_iters']  # each model's own defaults
+        opt['train'].update(schedule)
+    srgan, sfd = (build_model(opt) for opt in options)
+    for model in (srgan, sfd):
+        model.feed_data(batch())
+    for current_iter in (1, 2, 3):
+        trained = []
         for model in (srgan, sfd):
-            model.feed_data(batch())
-        for current_iter in (1, 2):
-            trained = []
-            for model in (srgan, sfd):
-                model.optimize_parameters(current_iter)
-                trained.append('l_g_pix' in model.get_current_log())  # logged only when the generator steps
-            assert trained[0] == trained[1], (init_iters, current_iter)
+            model.optimize_parameters(current_iter)
+            trained.append('l_g_pix' in model.get_current_log())  # logged only when the generator steps
+        assert trained[0] == trained[1], current_iter
 
 
 def test_the_ema_generator_follows_basicsrs_update():

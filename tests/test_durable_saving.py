@@ -13,15 +13,19 @@ from helpers.models import STOCK_G, batch, sfd_options
 NETWORKS = ('net_d', 'net_d_tg', 'net_g')
 
 
-@pytest.fixture
-def saving_model(tmp_path):
+def saving(options, tmp_path):
     """An SFD model whose ``models`` and ``training_states`` folders are empty folders under ``tmp_path``."""
     torch.manual_seed(0)
-    model = build_model(sfd_options())
+    model = build_model(options)
     for folder in ('models', 'training_states'):
         os.mkdir(tmp_path / folder)
         model.opt['path'][folder] = str(tmp_path / folder)
     return model, tmp_path
+
+
+@pytest.fixture
+def saving_model(tmp_path):
+    return saving(sfd_options(), tmp_path)
 
 
 def test_the_latest_networks_record_the_last_trained_iteration_and_load_into_basicsrs_network(saving_model):
@@ -56,3 +60,16 @@ def test_only_rank_0_writes_the_training_state(saving_model):
     assert os.listdir(folder / 'training_states') == ['5.state']
     state = torch.load(folder / 'training_states' / '5.state', weights_only=False)
     assert (state['epoch'], state['iter'], len(state['optimizers'])) == (0, 5, 2)
+
+
+def test_with_ema_the_generator_file_holds_params_and_params_ema_under_basicsrs_keys(tmp_path):
+    model, _ = saving(sfd_options(ema_decay=0.5), tmp_path)
+    model.feed_data(batch())
+    model.optimize_parameters(1)
+    model.save(0, 1)
+    saved = torch.load(tmp_path / 'models' / 'net_g_1.pth', weights_only=True)
+    for key, trained in (('params', model.net_g), ('params_ema', model.net_g_ema)):
+        stock = RRDBNet(**{k: v for k, v in STOCK_G.items() if k != 'type'})
+        stock.load_state_dict(saved[key])
+        assert all(torch.equal(stock.state_dict()[k], v) for k, v in trained.state_dict().items()), key
+    assert not torch.equal(saved['params']['conv_first.weight'], saved['params_ema']['conv_first.weight'])

@@ -141,6 +141,10 @@ def test_ada_reads_featd_real_logits_and_tgd_when_featd_is_off(off, expected_dim
     model.feed_data(batch())
     model.optimize_parameters(1)
     assert len(observed) == 1 and observed[0].dim() == expected_dims and observed[0].shape[0] == 2
+    # the real images' logits (their mean logged as out_d_*_real, checked in test_adversarial_training), not the SR's
+    log, name = model.get_current_log(), 'tgd' if off else 'featd'
+    assert log[f'out_d_{name}_real'] != pytest.approx(log[f'out_d_{name}_fake'], rel=1e-3)
+    assert observed[0].mean().item() == pytest.approx(log[f'out_d_{name}_real'], rel=1e-5)
 
 
 def test_ada_moves_the_logged_p_after_its_interval_towards_its_target():

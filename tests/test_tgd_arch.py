@@ -37,14 +37,16 @@ def test_prompt_context_starts_from_the_init_words(encoder):
         tiny_tgd(prompt_pairs=[['A very good photo.', 'Bad.']], n_ctx=2)
 
 
-def test_text_features_are_cached_until_the_prompts_change():
+@pytest.mark.parametrize('kernel', [{'foreach': False}, {'foreach': True}, {'fused': True}],
+                         ids=['for-loop', 'foreach', 'fused'])  # torch's three Adams: fused bumps no version counter
+def test_text_features_are_cached_until_the_prompts_change(kernel):
     tgd = tiny_tgd()
     calls = []
     tgd.prompts.register_forward_hook(lambda *args: calls.append(1))
     with torch.no_grad():
         first = tgd.text_features()
         assert tgd.text_features() is first and len(calls) == 1
-    optimizer = torch.optim.Adam(tgd.parameters(), lr=0.1)
+    optimizer = torch.optim.Adam(tgd.parameters(), lr=0.1, **kernel)
     tgd(torch.rand(1, 3, 64, 64)).mean().backward()  # with gradients: always recomputed
     optimizer.step()
     assert len(calls) == 2

@@ -80,16 +80,18 @@ class TGDiscriminator(EncoderClient):
         self.min_size = encoder.min_size(embedding=True)
         self.prompts = LearnablePromptPairs(encoder, prompt_pairs, n_ctx)
         self.register_buffer('text_cache', torch.zeros(len(prompt_pairs), 2, encoder.embed_dim))
-        self._text_state = None
+        self._text_ctx = None  # the prompts text_cache was computed from
         self._has_text = False  # tracked here, not read off the buffer: that would sync the GPU every step
 
     def extract(self, img):
         """The encoder's output embedding of ``img``, for ``forward(embedding=...)``."""
         return self.encoder(img.device)(img, layers=(), embedding=True)['embedding']
 
-    def _prompt_state(self):
-        ctx = self.prompts.ctx
-        return ctx._version, ctx.data_ptr(), ctx.device
+    def _prompts_unchanged(self):
+        """Whether the prompts are still those of ``text_cache``, compared by value: fused optimisers (``fused: true``,
+        as our options files ask) update a parameter without bumping its version counter."""
+        ctx, cached = self.prompts.ctx, self._text_ctx
+        return cached is not None and cached.device == ctx.device and torch.equal(cached, ctx.detach())
 
     def has_text_features(self):
         """Whether ``text_cache`` holds features, computed here or loaded from a checkpoint."""
@@ -110,13 +112,13 @@ class TGDiscriminator(EncoderClient):
         latest discriminator step, so the text tower runs once per iteration (docs/method.md).
         """
         wants_grad = torch.is_grad_enabled() and self.prompts.ctx.requires_grad
-        if not wants_grad and (self._text_state == self._prompt_state() or
-                               (allow_stale and self.has_text_features())):
+        # allow_stale first: the generator step then never compares (a GPU sync)
+        if not wants_grad and ((allow_stale and self.has_text_features()) or self._prompts_unchanged()):
             return self.text_cache
         features = self.prompts(self.encoder(self.prompts.ctx.device))
         with torch.no_grad():
             self.text_cache.copy_(features)
-        self._text_state, self._has_text = self._prompt_state(), True
+        self._text_ctx, self._has_text = self.prompts.ctx.detach().clone(), True
         return features if features.requires_grad else self.text_cache
 
     def forward(self, img=None, embedding=None, text_features=None):
