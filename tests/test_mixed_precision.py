@@ -163,6 +163,45 @@ def test_once_an_optimiser_has_stepped_a_loss_with_gradient_is_refused_again_und
     with pytest.raises(RuntimeError, match='outside an optimiser step'):
         loss(weight, torch.zeros(2, 3))
 
+def test_a_scaled_optimisers_state_brings_back_its_scale_and_skipped_count():
+    precision = MixedPrecision('cpu', bf16=False)
+    weights = [torch.ones(3, requires_grad=True) for _ in range(2)]
+    first, resumed = (precision.optimizer(torch.optim.SGD([w], lr=0.1)) for w in weights)
+    first.zero_grad()
+    first.scaler.scale(torch.ones(()))  # what a loss in its step does (scaled_for_backward)
+    weights[0].grad = torch.full((3, ), float('inf'))
+    first.step()  # overflow: skipped, the scale backs off from torch's initial 2**16 by its factor 0.5
+    assert (first.skipped, first.scaler.get_scale()) == (1, 2.0**15)
+    resumed.load_state_dict(first.state_dict())
+    assert (resumed.skipped, resumed.scaler.get_scale()) == (1, 2.0**15)
+    resumed.zero_grad()
+    resumed.scaler.scale(torch.ones(()))
+    weights[1].grad = torch.ones(3) * 2.0**15  # a finite (scaled) gradient: a step taken, nothing more skipped
+    resumed.step()
+    assert resumed.skipped == 1 and torch.allclose(weights[1], torch.full((3, ), 0.9))
+
+
+def test_zero_grad_leaves_no_gradient_as_torchs_optimisers_do():
+    weight = torch.ones(3, requires_grad=True)
+    plain = torch.optim.SGD([weight], lr=0.1)
+    weight.grad = torch.ones(3)
+    plain.zero_grad()
+    assert weight.grad is None  # torch's default
+    scaled = MixedPrecision('cpu', bf16=False).optimizer(torch.optim.SGD([weight], lr=0.1))
+    weight.grad = torch.ones(3)
+    scaled.zero_grad()
+    assert weight.grad is None
+
+
+def test_a_loss_run_under_autocast_still_gives_a_float32_result():
+    class HalfLoss(nn.Module):  # as BasicSR's perceptual loss under autocast: its VGG's result in reduced precision
+        def forward(self, x, y):
+            return (x - y).abs().mean().to(torch.bfloat16)
+    loss = MixedPrecision('cpu', bf16=True).loss(HalfLoss(), under_autocast=True)
+    value = loss(torch.rand(2, 3), torch.rand(2, 3))
+    assert value.dtype == torch.float32
+
+
 def test_the_wrapped_loss_reads_like_the_loss_it_wraps():
     precision = MixedPrecision('cpu', bf16=True)
     gan = precision.loss(build_model(sfd_options()).cri_featd)
