@@ -162,3 +162,37 @@ def test_every_spelling_of_one_backbone_and_its_weights_shares_one_encoder(monke
     assert get_encoder('timm:convnext_atto', None, 'cpu') is not first
     assert built == [('timm:convnext_atto', 'default'), ('RN50-quickgelu', None), ('RN50-quickgelu', 'default'),
                      ('timm:convnext_atto', None)]
+
+
+@pytest.fixture
+def built_encoders(monkeypatch):
+    """A fresh process cache whose encoders are ``Linear(1, 1)`` stand-ins; the list records each one built."""
+    from sfd_basicsr.backbones import encoder as encoder_module
+    built = []
+    monkeypatch.setattr(encoder_module, '_ENCODERS', type(encoder_module._ENCODERS)())
+    monkeypatch.setattr(encoder_module, 'build_encoder',
+                        lambda name, pretrained: built.append((name, pretrained)) or torch.nn.Linear(1, 1))
+    return built
+
+
+def test_the_encoder_is_moved_to_the_device_asked_for(built_encoders):
+    assert get_encoder(CLIP, None, 'meta').weight.device == torch.device('meta')
+    assert get_encoder(CLIP, None, 'cpu').weight.device == torch.device('cpu')
+
+
+def test_cuda_without_an_index_is_the_current_cuda_device(built_encoders, monkeypatch):
+    """``'cuda'`` is whichever device ``torch.cuda.current_device()`` says (torch's own rule): one encoder for
+    ``'cuda'`` and ``'cuda:<current>'``, another for any other index."""
+    monkeypatch.setattr(torch.cuda, 'current_device', lambda: 1)
+    monkeypatch.setattr(torch.nn.Linear, 'to', lambda self, device: self)  # no CUDA on the test machine
+    assert get_encoder(CLIP, None, 'cuda') is get_encoder(CLIP, None, 'cuda:1')
+    assert get_encoder(CLIP, None, 'cuda:0') is not get_encoder(CLIP, None, torch.device('cuda'))
+    assert len(built_encoders) == 2
+
+
+@pytest.mark.parametrize('backbone', ['RN50-quickgelu', 'ViT-B-16', 'convnext_base_w', 'timm:convnext_atto'])
+def test_asking_for_nothing_gives_nothing_from_every_tower(backbone):
+    """open_clip's ResNet, ViT and timm towers and a timm model alike (the ResNet tower failed, the timm tower gave
+    its embedding)."""
+    with torch.no_grad():
+        assert get_encoder(backbone, None, 'cpu')(torch.rand(1, 3, 64, 64), layers=(), embedding=False) == {}

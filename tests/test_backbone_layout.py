@@ -124,3 +124,23 @@ def test_backbone_names_pick_their_library_and_refuse_what_is_not_one():
     with pytest.raises(ValueError, match='TGDiscriminator compares image and text features, and timm:convnext_atto '
                                          'has no text tower'):
         encoder_layout('timm:convnext_atto').check_text('TGDiscriminator')
+
+
+def test_min_size_without_the_embedding_is_the_coarsest_asked_layers_stride():
+    """One position of a layer needs an image as large as its stride (RN50's: 4 and 16, measured above); asked for
+    nothing, any image will do."""
+    rn = encoder_layout('RN50-quickgelu')
+    assert rn.min_size(('layer1', ), embedding=False) == 4
+    assert rn.min_size(('layer1', 'layer3'), embedding=False) == 16
+    assert rn.min_size((), embedding=False) == 1
+
+
+@pytest.mark.parametrize('model_name', ['roberta-ViT-B-32', 'xlm-roberta-base-ViT-B-32'])
+def test_a_hugging_face_text_tower_is_not_clips_own(model_name):
+    """open_clip builds these text towers from a Hugging Face model (their config names it), not from CLIP's text
+    transformer that the prompt pairs drive: TG-D must refuse them, Feat-D may read their image tower."""
+    assert open_clip.get_model_config(model_name)['text_cfg'].get('hf_model_name')
+    layout = encoder_layout(model_name)
+    assert not layout.has_text and layout.tower == 'vit'
+    with pytest.raises(ValueError, match=f'{model_name} has no text tower'):
+        layout.check_text('TGDiscriminator')

@@ -33,3 +33,15 @@ def test_weights_are_a_file_or_a_tag(tmp_path, monkeypatch):
     assert is_weights_path('mine')  # an existing file of any name
     assert weights_key(None) is None and weights_key('openai') == 'openai'
     assert weights_key('mine') == weights_key(str(tmp_path / 'mine')) == os.path.realpath(tmp_path / 'mine')
+
+
+def test_every_weights_file_suffix_names_a_file():
+    """The suffixes weights are saved under (PyTorch, Hugging Face, safetensors, Lightning) are files, not tags."""
+    for name in ('w.pt', 'w.pth', 'pytorch_model.bin', 'model.safetensors', 'last.ckpt'):
+        assert is_weights_path(name), name
+
+
+def test_a_home_relative_file_is_the_file_in_home(tmp_path, monkeypatch):
+    monkeypatch.setenv('HOME', str(tmp_path))
+    (tmp_path / 'w.pth').write_bytes(b'')
+    assert weights_key('~/w.pth') == os.path.realpath(tmp_path / 'w.pth')

@@ -1,4 +1,6 @@
 """FeatD (archs/featd_arch.py): shapes, options, precomputed features, and its U-Net against BasicSR's."""
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -39,6 +41,17 @@ def resized_as_opencv_resizes(maps, size):
     return torch.from_numpy(np.stack(channels))[None]
 
 
+# Feat-D's U-Net modules and the UNetDiscriminatorSN convolutions they are (conv0 reads pixels: Feat-D has none)
+BASICSR_NAMES = {'down.0': 'conv1', 'down.1': 'conv2', 'down.2': 'conv3', 'up.0': 'conv4', 'up.1': 'conv5',
+                 'up.2': 'conv6', 'head.0': 'conv7', 'head.2': 'conv8', 'head.4': 'conv9'}
+
+
+def basicsr_names(state_dict):
+    """Feat-D's U-Net entries of ``state_dict`` under UNetDiscriminatorSN's names."""
+    return {key.replace(prefix, BASICSR_NAMES[prefix], 1): value for key, value in state_dict.items()
+            for prefix in BASICSR_NAMES if key.startswith(prefix + '.')}
+
+
 @pytest.mark.parametrize('skip_connection', [True, False])
 def test_featd_is_basicsrs_unet_discriminator_on_its_projected_features(skip_connection):
     # layers given deepest first: the map is still the finest layer's, the coarser one resized onto it
@@ -58,9 +71,50 @@ def test_featd_is_basicsrs_unet_discriminator_on_its_projected_features(skip_con
         unet.conv0.weight[range(8), range(8), 1, 1] = 1
         unet.conv0.bias.zero_()
         ours = featd.state_dict()
-        renamed = {'down.0': 'conv1', 'down.1': 'conv2', 'down.2': 'conv3', 'up.0': 'conv4', 'up.1': 'conv5',
-                   'up.2': 'conv6', 'head.0': 'conv7', 'head.2': 'conv8', 'head.4': 'conv9'}
-        unet.load_state_dict({**unet.state_dict(), **{
-            key.replace(prefix, renamed[prefix], 1): value for key, value in ours.items()
-            for prefix in renamed if key.startswith(prefix + '.')}})
+        unet.load_state_dict({**unet.state_dict(), **basicsr_names(ours)})
         torch.testing.assert_close(featd(features=features), unet(projected), rtol=1e-4, atol=1e-5)
+
+
+def assert_refused(call, message):
+    """``call()`` raises the ValueError (InputError) saying ``message``: any other exception fails the assertion."""
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001  (an IndexError, KeyError, ... is what a missing refusal gives)
+        assert isinstance(error, ValueError) and re.search(message, str(error)), repr(error)
+    else:
+        pytest.fail(f'not refused: {message}')
+
+
+def test_featd_refuses_what_it_cannot_discriminate():
+    assert_refused(lambda: tiny_featd(layers=[]), "FeatD option 'layers' must name at least one encoder layer")
+    assert_refused(lambda: tiny_featd(layers=['layer2', 'layer7']),
+                   r"Unknown encoder layer\(s\) \['layer7'\] for RN50-quickgelu")
+    assert_refused(tiny_featd(), 'FeatD needs an image or precomputed encoder features')
+
+
+def test_featd_needs_one_position_left_after_its_down_stages():
+    """layer2 (stride 8) halved three times by the U-Net: an image side of at least 8 * 2**3 = 64 px."""
+    featd = tiny_featd(layers=['layer2'], num_down=3)
+    assert featd.min_size == 64
+    with pytest.raises(ValueError, match='at least 64 px'):
+        featd(torch.rand(1, 3, 56, 96))
+    assert featd(torch.rand(1, 3, 64, 96)).shape == (1, 1, 8, 12)
+
+
+@pytest.mark.parametrize('skip_connection', [True, False])
+def test_odd_sized_feature_maps_give_one_logit_per_position(skip_connection):
+    """13 x 11 halves to 6 x 5 and 3 x 2; each up stage returns to its skip's size, not to twice its own."""
+    featd = tiny_featd(layers=['layer2'], num_down=2, skip_connection=skip_connection)
+    try:
+        logits = featd(features={'layer2': torch.randn(1, 512, 13, 11)})
+    except RuntimeError as error:
+        pytest.fail(f'odd-sized maps failed: {error}')
+    assert logits.shape == (1, 1, 13, 11)
+
+
+def test_featd_unet_has_basicsrs_parameters_and_buffers():
+    """Every UNetDiscriminatorSN entry after conv0, of its shape, and nothing more (no bias where it has none)."""
+    ours = {key: value.shape for key, value in basicsr_names(tiny_featd(num_feat=8, num_down=3).state_dict()).items()}
+    theirs = {key: value.shape for key, value in UNetDiscriminatorSN(num_in_ch=8, num_feat=8).state_dict().items()
+              if not key.startswith('conv0.')}
+    assert ours == theirs

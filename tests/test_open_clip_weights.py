@@ -51,3 +51,24 @@ def test_normalisation_follows_the_weights_tag_as_open_clips_tables_give_it():
     assert normalisation('ViT-L-14', 'laion2b_s32b_b82k') == ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
     assert normalisation('ViT-L-14', 'openai') == (tuple(OPENAI_DATASET_MEAN), tuple(OPENAI_DATASET_STD))
     assert normalisation('ViT-L-14', None) == normalisation('ViT-L-14', 'openai')  # random weights: the model's own
+
+
+def test_default_means_the_default_tags_weights_in_every_question(tmp_path, monkeypatch):
+    """``'default'`` is OpenAI's tag where published (RN50), else open_clip's only one (MobileCLIP-S1, trained on
+    unnormalised images): its statistics, its URL and its cached file, however the question is asked."""
+    import huggingface_hub
+
+    from sfd_basicsr.backbones.weights import cached_pretrained_file, normalisation, pretrained_url
+    assert open_clip.list_pretrained_tags_by_model('MobileCLIP-S1') == ['datacompdr']
+    config = open_clip.get_pretrained_cfg('MobileCLIP-S1', 'datacompdr')
+    assert normalisation('MobileCLIP-S1', 'default') == (tuple(config['mean']), tuple(config['std']))
+    assert normalisation('MobileCLIP-S1', 'default') == ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    url = open_clip.get_pretrained_url('RN50-quickgelu', 'openai')
+    assert pretrained_url('RN50-quickgelu', 'default') == url
+    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_CACHE', str(tmp_path / 'hub'))  # empty
+    monkeypatch.setenv('HOME', str(tmp_path))  # OpenAI's downloads are kept in ~/.cache/clip under the URL's name
+    assert cached_pretrained_file('RN50-quickgelu', 'default') is None
+    cached = tmp_path / '.cache' / 'clip' / url.rsplit('/', 1)[1]
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b'')
+    assert cached_pretrained_file('RN50-quickgelu', 'default') == str(cached)

@@ -110,3 +110,14 @@ def test_divides_the_smaller_of_weight_and_output(conv, monkeypatch):
 def test_conv_output_numel_is_torch_convolutions(shape, kernel, stride, padding):
     conv = nn.Conv2d(3, 5, kernel, stride, padding)
     assert conv_output_numel(shape, 5, conv.kernel_size, conv.stride, conv.padding) == conv(torch.zeros(shape)).numel()
+
+
+@pytest.mark.parametrize('conv', CONVS[:2])
+def test_a_fresh_layer_in_eval_mode_matches_torch(conv):
+    """Before any power iteration sigma is ``u . W v`` with the initial u and v, which are unrelated: not ``|W v|``."""
+    *layer, side = conv
+    ours, reference = ours_and_torchs(*layer)
+    ours.eval(), reference.eval()
+    x = torch.randn(1, layer[0], side, side)
+    with torch.no_grad():  # a fresh sigma can be small, and the outputs large: a looser tolerance
+        torch.testing.assert_close(ours(x), reference(x), rtol=1e-3, atol=1e-5)

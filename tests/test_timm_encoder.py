@@ -84,3 +84,29 @@ def test_there_is_no_embedding_to_ask_for():
     encoder = get_encoder('timm:convnext_atto', None, 'cpu')
     with pytest.raises(InputError, match='timm:convnext_atto has no image embedding'):
         encoder(torch.rand(1, 3, 64, 64), layers=('stage2', ), embedding=True)
+
+
+def test_a_vit_remainder_is_dropped_to_give_timms_maps_of_the_cropped_image(tmp_path):
+    """75 x 153 with 14-pixel patches: the 70 x 140 top-left crop, as timm's feature extractor built for that size
+    sees it, rather than timm's patch embedding refusing the size."""
+    encoder = get_encoder('timm:vit_small_patch14_dinov2', None, 'cpu')
+    path = tmp_path / 'weights.pth'
+    torch.save(encoder.timm.state_dict(), path)
+    reference, mean, std = _timm_reference('vit_small_patch14_dinov2', path, (11, ), img_size=(70, 140))
+    image = torch.rand(1, 3, 75, 153)
+    with torch.no_grad():
+        try:
+            ours = encoder(image, layers=('block12', ), embedding=False)
+        except AssertionError as error:  # timm's own refusal, not this test's
+            pytest.fail(f'the remainder was not dropped: {error}')
+        theirs, = reference((image[..., :70, :140] - mean) / std)
+    torch.testing.assert_close(ours['block12'], theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_no_layers_asked_gives_no_maps():
+    encoder = get_encoder('timm:convnext_atto', None, 'cpu')
+    try:
+        maps = encoder(torch.rand(1, 3, 64, 64), layers=(), embedding=False)
+    except ValueError as error:  # timm's forward_intermediates has no answer for no indices
+        pytest.fail(f'asking for nothing failed: {error}')
+    assert maps == {}

@@ -118,3 +118,30 @@ def test_hub_weights_that_cannot_be_had_say_where_to_get_them(tmp_path, monkeypa
                                                   rf"{MODEL}.d2_in1k on another machine and set 'pretrained' to the "
                                                   'local file path.$'):
         create_backbone(f'timm:{MODEL}', 'default')
+
+
+def test_a_home_relative_file_passes_the_options_check(tmp_path, monkeypatch):
+    monkeypatch.setenv('HOME', str(tmp_path))
+    torch.save(_weights(5), tmp_path / 'atto.pth')
+    try:
+        check_encoder_options(f'timm:{MODEL}', '~/atto.pth')
+    except InputError as error:
+        pytest.fail(f'the file in HOME was refused: {error}')
+    with pytest.raises(InputError, match="^pretrained: encoder weights file '~/other.pth' does not exist"):
+        check_encoder_options(f'timm:{MODEL}', '~/other.pth')
+
+
+def test_default_weights_and_local_files_are_normalised_as_timms_default_config():
+    """``'default'`` and a local file (whose training the options do not say) both get timm's default data config
+    for the model: ImageNet's statistics for convnext_base, though some of its tags are CLIP-trained."""
+    from sfd_basicsr.backbones.weights import normalisation
+    with torch.device('meta'):
+        built = timm.create_model('convnext_base', pretrained=False)
+    config = timm.data.resolve_data_config({}, model=built)
+    expected = (tuple(config['mean']), tuple(config['std']))
+    assert normalisation('timm:convnext_base', 'default') == expected
+    try:
+        from_file = normalisation('timm:convnext_base', '/nowhere/convnext_base.pth')
+    except InputError as error:
+        pytest.fail(f'a weights file was read as a timm tag: {error}')
+    assert from_file == expected

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from open_clip.transformer import text_global_pool
 from torch import nn
 
-from .encoder import FrozenEncoder
+from .encoder import FrozenEncoder, maps_by_layer
 from .layout import RESNET_STAGES
 
 
@@ -53,8 +53,7 @@ class FrozenCLIPEncoder(FrozenEncoder):
         if not indices:
             return {'embedding': visual(x)}
         final, maps = visual.trunk.forward_intermediates(x, indices=indices, stop_early=not embedding)
-        by_index = dict(zip(sorted(set(indices)), maps))
-        features = {name: by_index[index] for name, index in zip(layers, indices)}
+        features = maps_by_layer(layers, indices, maps)
         if embedding:
             features['embedding'] = visual.head(visual.trunk.forward_head(final))
         return features
@@ -71,7 +70,8 @@ class FrozenCLIPEncoder(FrozenEncoder):
             x, intermediates = visual.transformer.forward_intermediates(x, indices=indices, stop_early=not embedding)
         else:
             x, intermediates = visual.transformer(x), []
-        features = {name: y[:, 1:].transpose(1, 2).reshape(b, c, h, w) for name, y in zip(layers, intermediates)}
+        grids = [y[:, 1:].transpose(1, 2).reshape(b, c, h, w) for y in intermediates]
+        features = maps_by_layer(layers, indices, grids)
         if embedding:
             pooled, _ = visual._pool(x)
             features['embedding'] = pooled @ visual.proj if visual.proj is not None else pooled

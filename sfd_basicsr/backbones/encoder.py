@@ -23,6 +23,13 @@ def _device_key(device):
     return str(device)
 
 
+def maps_by_layer(layers, indices, maps):
+    """``{layer: map}`` from the maps of a ``forward_intermediates`` (timm's, open_clip's), which come one per distinct
+    index in depth order, whatever order ``layers`` (at ``indices``) were asked in."""
+    by_index = dict(zip(sorted(set(indices)), maps))
+    return {name: by_index[index] for name, index in zip(layers, indices)}
+
+
 class FrozenEncoder(nn.Module):
     """A backbone that never trains: middle layers (and, where it has one, the embedding) from one pass.
 
@@ -65,6 +72,8 @@ class FrozenEncoder(nn.Module):
         if image.dim() != 4 or image.shape[1] != 3:
             raise InputError(f'The encoder expects RGB images shaped (B, 3, H, W); got {tuple(image.shape)}.')
         check_min_side(image.shape, self.min_size(layers, embedding), f'{self.model_name} (these features)')
+        if not layers and not embedding:
+            return {}  # nothing asked, from every tower alike
         return self.features((image - self.mean) / self.std, tuple(layers), embedding)
 
     def features(self, x, layers, embedding):

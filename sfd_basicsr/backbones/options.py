@@ -9,11 +9,6 @@ from .weights import cached_pretrained_file, check_weight_tag, pretrained_url, r
     verify_published_file
 
 
-def encoder_layer_names(model_name):
-    """The layer names the encoder offers for backbone ``model_name``, from its library's config (nothing built)."""
-    return encoder_layout(model_name).stages
-
-
 def check_encoder_options(model_name, pretrained, layers=None, needs_text=None):
     """Raise ``InputError('<option>: ...')`` for an encoder option that cannot work, without loading weights;
     ``needs_text`` names the network that compares images with text (TG-D), which the backbone must then have."""

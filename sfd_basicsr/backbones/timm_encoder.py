@@ -3,7 +3,7 @@
 Its middle layers come from timm's own ``forward_intermediates`` (the feature levels ``layout`` names); it has no
 text tower, so no embedding: Feat-D and SeD read it, TG-D cannot.
 """
-from .encoder import FrozenEncoder
+from .encoder import FrozenEncoder, maps_by_layer
 
 
 class FrozenTimmEncoder(FrozenEncoder):
@@ -20,5 +20,4 @@ class FrozenTimmEncoder(FrozenEncoder):
             x = x[..., :x.shape[-2] // patch * patch, :x.shape[-1] // patch * patch]
         indices = [self.stages.index(name) for name in layers]
         maps = self.timm.forward_intermediates(x, indices=indices, output_fmt='NCHW', intermediates_only=True)
-        by_index = dict(zip(sorted(set(indices)), maps))
-        return {name: by_index[index] for name, index in zip(layers, indices)}
+        return maps_by_layer(layers, indices, maps)
