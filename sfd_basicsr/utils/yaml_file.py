@@ -50,10 +50,10 @@ def _repeated_key(root, loader):
             lines = {}
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode) and key.tag != 'tag:yaml.org,2002:merge':
-                    typed = loader.construct_object(key)  # a scalar: hashable, and cached for construct_document
-                    if typed in lines:
-                        return key.value, lines[typed], key.start_mark.line + 1
-                    lines[typed] = key.start_mark.line + 1
+                    constructed = loader.construct_object(key)  # a scalar: hashable, and cached for construct_document
+                    if constructed in lines:
+                        return key.value, lines[constructed], key.start_mark.line + 1
+                    lines[constructed] = key.start_mark.line + 1
                 stack += [key, value]
         elif isinstance(node, yaml.SequenceNode):
             stack += node.value
