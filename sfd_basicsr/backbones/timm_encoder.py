@@ -13,8 +13,6 @@ class FrozenTimmEncoder(FrozenEncoder):
         self.timm = self.network
 
     def features(self, x, layers, embedding):
-        if not layers:
-            return {}
         if self.layout.is_vit:  # timm's patch embedding refuses a remainder; open_clip's ViTs drop it, and so do we
             patch = self.layer_strides[layers[0]]
             x = x[..., :x.shape[-2] // patch * patch, :x.shape[-1] // patch * patch]
